@@ -1,0 +1,72 @@
+//! The command line: every flag and command, documented here (this is what `--help` prints).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const LONG_ABOUT: &str = "\
+Sends the push and tag-push webhooks GitLab would send, from a plain bare repository.
+
+Install it as a hook: symlink it as hooks/post-receive (or hooks/update) of a bare repository,
+or put it in a hooks/post-receive.d/ folder. Git then runs it after every push; it reads the
+pushed refs, walks the new commits and POSTs one webhook per branch or tag to every endpoint in
+the configuration. As a hook it never fails a push: problems are reported as `remote:` lines.
+
+Configuration is looked up in this order, first found wins: --config FILE, $GIT_WEBHOOK_CONFIG,
+$GIT_DIR/webhook.toml, /etc/git-webhook/config.toml ($GIT_WEBHOOK_GLOBAL_CONFIG overrides that
+path). config.example.toml documents every key.
+
+Run `git-webhook demo` to watch it work against a throw-away repository.";
+
+const AFTER_HELP: &str = "\
+Environment:
+  GIT_WEBHOOK_CONFIG         configuration file to use (like --config)
+  GIT_WEBHOOK_GLOBAL_CONFIG  server-wide file (default /etc/git-webhook/config.toml)
+  GIT_WEBHOOK_DRY_RUN=1      dry-run from inside a hook (like --dry-run)
+  GL_USERNAME, GL_USER, REMOTE_USER, USER
+                             the pusher's login, first one set wins
+
+Exit status:
+  0  success; always, when running as a hook
+  1  the command failed (the message says why)
+  2  the command line was wrong";
+
+/// git-webhook: push and tag-push webhooks from plain git repositories.
+#[derive(Debug, Parser)]
+#[command(name = "git-webhook", version, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Use this configuration file instead of looking one up
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print every request that would be sent (URL, headers, body), secrets redacted, and send nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// The repository's git directory [default: $GIT_DIR, else the current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run as git's post-receive hook: read "<old> <new> <ref>" lines on stdin and send the webhooks
+    PostReceive,
+
+    /// Run as git's update hook for one ref (never rejects it)
+    Update {
+        /// Full name of the ref being updated, e.g. refs/heads/main
+        #[arg(value_name = "REF")]
+        refname: String,
+        /// Object name before the push (all zeros: the ref is created)
+        old: String,
+        /// Object name after the push (all zeros: the ref is deleted)
+        new: String,
+    },
+
+    /// Show it working: a temporary bare repository with the hook, a receiver on 127.0.0.1, a few pushes
+    Demo,
+}

@@ -1,0 +1,202 @@
+//! `git-webhook demo`: a throw-away bare repository with the hook installed, a receiver on 127.0.0.1,
+//! three real pushes (commits, a branch, a tag), and what the receiver got.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::receiver::{Receiver, Request};
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`git {args}` failed: {stderr}")]
+    Git { args: String, stderr: String },
+    #[error("the receiver got {got} webhook(s), expected {expected}; see the remote: lines above")]
+    Missing { got: usize, expected: usize },
+}
+
+fn io<T>(what: impl Into<String>, r: std::io::Result<T>) -> Result<T, DemoError> {
+    r.map_err(|source| DemoError::Io {
+        what: what.into(),
+        source,
+    })
+}
+
+/// Runs git in `dir` isolated from the user's own git and git-webhook settings.
+fn git(dir: &Path, args: &[&str]) -> Result<(), DemoError> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_WEBHOOK_CONFIG")
+        .env_remove("GIT_WEBHOOK_GLOBAL_CONFIG")
+        .env_remove("GIT_WEBHOOK_DRY_RUN")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Demo User")
+        .env("GIT_AUTHOR_EMAIL", "demo@example.com")
+        .env("GIT_COMMITTER_NAME", "Demo User")
+        .env("GIT_COMMITTER_EMAIL", "demo@example.com")
+        .env("GL_USERNAME", "demo")
+        .stdout(std::process::Stdio::null())
+        .stderr(if args.first() == Some(&"push") {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::piped()
+        })
+        .output();
+    let output = io("cannot run git (is it installed and on PATH?)", output)?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(DemoError::Git {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+fn write(path: PathBuf, text: &str) -> Result<(), DemoError> {
+    io(
+        format!("cannot write {}", path.display()),
+        std::fs::write(&path, text),
+    )
+}
+
+fn summary(n: usize, r: &Request) -> String {
+    let body = r.json();
+    let mut text =
+        format!(
+        "#{n} {} {}  ({}: {} commit(s) in payload, total_commits_count {}, X-Gitlab-Token {})\n",
+        r.header("X-Gitlab-Event").unwrap_or("?"),
+        body["ref"].as_str().unwrap_or("?"),
+        body["project"]["path_with_namespace"].as_str().unwrap_or("?"),
+        body["commits"].as_array().map_or(0, Vec::len),
+        body["total_commits_count"],
+        if r.header("X-Gitlab-Token") == Some("demo-secret") { "matches" } else { "MISSING" },
+    );
+    for c in body["commits"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "     {} {:<22} added {} modified {} removed {}\n",
+            &c["id"].as_str().unwrap_or("?")[..8.min(c["id"].as_str().unwrap_or("?").len())],
+            c["title"].as_str().unwrap_or("?"),
+            c["added"],
+            c["modified"],
+            c["removed"],
+        ));
+    }
+    text
+}
+
+/// Runs the demo, writing what happens to `out`.
+pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
+    let receiver = io("cannot listen on 127.0.0.1", Receiver::start())?;
+    let tmp = io("cannot create a temporary directory", tempfile::tempdir())?;
+    let bare = tmp.path().join("srv").join("acme").join("demo.git");
+    let work = tmp.path().join("work");
+    io(
+        "cannot create the demo directories",
+        std::fs::create_dir_all(&bare),
+    )?;
+    git(&bare, &["init", "-q", "--bare", "-b", "main"])?;
+    let config = format!(
+        "[project]\nweb_url = \"https://git.example.com/acme/demo\"\ndescription = \"git-webhook demo\"\n\n\
+         [users.demo]\nname = \"Demo User\"\nemail = \"demo@example.com\"\n\n\
+         [[endpoint]]\nurl = \"{}\"\nformat = \"gitlab\"\nsecret = \"demo-secret\"\n",
+        receiver.url("/hook")
+    );
+    write(bare.join("webhook.toml"), &config)?;
+    let exe = io(
+        "cannot find this program's own path",
+        std::env::current_exe(),
+    )?;
+    io(
+        "cannot install the hook",
+        std::os::unix::fs::symlink(&exe, bare.join("hooks").join("post-receive")),
+    )?;
+    let _ = writeln!(
+        out,
+        "Bare repository {} with hooks/post-receive -> {}",
+        bare.display(),
+        exe.display()
+    );
+    let _ = writeln!(out, "Receiver listening on {}\n", receiver.url("/hook"));
+
+    git(
+        tmp.path(),
+        &["clone", "-q", &bare.to_string_lossy(), "work"],
+    )?;
+    write(work.join("README.md"), "# demo\n")?;
+    git(&work, &["add", "."])?;
+    git(&work, &["commit", "-q", "-m", "Add README"])?;
+    write(work.join("app.txt"), "version 1\n")?;
+    git(&work, &["add", "."])?;
+    git(&work, &["commit", "-q", "-m", "Add the app"])?;
+    git(&work, &["mv", "app.txt", "main.txt"])?;
+    write(work.join("README.md"), "# demo\n\nNow with an app.\n")?;
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "-a",
+            "-m",
+            "Rename the app and describe it\n\nA longer body.",
+        ],
+    )?;
+    let _ = writeln!(out, "$ git push origin main            # 3 new commits");
+    let _ = out.flush();
+    git(&work, &["push", "-q", "origin", "main"])?;
+    git(&work, &["checkout", "-q", "-b", "feature"])?;
+    write(work.join("feature.txt"), "wip\n")?;
+    git(&work, &["add", "."])?;
+    git(&work, &["commit", "-q", "-m", "Start a feature"])?;
+    let _ = writeln!(
+        out,
+        "$ git push origin feature         # a new branch with 1 new commit"
+    );
+    let _ = out.flush();
+    git(&work, &["push", "-q", "origin", "feature"])?;
+    git(&work, &["tag", "-a", "v1.0", "-m", "Release 1.0", "main"])?;
+    let _ = writeln!(out, "$ git push origin v1.0            # an annotated tag");
+    let _ = out.flush();
+    git(&work, &["push", "-q", "origin", "v1.0"])?;
+
+    let got = receiver.wait_for(3, Duration::from_secs(15));
+    let _ = writeln!(out, "\nThe receiver got {} webhook(s):", got.len());
+    for (i, r) in got.iter().enumerate() {
+        let _ = write!(out, "{}", summary(i + 1, r));
+    }
+    if let Some(first) = got.first() {
+        let _ = writeln!(
+            out,
+            "\nThe first one in full ({} {}):",
+            first.method, first.path
+        );
+        for (name, value) in &first.headers {
+            let _ = writeln!(out, "{name}: {value}");
+        }
+        let _ = writeln!(
+            out,
+            "\n{}",
+            serde_json::to_string_pretty(&first.json()).unwrap_or_default()
+        );
+    }
+    if got.len() < 3 {
+        return Err(DemoError::Missing {
+            got: got.len(),
+            expected: 3,
+        });
+    }
+    let _ = writeln!(out, "\nDemo finished: 3 pushes, 3 webhooks. Try `git-webhook --help` and config.example.toml next.");
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The hook itself: ref updates in, webhooks out. Never fails: every problem becomes one line on stderr.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::say;
+use crate::clock::Clock;
+use crate::config;
+use crate::env::HookEnv;
+use crate::event::PushEvent;
+use crate::git::{self, refs::RefUpdate};
+use crate::notice::{chain, Notice};
+use crate::{dry_run, project, send};
+
+/// How many endpoints are sent to at once.
+pub const MAX_PARALLEL: usize = 16;
+
+/// What the command line adds to the environment for one hook run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub config: Option<&'a Path>,
+    pub repo: Option<&'a Path>,
+    pub dry_run: bool,
+}
+
+/// Runs the hook for these ref updates: builds the events and sends (or, in dry-run, prints) every request.
+pub fn run(
+    updates: &[RefUpdate],
+    opts: Options<'_>,
+    env: &HookEnv,
+    clock: &Clock,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) {
+    let git_dir = git::repo_path(opts.repo, env);
+    let loaded = match config::load(opts.config, env, &git_dir) {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => {
+            let looked: Vec<String> = config::candidates(opts.config, env, &git_dir)
+                .iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect();
+            say(
+                err,
+                Notice::Info(format!(
+                    "no configuration found (looked for {}); nothing sent",
+                    looked.join(", ")
+                )),
+            );
+            return;
+        }
+        Err(e) => {
+            say(err, Notice::Problem(format!("{}; nothing sent", chain(&e))));
+            return;
+        }
+    };
+    for problem in &loaded.problems {
+        say(
+            err,
+            Notice::Problem(format!("{problem}; this endpoint is skipped")),
+        );
+    }
+    let config = loaded.config;
+    if config.endpoints.is_empty() {
+        if loaded.problems.is_empty() {
+            let file = config
+                .path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            say(
+                err,
+                Notice::Info(format!("no [[endpoint]] in {file}; nothing sent")),
+            );
+        }
+        return;
+    }
+    if updates.is_empty() {
+        return;
+    }
+    let repo = match git::open(&git_dir, env) {
+        Ok(repo) => repo,
+        Err(e) => {
+            say(err, Notice::Problem(format!("{}; nothing sent", chain(&e))));
+            return;
+        }
+    };
+    let project = project::describe(&config, &git_dir, Some(&repo), env);
+    let pusher = project::pusher(&config, env);
+    let mut events = Vec::new();
+    for result in git::push::events(&repo, updates, config.max_commits) {
+        match result {
+            Ok(change) => events.push(PushEvent {
+                id: clock.uuid(),
+                change,
+                project: project.clone(),
+                pusher: pusher.clone(),
+                push_options: env.push_options.clone(),
+            }),
+            Err(e) => say(
+                err,
+                Notice::Problem(format!("{}; no webhook for this ref", chain(&e))),
+            ),
+        }
+    }
+    let plan = send::plan(&config.endpoints, &events, clock);
+    if opts.dry_run || env.dry_run {
+        for job in plan.iter().flatten() {
+            let _ = out.write_all(dry_run::render(job, clock).as_bytes());
+        }
+        say(
+            err,
+            Notice::Info(format!(
+                "dry run: {} request(s) shown above, nothing sent",
+                plan.iter().map(Vec::len).sum::<usize>()
+            )),
+        );
+        return;
+    }
+    for notice in send::send_all(&plan, clock, MAX_PARALLEL) {
+        say(err, notice);
+    }
+}

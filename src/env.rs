@@ -1,0 +1,116 @@
+//! The one place that reads the process environment: everything else gets a [`HookEnv`].
+#![allow(clippy::disallowed_methods)]
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// What git and the server tell a hook through environment variables, read once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct HookEnv {
+    /// `GIT_DIR`: the repository git runs the hook in (bare repositories: usually `.`).
+    pub git_dir: Option<PathBuf>,
+    /// `GIT_OBJECT_DIRECTORY`: where a push's new objects are (git's quarantine during `update`).
+    pub object_directory: Option<PathBuf>,
+    /// `GIT_ALTERNATE_OBJECT_DIRECTORIES`: further object directories, `:`-separated.
+    pub alternate_object_directories: Vec<PathBuf>,
+    /// `GIT_PUSH_OPTION_COUNT` and `GIT_PUSH_OPTION_<n>`: the `git push -o` options, in order.
+    pub push_options: Vec<String>,
+    /// The pusher's login: `GL_USERNAME`, `GL_USER`, `REMOTE_USER`, then `USER` / `LOGNAME`.
+    pub login: Option<String>,
+    /// `GIT_WEBHOOK_CONFIG`: a configuration file to use instead of the repository's own.
+    pub config: Option<PathBuf>,
+    /// `GIT_WEBHOOK_GLOBAL_CONFIG`: the server-wide file (default `/etc/git-webhook/config.toml`).
+    pub global_config: Option<PathBuf>,
+    /// `GIT_WEBHOOK_DRY_RUN`: any value but empty, `0`, `false` or `no` turns dry-run on.
+    pub dry_run: bool,
+    /// `GIT_WEBHOOK_NOW` (tests): fixed Unix time in milliseconds for the clock.
+    pub fixed_now_ms: Option<i64>,
+    /// `GIT_WEBHOOK_SEED` (tests): seed for ids, so payloads are reproducible.
+    pub seed: Option<u64>,
+    /// The machine's host name, used to derive URLs when the configuration gives none.
+    pub hostname: String,
+    /// The current directory when the process started.
+    pub cwd: Option<PathBuf>,
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn truthy(value: Option<String>) -> bool {
+    value.is_some_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "false" | "no" | "off"
+        )
+    })
+}
+
+impl HookEnv {
+    /// Reads the real process environment.
+    pub fn from_process() -> HookEnv {
+        let push_options =
+            match non_empty("GIT_PUSH_OPTION_COUNT").and_then(|n| n.parse::<usize>().ok()) {
+                // git caps push options well below this; the bound keeps a hostile value harmless.
+                Some(count) => (0..count.min(1000))
+                    .filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok())
+                    .collect(),
+                None => Vec::new(),
+            };
+        let alternate_object_directories = std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        HookEnv {
+            git_dir: path("GIT_DIR"),
+            object_directory: path("GIT_OBJECT_DIRECTORY"),
+            alternate_object_directories,
+            push_options,
+            login: ["GL_USERNAME", "GL_USER", "REMOTE_USER", "USER", "LOGNAME"]
+                .into_iter()
+                .find_map(non_empty),
+            config: path("GIT_WEBHOOK_CONFIG"),
+            global_config: path("GIT_WEBHOOK_GLOBAL_CONFIG"),
+            dry_run: truthy(non_empty("GIT_WEBHOOK_DRY_RUN")),
+            fixed_now_ms: non_empty("GIT_WEBHOOK_NOW").and_then(|v| v.trim().parse().ok()),
+            seed: non_empty("GIT_WEBHOOK_SEED").and_then(|v| v.trim().parse().ok()),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_owned()),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+
+    /// The argument vector of this process.
+    pub fn args() -> Vec<OsString> {
+        std::env::args_os().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truthy;
+
+    #[test]
+    fn dry_run_values() {
+        for yes in ["1", "true", "yes", "on"] {
+            assert!(truthy(Some(yes.into())), "{yes}");
+        }
+        for no in ["0", "false", "No", "off"] {
+            assert!(!truthy(Some(no.into())), "{no}");
+        }
+        assert!(!truthy(None));
+    }
+}

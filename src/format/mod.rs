@@ -1,0 +1,119 @@
+//! Webhook formats: one file per vendor, registered in [`FORMATS`]; each turns a neutral event into a request.
+
+mod gitlab;
+
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+use crate::event::{EventKind, PushEvent};
+use crate::secret::Secret;
+
+pub use gitlab::title as gitlab_title;
+
+/// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
+pub static FORMATS: &[&dyn Format] = &[&gitlab::GitLab];
+
+/// The format with this configuration id.
+pub fn by_id(id: &str) -> Option<&'static dyn Format> {
+    FORMATS.iter().copied().find(|f| f.id() == id)
+}
+
+/// The known ids, for error messages: `"gitlab"`, ...
+pub fn known_ids() -> String {
+    FORMATS
+        .iter()
+        .map(|f| format!("\"{}\"", f.id()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How an endpoint's secret is presented, for formats that offer a choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretMode {
+    /// The secret itself travels in a token header (and, for some formats, the body).
+    #[default]
+    Password,
+    /// The secret keys a signature; it never travels itself.
+    Sign,
+}
+
+/// One request header; `secret` ones are shown as `[REDACTED]` in every output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: &'static str,
+    pub value: String,
+    pub secret: bool,
+}
+
+impl Header {
+    pub fn new(name: &'static str, value: impl Into<String>) -> Header {
+        Header {
+            name,
+            value: value.into(),
+            secret: false,
+        }
+    }
+
+    pub fn secret(name: &'static str, value: impl Into<String>) -> Header {
+        Header {
+            name,
+            value: value.into(),
+            secret: true,
+        }
+    }
+}
+
+/// What stays the same for every attempt to send one event to one endpoint (what a spool would keep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The event's id, shared by all endpoints of one event.
+    pub event_id: Uuid,
+    /// The idempotency id of this event at this endpoint: stable across attempts.
+    pub delivery_id: Uuid,
+    pub kind: EventKind,
+    /// Scheme, host and port of the project's web URL.
+    pub instance: String,
+    /// The rendered body, before any per-attempt fields.
+    pub body: Vec<u8>,
+}
+
+/// What is fresh for each attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: Uuid,
+    pub now: SystemTime,
+}
+
+/// The secret settings of an endpoint, as a format sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth<'a> {
+    pub secret: Option<&'a Secret>,
+    pub mode: SecretMode,
+}
+
+/// A request ready for the wire: headers in the order sent, and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+}
+
+/// A vendor's webhook format.
+pub trait Format: Sync {
+    /// The id used in configuration, e.g. `gitlab`.
+    fn id(&self) -> &'static str;
+    /// Whether `secret_mode = "sign"` means anything for this format.
+    fn supports_sign(&self) -> bool {
+        false
+    }
+    /// The JSON body for one event. Pure: no clock, no secret.
+    fn body(&self, event: &PushEvent) -> Vec<u8>;
+    /// Headers (and final body) for one attempt: ids, timestamps and signatures are made here.
+    fn prepare(&self, delivery: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared;
+}
+
+/// Serializes a payload struct as compact JSON; the structs have only string, number and map keys, so this cannot fail.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("payload structs always serialize")
+}

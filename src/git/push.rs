@@ -1,0 +1,151 @@
+//! From a push's ref updates to neutral [`RefEvent`]s: one per branch or tag, with the commits SPEC §4 selects.
+
+use git2::{Oid, Repository};
+
+use super::refs::{Action, RefKind, RefUpdate};
+use super::{commit, walk, Context, GitError};
+use crate::event::{RefEvent, TagInfo};
+
+/// Why one ref of a push produced no event.
+#[derive(Debug, thiserror::Error)]
+pub enum RefError {
+    #[error("{refname}: {what} {oid} is not in the repository")]
+    Missing {
+        refname: String,
+        what: &'static str,
+        oid: String,
+    },
+    #[error("{refname}: {message}")]
+    Tips { refname: String, message: String },
+    #[error("{refname}: {source}")]
+    Git {
+        refname: String,
+        #[source]
+        source: GitError,
+    },
+}
+
+fn oid(
+    update: &RefUpdate,
+    what: &'static str,
+    hex: &str,
+    repo: &Repository,
+) -> Result<Oid, RefError> {
+    let missing = || RefError::Missing {
+        refname: update.refname.clone(),
+        what,
+        oid: hex.to_owned(),
+    };
+    let oid = Oid::from_str(hex).map_err(|_| missing())?;
+    repo.find_object(oid, None).map_err(|_| missing())?;
+    Ok(oid)
+}
+
+/// Builds the events of one push. Updates of refs that are neither branches nor tags are left out;
+/// a ref that cannot be read gives an error in its place and does not stop the others.
+pub fn events(
+    repo: &Repository,
+    updates: &[RefUpdate],
+    cap: usize,
+) -> Vec<Result<RefEvent, RefError>> {
+    let relevant: Vec<&RefUpdate> = updates
+        .iter()
+        .filter(|u| u.kind() != RefKind::Other)
+        .collect();
+    let needs_tips = relevant
+        .iter()
+        .any(|u| matches!(u.kind(), RefKind::Branch(_)) && u.action() == Action::Create);
+    let tips = if needs_tips {
+        let pushed = updates.iter().map(|u| {
+            let old = (u.action() != Action::Create)
+                .then(|| Oid::from_str(&u.old).ok())
+                .flatten();
+            (u.refname.as_str(), old)
+        });
+        match walk::tips_before_push(repo, pushed) {
+            Ok(tips) => Some(tips),
+            Err(e) => {
+                let message = crate::notice::chain(&e);
+                return relevant
+                    .into_iter()
+                    .map(|u| {
+                        Err(RefError::Tips {
+                            refname: u.refname.clone(),
+                            message: message.clone(),
+                        })
+                    })
+                    .collect();
+            }
+        }
+    } else {
+        None
+    };
+    relevant
+        .into_iter()
+        .map(|u| event(repo, u, tips.as_deref().unwrap_or(&[]), cap))
+        .collect()
+}
+
+fn event(
+    repo: &Repository,
+    update: &RefUpdate,
+    tips: &[Oid],
+    cap: usize,
+) -> Result<RefEvent, RefError> {
+    let git = |source: GitError| RefError::Git {
+        refname: update.refname.clone(),
+        source,
+    };
+    let mut ev = RefEvent {
+        update: update.clone(),
+        commits: Vec::new(),
+        total_commits: 0,
+        tag: None,
+        forced: false,
+    };
+    let action = update.action();
+    if action == Action::Delete {
+        return Ok(ev);
+    }
+    let new = oid(update, "new object", &update.new, repo)?;
+    let selection = match update.kind() {
+        RefKind::Tag(_) => {
+            let object = repo
+                .find_object(new, None)
+                .context(|| format!("cannot read {new}"))
+                .map_err(git)?;
+            let message = object
+                .as_tag()
+                .map(|t| commit::decode(t.message_bytes().unwrap_or_default(), None));
+            let peeled = walk::peel_to_commit(repo, new);
+            ev.tag = Some(TagInfo {
+                peeled: peeled.map(|p| p.to_string()),
+                message,
+            });
+            walk::Selection {
+                newest_first: peeled.into_iter().collect(),
+                total: usize::from(peeled.is_some()),
+            }
+        }
+        _ if action == Action::Update => {
+            let old = oid(update, "old object", &update.old, repo)?;
+            let old_commit = walk::peel_to_commit(repo, old);
+            ev.forced = match old_commit {
+                Some(o) => o != new && !repo.graph_descendant_of(new, o).unwrap_or(false),
+                None => true,
+            };
+            walk::select(repo, new, &old_commit.into_iter().collect::<Vec<_>>(), cap)
+                .map_err(git)?
+        }
+        _ => walk::select(repo, new, tips, cap).map_err(git)?,
+    };
+    ev.total_commits = selection.total;
+    for id in selection.newest_first.iter().rev() {
+        let c = repo
+            .find_commit(*id)
+            .context(|| format!("cannot read commit {id}"))
+            .map_err(git)?;
+        ev.commits.push(commit::read(repo, &c).map_err(git)?);
+    }
+    Ok(ev)
+}

@@ -1,0 +1,206 @@
+//! Who pushed to what: the project and pusher descriptions, from `[project]` / `[users.*]` or derived from the repository.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::env::HookEnv;
+use crate::event::{Project, Pusher};
+
+/// git's placeholder text in a new repository's `description` file, which describes nothing.
+const PLACEHOLDER_DESCRIPTION: &str =
+    "Unnamed repository; edit this file 'description' to name the repository.";
+
+/// A stable positive id (FNV-1a, 31 bits) for things the configuration gives no id.
+pub fn stable_id(key: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % 0x7fff_fffe) + 1
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The SSH clone URL GitLab would show for a web URL: `git@host:ns/name.git`, or `ssh://git@host:port/...` off port 22.
+fn ssh_url(web_url: &str, path_with_namespace: &str) -> String {
+    match url::Url::parse(web_url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("localhost");
+            let path = u.path().trim_matches('/');
+            let path = if path.is_empty() {
+                path_with_namespace
+            } else {
+                path
+            };
+            format!("git@{host}:{path}.git")
+        }
+        Err(_) => format!("git@localhost:{path_with_namespace}.git"),
+    }
+}
+
+/// Describes the repository at `git_dir`: configured values first, then what its path and files say.
+pub fn describe(
+    config: &Config,
+    git_dir: &Path,
+    repo: Option<&git2::Repository>,
+    env: &HookEnv,
+) -> Project {
+    let p = &config.project;
+    let dir = git_dir
+        .canonicalize()
+        .unwrap_or_else(|_| git_dir.to_path_buf());
+    // A non-bare repository's git dir is `<work>/.git`: the work tree names it.
+    let dir = if file_name(&dir) == ".git" {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    };
+    let name = p.name.clone().unwrap_or_else(|| {
+        let n = file_name(&dir);
+        n.strip_suffix(".git").map(str::to_owned).unwrap_or(n)
+    });
+    let namespace = p
+        .namespace
+        .clone()
+        .unwrap_or_else(|| dir.parent().map(file_name).unwrap_or_default());
+    let path_with_namespace = if namespace.is_empty() {
+        name.clone()
+    } else {
+        format!("{namespace}/{name}")
+    };
+    let web_url = p
+        .web_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}/{path_with_namespace}", env.hostname));
+    let description = p.description.clone().unwrap_or_else(|| {
+        std::fs::read_to_string(git_dir.join("description"))
+            .map(|d| d.trim().to_owned())
+            .ok()
+            .filter(|d| d != PLACEHOLDER_DESCRIPTION)
+            .unwrap_or_default()
+    });
+    Project {
+        id: p.id.unwrap_or_else(|| stable_id(&path_with_namespace)),
+        git_http_url: p
+            .git_http_url
+            .clone()
+            .unwrap_or_else(|| format!("{web_url}.git")),
+        git_ssh_url: p
+            .git_ssh_url
+            .clone()
+            .unwrap_or_else(|| ssh_url(&web_url, &path_with_namespace)),
+        default_branch: p
+            .default_branch
+            .clone()
+            .or_else(|| repo.and_then(crate::git::default_branch))
+            .unwrap_or_else(|| "main".to_owned()),
+        visibility_level: p.visibility_level.as_ref().map_or(0, |v| *v.get_ref()),
+        avatar_url: p.avatar_url.clone(),
+        name,
+        namespace,
+        path_with_namespace,
+        description,
+        web_url,
+    }
+}
+
+/// The pusher: the server's login (see [`HookEnv::login`]) mapped through `[users.<login>]`.
+pub fn pusher(config: &Config, env: &HookEnv) -> Pusher {
+    let login = env.login.clone().unwrap_or_else(|| "unknown".to_owned());
+    let user = config.users.get(&login).cloned().unwrap_or_default();
+    Pusher {
+        id: user.id.unwrap_or_else(|| stable_id(&login)),
+        name: user.name.unwrap_or_else(|| login.clone()),
+        email: user.email.unwrap_or_default(),
+        avatar_url: user.avatar_url,
+        username: user.username.unwrap_or(login),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_names_and_urls_from_the_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git_dir = tmp.path().join("acme").join("demo.git");
+        std::fs::create_dir_all(&git_dir).unwrap();
+        std::fs::write(
+            git_dir.join("description"),
+            format!("{PLACEHOLDER_DESCRIPTION}\n"),
+        )
+        .unwrap();
+        let env = HookEnv {
+            hostname: "git.local".into(),
+            ..HookEnv::default()
+        };
+        let p = describe(&Config::default(), &git_dir, None, &env);
+        assert_eq!(
+            (
+                p.name.as_str(),
+                p.namespace.as_str(),
+                p.path_with_namespace.as_str()
+            ),
+            ("demo", "acme", "acme/demo")
+        );
+        assert_eq!(p.web_url, "http://git.local/acme/demo");
+        assert_eq!(p.git_http_url, "http://git.local/acme/demo.git");
+        assert_eq!(p.git_ssh_url, "git@git.local:acme/demo.git");
+        assert_eq!(p.description, "");
+        assert_eq!(p.id, stable_id("acme/demo"));
+        assert_eq!(p.instance_url(), "http://git.local");
+        std::fs::write(git_dir.join("description"), "Demo things\n").unwrap();
+        assert_eq!(
+            describe(&Config::default(), &git_dir, None, &env).description,
+            "Demo things"
+        );
+    }
+
+    #[test]
+    fn stable_ids_are_stable_and_positive() {
+        assert_eq!(stable_id("acme/demo"), stable_id("acme/demo"));
+        assert_ne!(stable_id("acme/demo"), stable_id("acme/demo2"));
+        assert!(stable_id("") > 0);
+    }
+
+    #[test]
+    fn pusher_from_login_and_users_table() {
+        let mut config = Config::default();
+        config.users.insert(
+            "alice".into(),
+            crate::config::UserConfig {
+                name: Some("Alice Example".into()),
+                email: Some("alice@example.com".into()),
+                id: Some(4),
+                ..Default::default()
+            },
+        );
+        let env = HookEnv {
+            login: Some("alice".into()),
+            ..HookEnv::default()
+        };
+        let u = pusher(&config, &env);
+        assert_eq!(
+            (u.id, u.name.as_str(), u.username.as_str(), u.email.as_str()),
+            (4, "Alice Example", "alice", "alice@example.com")
+        );
+        let bob = pusher(
+            &config,
+            &HookEnv {
+                login: Some("bob".into()),
+                ..HookEnv::default()
+            },
+        );
+        assert_eq!(
+            (bob.name.as_str(), bob.email.as_str(), bob.id),
+            ("bob", "", stable_id("bob"))
+        );
+    }
+}

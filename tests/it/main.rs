@@ -1,0 +1,30 @@
+//! Integration tests: real `git push` into real bare repositories with the hook installed, real HTTP to 127.0.0.1.
+
+mod support;
+
+mod cli;
+mod delivery;
+mod dry_run;
+mod gitlab;
+mod robustness;
+mod selection;
+
+/// Every file in tests/it/ is a module above (a forgotten file would silently never run).
+#[test]
+fn no_forgotten_test_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("main.rs");
+    for entry in std::fs::read_dir(&dir).expect("tests/it") {
+        let path = entry.expect("entry").path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if stem == "main" || path.is_dir() {
+            continue;
+        }
+        assert!(
+            main.contains(&format!("mod {stem};")),
+            "tests/it/{stem} is not declared in main.rs"
+        );
+    }
+}
