@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 const LONG_ABOUT: &str = "\
-Sends the push and tag-push webhooks GitLab would send, from a plain bare repository.
+Sends the push and tag-push webhooks GitLab, Gitee, AtomGit, GitCode or GitHub would send, from a
+plain bare repository.
 
 Install it as a hook: symlink it as hooks/post-receive (or hooks/update) of a bare repository,
 or put it in a hooks/post-receive.d/ folder. Git then runs it after every push; it reads the
@@ -15,6 +16,9 @@ the configuration. As a hook it never fails a push: problems are reported as `re
 Configuration is looked up in this order, first found wins: --config FILE, $GIT_WEBHOOK_CONFIG,
 $GIT_DIR/webhook.toml, /etc/git-webhook/config.toml ($GIT_WEBHOOK_GLOBAL_CONFIG overrides that
 path). config.example.toml documents every key.
+
+Formats ([[endpoint]] format = ...): gitlab (default), gitee, atomgit, gitcode, github. Each sends
+that forge's body and headers, and carries the endpoint's secret the way that forge does.
 
 Run `git-webhook demo` to watch it work against a throw-away repository.";
 

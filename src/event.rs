@@ -11,6 +11,8 @@ pub struct Person {
     pub name: String,
     pub email: String,
     pub time: DateTime<FixedOffset>,
+    /// The server login whose configured e-mail address this is, when one is.
+    pub username: Option<String>,
 }
 
 /// One commit carried by an event, with the files it touched relative to its first parent.
@@ -46,6 +48,8 @@ pub struct RefEvent {
     pub commits: Vec<Commit>,
     /// How many commits the push really brought, however many `commits` holds.
     pub total_commits: usize,
+    /// The commit the ref now points at (through tags): `None` on delete or for a tag on a non-commit.
+    pub head: Option<Commit>,
     /// For a tag push: the tag; `None` for branches and for a deleted tag.
     pub tag: Option<TagInfo>,
     /// The new value does not contain the old one (a force push).
@@ -125,6 +129,14 @@ impl Project {
             Err(_) => self.web_url.clone(),
         }
     }
+
+    /// The host of `web_url` (`localhost` when it has none).
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.web_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
 }
 
 /// Who pushed.
@@ -149,4 +161,6 @@ pub struct PushEvent {
     pub pusher: Pusher,
     /// `git push -o` options, in order.
     pub push_options: Vec<String>,
+    /// When the push was received.
+    pub pushed_at: DateTime<FixedOffset>,
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::env::HookEnv;
-use crate::event::{Project, Pusher};
+use crate::event::{Person, Project, Pusher, RefEvent};
 
 /// git's placeholder text in a new repository's `description` file, which describes nothing.
 const PLACEHOLDER_DESCRIPTION: &str =
@@ -120,6 +120,28 @@ pub fn pusher(config: &Config, env: &HookEnv) -> Pusher {
         email: user.email.unwrap_or_default(),
         avatar_url: user.avatar_url,
         username: user.username.unwrap_or(login),
+    }
+}
+
+/// Gives commit authors and committers whose e-mail address a `[users.<login>]` table names that login.
+pub fn name_authors(config: &Config, event: &mut RefEvent) {
+    if config.users.is_empty() {
+        return;
+    }
+    let login = |p: &mut Person| {
+        p.username = config
+            .users
+            .iter()
+            .find(|(_, u)| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&p.email))
+            })
+            .map(|(login, u)| u.username.clone().unwrap_or_else(|| login.clone()));
+    };
+    for c in event.commits.iter_mut().chain(event.head.iter_mut()) {
+        login(&mut c.author);
+        login(&mut c.committer);
     }
 }
 

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::clock::Clock;
 use crate::config::Endpoint;
 use crate::event::PushEvent;
-use crate::format::{Attempt, Auth, Delivery, Prepared};
+use crate::format::{Attempt, Auth, Delivery, Hook, Prepared};
 use crate::notice::{chain, Notice};
 
 /// One event for one endpoint: what every attempt to send it shares.
@@ -45,16 +45,23 @@ pub fn plan<'a>(
             events
                 .iter()
                 .filter(|e| endpoint.wants(&e.change))
-                .map(|e| Job {
-                    endpoint,
-                    refname: e.change.update.refname.clone(),
-                    delivery: Delivery {
-                        event_id: e.id,
+                .map(|e| {
+                    let hook = Hook {
+                        id: endpoint.hook_id(),
                         delivery_id: clock.uuid(),
-                        kind: e.change.kind(),
-                        instance: e.project.instance_url(),
-                        body: endpoint.format.body(e),
-                    },
+                    };
+                    Job {
+                        endpoint,
+                        refname: e.change.update.refname.clone(),
+                        delivery: Delivery {
+                            event_id: e.id,
+                            hook,
+                            kind: e.change.kind(),
+                            instance: e.project.instance_url(),
+                            project_id: e.project.id,
+                            body: endpoint.format.body(e, hook),
+                        },
+                    }
                 })
                 .collect()
         })

@@ -88,15 +88,22 @@ pub fn run(
     let project = project::describe(&config, &git_dir, Some(&repo), env);
     let pusher = project::pusher(&config, env);
     let mut events = Vec::new();
+    let pushed_at =
+        chrono::SubsecRound::trunc_subsecs(chrono::DateTime::<chrono::Utc>::from(clock.now()), 0)
+            .fixed_offset();
     for result in git::push::events(&repo, updates, config.max_commits) {
         match result {
-            Ok(change) => events.push(PushEvent {
-                id: clock.uuid(),
-                change,
-                project: project.clone(),
-                pusher: pusher.clone(),
-                push_options: env.push_options.clone(),
-            }),
+            Ok(mut change) => {
+                project::name_authors(&config, &mut change);
+                events.push(PushEvent {
+                    id: clock.uuid(),
+                    change,
+                    project: project.clone(),
+                    pusher: pusher.clone(),
+                    push_options: env.push_options.clone(),
+                    pushed_at,
+                });
+            }
             Err(e) => say(
                 err,
                 Notice::Problem(format!("{}; no webhook for this ref", chain(&e))),

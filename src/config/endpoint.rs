@@ -78,6 +78,11 @@ impl Endpoint {
         u.to_string()
     }
 
+    /// A stable number for this endpoint, as forges number their webhooks: derived from its URL.
+    pub fn hook_id(&self) -> u64 {
+        crate::project::stable_id(self.url.as_str())
+    }
+
     /// Whether this endpoint wants the event (its `events` and `branches` filters).
     pub fn wants(&self, event: &RefEvent) -> bool {
         if !self.events.contains(&event.kind()) {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Prepared};
+use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared};
 use crate::event::{Commit, EventKind, PushEvent};
 
 /// The GitLab release our `User-Agent` claims to be.
@@ -155,7 +155,7 @@ impl Format for GitLab {
         "gitlab"
     }
 
-    fn body(&self, event: &PushEvent) -> Vec<u8> {
+    fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let kind = ch.kind().as_str();
         let message = match ch.kind() {
@@ -218,15 +218,15 @@ impl Format for GitLab {
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", format!("GitLab/{GITLAB_VERSION}")),
-            Header::new("Idempotency-Key", d.delivery_id.to_string()),
+            Header::new("Idempotency-Key", d.hook.delivery_id.to_string()),
             Header::new("X-Gitlab-Event", event),
             Header::new("X-Gitlab-Webhook-UUID", attempt.id.to_string()),
             Header::new("X-Gitlab-Instance", d.instance.clone()),
         ];
-        if let Some(secret) = auth.secret.filter(|s| !s.is_empty()) {
+        if let Some(secret) = super::secret(&auth) {
             headers.push(Header::secret(
                 "X-Gitlab-Token",
-                secret.expose().replace(['\r', '\n'], ""),
+                secret.replace(['\r', '\n'], ""),
             ));
         }
         headers.push(Header::new("X-Gitlab-Event-UUID", d.event_id.to_string()));

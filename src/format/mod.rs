@@ -1,6 +1,11 @@
 //! Webhook formats: one file per vendor, registered in [`FORMATS`]; each turns a neutral event into a request.
 
+mod atomgit;
+mod gitcode;
+mod gitee;
+mod github;
 mod gitlab;
+pub mod sign;
 
 use std::time::SystemTime;
 
@@ -9,10 +14,14 @@ use uuid::Uuid;
 use crate::event::{EventKind, PushEvent};
 use crate::secret::Secret;
 
-pub use gitlab::title as gitlab_title;
-
 /// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
-pub static FORMATS: &[&dyn Format] = &[&gitlab::GitLab];
+pub static FORMATS: &[&dyn Format] = &[
+    &gitlab::GitLab,
+    &gitee::Gitee,
+    &atomgit::AtomGit,
+    &gitcode::GitCode,
+    &github::GitHub,
+];
 
 /// The format with this configuration id.
 pub fn by_id(id: &str) -> Option<&'static dyn Format> {
@@ -64,16 +73,25 @@ impl Header {
     }
 }
 
+/// The endpoint as a forge would number it: the ids a body or header may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hook {
+    /// A stable number for the endpoint (forges send their webhook's id).
+    pub id: u64,
+    /// The idempotency id of this event at this endpoint: stable across attempts.
+    pub delivery_id: Uuid,
+}
+
 /// What stays the same for every attempt to send one event to one endpoint (what a spool would keep).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// The event's id, shared by all endpoints of one event.
     pub event_id: Uuid,
-    /// The idempotency id of this event at this endpoint: stable across attempts.
-    pub delivery_id: Uuid,
+    pub hook: Hook,
     pub kind: EventKind,
     /// Scheme, host and port of the project's web URL.
     pub instance: String,
+    pub project_id: u64,
     /// The rendered body, before any per-attempt fields.
     pub body: Vec<u8>,
 }
@@ -107,8 +125,8 @@ pub trait Format: Sync {
     fn supports_sign(&self) -> bool {
         false
     }
-    /// The JSON body for one event. Pure: no clock, no secret.
-    fn body(&self, event: &PushEvent) -> Vec<u8>;
+    /// The JSON body for one event at one endpoint. Pure: no clock, no secret.
+    fn body(&self, event: &PushEvent, hook: Hook) -> Vec<u8>;
     /// Headers (and final body) for one attempt: ids, timestamps and signatures are made here.
     fn prepare(&self, delivery: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared;
 }
@@ -116,4 +134,9 @@ pub trait Format: Sync {
 /// Serializes a payload struct as compact JSON; the structs have only string, number and map keys, so this cannot fail.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("payload structs always serialize")
+}
+
+/// The secret when one is set and not empty.
+pub(crate) fn secret<'a>(auth: &Auth<'a>) -> Option<&'a str> {
+    auth.secret.map(Secret::expose).filter(|s| !s.is_empty())
 }

@@ -42,6 +42,7 @@ fn person(sig: &git2::Signature<'_>, encoding: Option<&str>) -> Person {
         name: decode(sig.name_bytes(), encoding),
         email: decode(sig.email_bytes(), encoding),
         time: time(sig.when()),
+        username: None,
     }
 }
 

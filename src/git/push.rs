@@ -100,6 +100,7 @@ fn event(
         update: update.clone(),
         commits: Vec::new(),
         total_commits: 0,
+        head: None,
         tag: None,
         forced: false,
     };
@@ -140,12 +141,23 @@ fn event(
         _ => walk::select(repo, new, tips, cap).map_err(git)?,
     };
     ev.total_commits = selection.total;
-    for id in selection.newest_first.iter().rev() {
+    let read = |id: Oid| {
         let c = repo
-            .find_commit(*id)
+            .find_commit(id)
             .context(|| format!("cannot read commit {id}"))
             .map_err(git)?;
-        ev.commits.push(commit::read(repo, &c).map_err(git)?);
+        commit::read(repo, &c).map_err(git)
+    };
+    for id in selection.newest_first.iter().rev() {
+        ev.commits.push(read(*id)?);
     }
+    // The head is usually the newest listed commit; a branch created without new commits still has one.
+    ev.head = match ev.checkout_sha().and_then(|h| Oid::from_str(h).ok()) {
+        Some(h) if ev.commits.last().is_some_and(|c| c.id == h.to_string()) => {
+            ev.commits.last().cloned()
+        }
+        Some(h) if repo.find_commit(h).is_ok() => Some(read(h)?),
+        _ => None,
+    };
     Ok(ev)
 }

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod delivery;
 mod dry_run;
+mod formats;
 mod gitlab;
 mod robustness;
 mod selection;

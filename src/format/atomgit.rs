@@ -1,0 +1,143 @@
+//! AtomGit's push and tag-push webhooks, in the shape of AtomGit's webhook documentation.
+
+use serde::Serialize;
+
+use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared};
+use crate::event::{EventKind, PushEvent};
+
+pub struct AtomGit;
+
+#[derive(Serialize)]
+struct PushBody<'a> {
+    object_kind: &'static str,
+    before: &'a str,
+    after: &'a str,
+    #[serde(rename = "ref")]
+    refname: &'a str,
+    user_id: u64,
+    user_name: &'a str,
+    user_email: &'a str,
+    project_id: u64,
+    repository: Repository<'a>,
+    commits: Vec<Commit<'a>>,
+    total_commits_count: usize,
+}
+
+/// The documented tag push: no e-mail, and no commits.
+#[derive(Serialize)]
+struct TagBody<'a> {
+    object_kind: &'static str,
+    #[serde(rename = "ref")]
+    refname: &'a str,
+    before: &'a str,
+    after: &'a str,
+    user_id: u64,
+    user_name: &'a str,
+    project_id: u64,
+    repository: Repository<'a>,
+    commits: [(); 0],
+    total_commits_count: usize,
+}
+
+#[derive(Serialize)]
+struct Repository<'a> {
+    name: &'a str,
+    url: &'a str,
+    description: &'a str,
+    homepage: &'a str,
+    git_http_url: &'a str,
+    git_ssh_url: &'a str,
+    visibility_level: u8,
+}
+
+#[derive(Serialize)]
+struct Commit<'a> {
+    id: &'a str,
+    message: &'a str,
+    timestamp: String,
+    url: String,
+    author: Author<'a>,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+    email: &'a str,
+}
+
+impl Format for AtomGit {
+    fn id(&self) -> &'static str {
+        "atomgit"
+    }
+
+    fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
+        let (p, u, ch) = (&event.project, &event.pusher, &event.change);
+        let repository = Repository {
+            name: &p.name,
+            url: &p.git_ssh_url,
+            description: &p.description,
+            homepage: &p.web_url,
+            git_http_url: &p.git_http_url,
+            git_ssh_url: &p.git_ssh_url,
+            visibility_level: p.visibility_level,
+        };
+        match ch.kind() {
+            EventKind::Push => to_json(&PushBody {
+                object_kind: "push",
+                before: &ch.update.old,
+                after: &ch.update.new,
+                refname: &ch.update.refname,
+                user_id: u.id,
+                user_name: &u.name,
+                user_email: &u.email,
+                project_id: p.id,
+                repository,
+                commits: ch
+                    .commits
+                    .iter()
+                    .map(|c| Commit {
+                        id: &c.id,
+                        message: &c.message,
+                        timestamp: c.committer.time.to_rfc3339(),
+                        url: format!("{}/commits/{}", p.web_url, c.id),
+                        author: Author {
+                            name: &c.author.name,
+                            email: &c.author.email,
+                        },
+                    })
+                    .collect(),
+                total_commits_count: ch.total_commits,
+            }),
+            EventKind::TagPush => to_json(&TagBody {
+                object_kind: "tag_push",
+                refname: &ch.update.refname,
+                before: &ch.update.old,
+                after: &ch.update.new,
+                user_id: u.id,
+                user_name: &u.name,
+                project_id: p.id,
+                repository,
+                commits: [],
+                total_commits_count: 0,
+            }),
+        }
+    }
+
+    fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
+        let event = match d.kind {
+            EventKind::Push => "Push Hook",
+            EventKind::TagPush => "Tag Push Hook",
+        };
+        let mut headers = vec![
+            Header::new("Content-Type", "application/json"),
+            Header::new("X-AtomGit-Event", event),
+        ];
+        if let Some(secret) = super::secret(&auth) {
+            headers.push(Header::secret("X-AtomGit-Token", secret));
+        }
+        Prepared {
+            headers,
+            body: d.body.clone(),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! GitCode's push and tag-push webhooks: GitLab-shaped bodies with GitCode's own keys and `X-GitCode-*` headers.
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::sign::{hex, hmac_sha256};
+use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, SecretMode};
+use crate::event::{Commit, EventKind, PushEvent};
+
+pub struct GitCode;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    object_kind: &'static str,
+    event_name: &'static str,
+    before: &'a str,
+    after: &'a str,
+    #[serde(rename = "ref")]
+    refname: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_ref: Option<&'a str>,
+    checkout_sha: Option<&'a str>,
+    message: &'a str,
+    user_id: u64,
+    user_name: &'a str,
+    user_username: &'a str,
+    user_email: &'a str,
+    user_avatar: Option<&'a str>,
+    project_id: u64,
+    project: Project<'a>,
+    commits: Vec<GitCodeCommit<'a>>,
+    total_commits_count: usize,
+    push_options: &'a [String],
+    repository: Repository<'a>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    branch: Option<Branch<'a>>,
+    manual_build: bool,
+    uuid: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    hook: Option<HookInfo>,
+}
+
+/// Keys only branch pushes carry.
+#[derive(Serialize)]
+struct Branch<'a> {
+    git_branch: &'a str,
+    git_commit_no: &'a str,
+}
+
+#[derive(Serialize)]
+struct HookInfo {
+    hook_id: u64,
+    hook_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Project<'a> {
+    id: u64,
+    name: &'a str,
+    description: &'a str,
+    web_url: &'a str,
+    avatar_url: Option<&'a str>,
+    git_ssh_url: &'a str,
+    git_http_url: &'a str,
+    namespace: &'a str,
+    visibility_level: u8,
+    path_with_namespace: &'a str,
+    default_branch: &'a str,
+    homepage: &'a str,
+    url: &'a str,
+    ssh_url: &'a str,
+    http_url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Repository<'a> {
+    name: &'a str,
+    url: &'a str,
+    description: &'a str,
+    homepage: &'a str,
+    git_http_url: &'a str,
+    git_ssh_url: &'a str,
+    visibility_level: u8,
+}
+
+#[derive(Serialize)]
+struct GitCodeCommit<'a> {
+    id: &'a str,
+    message: &'a str,
+    timestamp: String,
+    url: String,
+    author: Author,
+    added: &'a [String],
+    removed: &'a [String],
+    modified: &'a [String],
+    cooperate_authors: Vec<Author>,
+}
+
+#[derive(Serialize)]
+struct Author {
+    name: String,
+    email: String,
+}
+
+/// `Co-authored-by: Name <email>` trailers of a message.
+fn co_authors(message: &str) -> Vec<Author> {
+    message
+        .lines()
+        .filter_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            if !key.trim().eq_ignore_ascii_case("co-authored-by") {
+                return None;
+            }
+            let (name, rest) = value.split_once('<')?;
+            let email = rest.split_once('>')?.0;
+            Some(Author {
+                name: name.trim().to_owned(),
+                email: email.trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn commit<'a>(c: &'a Commit, web_url: &str) -> GitCodeCommit<'a> {
+    GitCodeCommit {
+        id: &c.id,
+        message: &c.message,
+        timestamp: c
+            .committer
+            .time
+            .with_timezone(&Utc)
+            .to_rfc3339_opts(SecondsFormat::Secs, true),
+        url: format!("{web_url}/commits/detail/{}", c.id),
+        author: Author {
+            name: c.author.name.clone(),
+            email: c.author.email.clone(),
+        },
+        added: &c.added,
+        removed: &c.removed,
+        modified: &c.modified,
+        cooperate_authors: co_authors(&c.message),
+    }
+}
+
+impl Format for GitCode {
+    fn id(&self) -> &'static str {
+        "gitcode"
+    }
+
+    fn supports_sign(&self) -> bool {
+        true
+    }
+
+    fn body(&self, event: &PushEvent, hook: Hook) -> Vec<u8> {
+        let (p, u, ch) = (&event.project, &event.pusher, &event.change);
+        let kind = ch.kind();
+        let tag = kind == EventKind::TagPush;
+        to_json(&Body {
+            object_kind: kind.as_str(),
+            event_name: kind.as_str(),
+            before: &ch.update.old,
+            after: &ch.update.new,
+            refname: &ch.update.refname,
+            base_ref: tag.then_some(p.default_branch.as_str()),
+            checkout_sha: ch.checkout_sha(),
+            message: ch
+                .tag
+                .as_ref()
+                .and_then(|t| t.message.as_deref())
+                .unwrap_or(""),
+            user_id: u.id,
+            user_name: &u.name,
+            user_username: &u.username,
+            user_email: &u.email,
+            user_avatar: u.avatar_url.as_deref(),
+            project_id: p.id,
+            project: Project {
+                id: p.id,
+                name: &p.name,
+                description: &p.description,
+                web_url: &p.web_url,
+                avatar_url: p.avatar_url.as_deref(),
+                git_ssh_url: &p.git_ssh_url,
+                git_http_url: &p.git_http_url,
+                namespace: &p.namespace,
+                visibility_level: p.visibility_level,
+                path_with_namespace: &p.path_with_namespace,
+                default_branch: &p.default_branch,
+                homepage: &p.web_url,
+                url: &p.git_ssh_url,
+                ssh_url: &p.git_ssh_url,
+                http_url: &p.git_http_url,
+            },
+            commits: ch.commits.iter().map(|c| commit(c, &p.web_url)).collect(),
+            total_commits_count: ch.total_commits,
+            push_options: &event.push_options,
+            repository: Repository {
+                name: &p.name,
+                url: &p.git_ssh_url,
+                description: &p.description,
+                homepage: &p.web_url,
+                git_http_url: &p.git_http_url,
+                git_ssh_url: &p.git_ssh_url,
+                visibility_level: p.visibility_level,
+            },
+            branch: (!tag).then(|| Branch {
+                git_branch: ch.short_ref(),
+                git_commit_no: &ch.update.new,
+            }),
+            manual_build: false,
+            uuid: hook.delivery_id.to_string(),
+            hook: (!tag).then_some(HookInfo {
+                hook_id: hook.id,
+                hook_type: "project",
+            }),
+        })
+    }
+
+    fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
+        let event = match d.kind {
+            EventKind::Push => "Push Hook",
+            EventKind::TagPush => "Tag Push Hook",
+        };
+        let mut headers = vec![
+            Header::new("Content-Type", "application/json"),
+            Header::new("User-Agent", "git-gitcode-hook"),
+            Header::new("X-GitCode-Event", event),
+            Header::new("X-GitCode-Delivery", d.hook.delivery_id.to_string()),
+        ];
+        match (super::secret(&auth), auth.mode) {
+            (None, _) => {}
+            (Some(s), SecretMode::Password) => headers.push(Header::secret("X-GitCode-Token", s)),
+            (Some(s), SecretMode::Sign) => {
+                headers.push(Header::new(
+                    "X-GitCode-Signature-256",
+                    format!("sha256={}", hex(&hmac_sha256(s.as_bytes(), &d.body))),
+                ));
+            }
+        }
+        Prepared {
+            headers,
+            body: d.body.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::co_authors;
+
+    #[test]
+    fn co_author_trailers() {
+        let a = co_authors("Fix it\n\nCo-authored-by: Bea Doe <bea@example.com>\nco-authored-by:Cy <cy@x>\nNot-a: trailer\n");
+        let pairs: Vec<(String, String)> = a.into_iter().map(|x| (x.name, x.email)).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("Bea Doe".to_owned(), "bea@example.com".to_owned()),
+                ("Cy".to_owned(), "cy@x".to_owned())
+            ]
+        );
+    }
+}

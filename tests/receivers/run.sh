@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Third-party receivers accept our requests: real pushes with the hook installed go to
+#   - gitwebhooks 2.4.3 (PyPI), a deploy server that verifies GitLab tokens, Gitee passwords and
+#     signatures, GitHub signatures, and (as its "custom" provider) GitCode tokens, and runs a
+#     deploy command for every request it accepts;
+# and one push's GitHub request, in dry-run, is checked by
+#   - @octokit/webhooks-schemas (npm) with ajv: the push event JSON schema, strict;
+#   - @octokit/webhooks-methods (npm): verify() of X-Hub-Signature-256;
+#   - githubkit (PyPI): parse_obj("push", ...) into its pydantic model.
+# Installs what it needs under target/receivers (PyPI and npm); everything listens on 127.0.0.1.
+#
+#   bash tests/receivers/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+cache=$root/target/receivers
+mkdir -p "$cache"
+
+cargo build --release --quiet
+bin=$root/target/release/git-webhook
+
+if [ ! -x "$cache/venv/bin/python" ]; then python3 -m venv "$cache/venv"; fi
+"$cache/venv/bin/pip" install --quiet gitwebhooks==2.4.3 githubkit==0.16.1 "hishel>=1,<2"
+if [ ! -d "$cache/npm/node_modules/@octokit/webhooks-schemas" ]; then
+  npm install --silent --prefix "$cache/npm" @octokit/webhooks-schemas@7.6.1 @octokit/webhooks-methods@6.0.0 ajv@8 ajv-formats@3 >/dev/null
+fi
+
+tmp=$(mktemp -d)
+cleanup() { [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
+export GIT_AUTHOR_NAME="Ada Lovelace" GIT_AUTHOR_EMAIL=ada@example.com GIT_COMMITTER_NAME="Ada Lovelace" GIT_COMMITTER_EMAIL=ada@example.com
+export GL_USERNAME=alice
+unset GIT_WEBHOOK_CONFIG GIT_WEBHOOK_DRY_RUN
+secret="It's a Secret to Everybody"
+port=$("$cache/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+cat > "$tmp/gitwebhooks.ini" <<INI
+[server]
+address = 127.0.0.1
+port = $port
+log_file = $tmp/gitwebhooks.log
+
+[gitlab]
+verify = true
+secret = $secret
+handle_events = Push Hook,Tag Push Hook
+
+[gitee]
+verify = true
+secret = $secret
+handle_events = Push Hook,Tag Push Hook
+
+[github]
+verify = true
+secret = $secret
+handle_events = push
+
+[custom]
+verify = true
+secret = $secret
+header_name = User-Agent
+header_value = git-gitcode-hook
+# gitwebhooks looks custom headers up case-sensitively; HTTP/1 requests go out with Title-Case names.
+header_event = X-Gitcode-Event
+header_token = X-Gitcode-Token
+identifier_path = project.path_with_namespace
+handle_events = Push Hook,Tag Push Hook
+
+[acme/demo]
+cwd = $tmp
+cmd = echo accepted >> $tmp/accepted.txt
+INI
+"$cache/venv/bin/python" -m gitwebhooks.main serve -c "$tmp/gitwebhooks.ini" >"$tmp/server.out" 2>&1 &
+server_pid=$!
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+mkdir -p "$tmp/srv/acme"
+git init -q --bare -b main "$tmp/srv/acme/demo.git"
+ln -s "$bin" "$tmp/srv/acme/demo.git/hooks/post-receive"
+url="http://127.0.0.1:$port/"
+cat > "$tmp/srv/acme/demo.git/webhook.toml" <<TOML
+[project]
+web_url = "https://git.example.com/acme/demo"
+visibility_level = 20
+
+[users.alice]
+name = "Alice Example"
+email = "alice@example.com"
+
+[[endpoint]]
+url = "$url"
+format = "gitlab"
+secret = "$secret"
+
+[[endpoint]]
+url = "$url"
+format = "gitee"
+secret = "$secret"
+
+[[endpoint]]
+url = "$url"
+format = "gitee"
+secret = "$secret"
+secret_mode = "sign"
+
+[[endpoint]]
+url = "$url"
+format = "github"
+secret = "$secret"
+
+[[endpoint]]
+url = "$url"
+format = "gitcode"
+secret = "$secret"
+TOML
+
+git clone -q "$tmp/srv/acme/demo.git" "$tmp/work" 2>/dev/null
+cd "$tmp/work"
+for i in 1 2 3; do echo "$i" > "file$i.txt"; git add .; git commit -q -m "Commit $i"; done
+git push origin main 2>"$tmp/push1.err"
+git tag -a v1.0 -m "Release 1.0"
+git push origin v1.0 2>"$tmp/push2.err"
+cat "$tmp/push1.err" "$tmp/push2.err" | grep 'git-webhook' || true
+
+# 5 endpoints x 2 pushes, each answered 200 and each deploy command run.
+ok=$(cat "$tmp/push1.err" "$tmp/push2.err" | grep -c ': 200 OK in' || true)
+accepted=$(wc -l < "$tmp/accepted.txt" 2>/dev/null || echo 0)
+echo "gitwebhooks: $ok of 10 requests answered 200; deploy command ran $accepted times"
+[ "$ok" -eq 10 ] && [ "$accepted" -eq 10 ] || { cat "$tmp/server.out" "$tmp/gitwebhooks.log" 2>/dev/null | tail -30; exit 1; }
+
+# The GitHub request for the last two commits, exactly as it would be sent.
+cd "$tmp/srv/acme/demo.git"
+awk '/^\[\[endpoint\]\]/ { n++ } n == 0 || n == 4 { print }' webhook.toml > "$tmp/github.toml"
+printf '%s %s refs/heads/main\n' "$(git rev-parse main~2)" "$(git rev-parse main)" \
+  | GIT_DIR=. "$bin" --config "$tmp/github.toml" --dry-run post-receive 2>/dev/null > "$tmp/dry.txt"
+# The body is the pretty JSON after the blank line; made compact again, it is what goes on the wire.
+awk 'body { print } /^$/ && !body { body = 1 }' "$tmp/dry.txt" | "$cache/venv/bin/python" -c '
+import json, sys
+body = json.load(sys.stdin)
+open(sys.argv[1], "w").write(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+' "$tmp/github.json"
+sig=$(grep '^X-Hub-Signature-256:' "$tmp/dry.txt" | cut -d' ' -f2)
+
+node --input-type=module - "$cache/npm" "$tmp/github.json" "$secret" "$sig" <<'JS'
+import fs from "fs";
+import { createRequire } from "module";
+import { pathToFileURL } from "url";
+const [npm, file, secret, signature] = process.argv.slice(2);
+const require = createRequire(npm + "/package.json");
+const Ajv = require("ajv"); const addFormats = require("ajv-formats");
+const schema = require("@octokit/webhooks-schemas/schema.json");
+const { verify } = await import(pathToFileURL(npm + "/node_modules/@octokit/webhooks-methods/dist-node/index.js"));
+const text = fs.readFileSync(file, "utf8");
+const ajv = new Ajv({ strict: false, allErrors: true }); addFormats(ajv);
+ajv.addSchema(schema, "webhooks");
+const validate = ajv.getSchema("webhooks#/definitions/push$event");
+if (!validate(JSON.parse(text))) { console.error(JSON.stringify(validate.errors, null, 1)); process.exit(1); }
+if (!(await verify(secret, text, signature))) { console.error("X-Hub-Signature-256 does not verify"); process.exit(1); }
+console.log("@octokit/webhooks-schemas: push event valid; @octokit/webhooks-methods: X-Hub-Signature-256 verifies");
+JS
+"$cache/venv/bin/python" - "$tmp/github.json" <<'PY'
+import json, sys
+from githubkit.webhooks import parse_obj
+event = parse_obj("push", json.load(open(sys.argv[1])))
+print(f"githubkit: parsed {type(event).__name__} with {len(event.commits)} commits, head {event.head_commit.id[:12]}")
+PY
+echo "all third-party receivers accepted our requests"
