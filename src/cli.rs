@@ -71,6 +71,39 @@ pub enum Command {
         new: String,
     },
 
+    /// Send the queued webhooks that are due (each endpoint in parallel), then exit
+    Deliver {
+        /// Send every queued webhook now, whatever its retry schedule
+        #[arg(long)]
+        now: bool,
+        /// Keep running and send new webhooks as they are queued (for a service manager)
+        #[arg(long, conflicts_with = "background")]
+        watch: bool,
+        /// Run until the queue is empty, one deliverer per spool (the hook starts this)
+        #[arg(long, hide = true)]
+        background: bool,
+    },
+
+    /// Count the queued, retrying, in-flight and dead webhooks
+    Status,
+
+    /// Show the delivery log: every attempt, with its status, duration and error
+    Log {
+        /// How many of the most recent records to show
+        #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
+        limit: usize,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Send a delivered or dead webhook again, with the same idempotency id
+    Redeliver {
+        /// A job id or an event id (as `log` shows them), or the start of one
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+
     /// Show it working: a temporary bare repository with the hook, a receiver on 127.0.0.1, a few pushes
     Demo,
 }

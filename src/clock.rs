@@ -44,6 +44,20 @@ impl Clock {
             .unwrap_or(0)
     }
 
+    /// A random number in [0, 1), for jitter.
+    pub fn unit(&self) -> f64 {
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        rand::Rng::gen::<f64>(&mut *rng)
+    }
+
+    /// Milliseconds since the Unix epoch, as the spool keeps times.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.now_millis()).unwrap_or(u64::MAX)
+    }
+
     /// A fresh random (version 4) UUID.
     pub fn uuid(&self) -> Uuid {
         let mut bytes = [0u8; 16];

@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 
 use crate::clock::Clock;
+use crate::config::Endpoint;
 use crate::secret::REDACTED;
-use crate::send::Job;
+use crate::spool::Job;
 
 /// The request a job would send, as text: a comment line, `POST <url>`, headers, a blank line, pretty JSON.
-pub fn render(job: &Job<'_>, clock: &Clock) -> String {
-    let endpoint = job.endpoint;
-    let prepared = job.prepare(clock);
+pub fn render(endpoint: &Endpoint, job: &Job, clock: &Clock) -> String {
+    let prepared = crate::send::prepare(endpoint, &job.delivery, clock);
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -35,14 +35,13 @@ pub fn render(job: &Job<'_>, clock: &Clock) -> String {
         Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
         Err(_) => String::from_utf8_lossy(&prepared.body).into_owned(),
     };
-    text.push_str(&redact(&body, job));
+    text.push_str(&redact(&body, endpoint));
     text.push_str("\n\n");
     text
 }
 
-/// Replaces every secret of the job's endpoint that appears in `text` (a body may carry one) with `[REDACTED]`.
-fn redact(text: &str, job: &Job<'_>) -> String {
-    let endpoint = job.endpoint;
+/// Replaces every secret of the endpoint that appears in `text` (a body may carry one) with `[REDACTED]`.
+fn redact(text: &str, endpoint: &Endpoint) -> String {
     let secrets = endpoint
         .secret
         .iter()

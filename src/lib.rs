@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod delivery;
 pub mod dry_run;
 pub mod env;
 pub mod event;
@@ -22,9 +23,11 @@ pub mod project;
 pub mod receiver;
 pub mod secret;
 pub mod send;
+pub mod spool;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -35,6 +38,44 @@ use crate::commands::{hook, say};
 use crate::env::HookEnv;
 use crate::git::refs::{self, RefUpdate};
 use crate::notice::{chain, Notice};
+
+/// Runs a spool command: loads the configuration (none is fine) and opens the spool. A failure is
+/// reported on one line and gives exit status 1.
+fn with_spool(
+    config_file: Option<&Path>,
+    repo: Option<&Path>,
+    env: &HookEnv,
+    err: &mut dyn Write,
+    f: impl FnOnce(&spool::Spool, &config::Config, &Path) -> Result<(), String>,
+) -> ExitCode {
+    let git_dir = git::repo_path(repo, env);
+    let result = config::load(config_file, env, &git_dir)
+        .map_err(|e| chain(&e))
+        .and_then(|loaded| {
+            let config = match loaded {
+                Some(l) => {
+                    for p in &l.problems {
+                        say(
+                            err,
+                            Notice::Problem(format!("{p}; this endpoint is skipped")),
+                        );
+                    }
+                    l.config
+                }
+                None => config::Config::default(),
+            };
+            let spool = spool::Spool::open(&commands::deliver::spool_path(&config, &git_dir))
+                .map_err(|e| chain(&e))?;
+            f(&spool, &config, &git_dir)
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say(err, Notice::Info(format!("error: {e}")));
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Runs the program for an argument vector (argv[0] included) with the given environment and streams.
 pub fn run(
@@ -66,7 +107,9 @@ pub fn run(
         config: cli.config.as_deref(),
         repo: cli.repo.as_deref(),
         dry_run: cli.dry_run,
+        wait_for_ref: matches!(cli.command, Command::Update { .. }),
     };
+    let (config, repo) = (cli.config.as_deref(), cli.repo.as_deref());
     match cli.command {
         Command::PostReceive => {
             let mut input = Vec::new();
@@ -92,6 +135,37 @@ pub fn run(
                 ),
             }
             ExitCode::SUCCESS
+        }
+        Command::Deliver {
+            now,
+            watch,
+            background,
+        } => {
+            let opts = commands::deliver::DeliverOptions {
+                now,
+                watch,
+                background,
+            };
+            with_spool(config, repo, env, err, |spool, config, git_dir| {
+                commands::deliver::run(spool, config, git_dir, &clock, opts, out)
+                    .map_err(|e| chain(&e))
+            })
+        }
+        Command::Status => with_spool(config, repo, env, err, |spool, _, _| {
+            commands::queue::status(spool, &clock, out);
+            Ok(())
+        }),
+        Command::Log { limit, json } => with_spool(config, repo, env, err, |spool, _, _| {
+            commands::queue::log(spool, limit, json, out);
+            Ok(())
+        }),
+        Command::Redeliver { id } => {
+            with_spool(config, repo, env, err, |spool, config, git_dir| {
+                match commands::queue::requeue(spool, &id, &clock, out).map_err(|e| chain(&e))? {
+                0 => Err(format!("no delivered or dead webhook has a job or event id starting with {id:?} (see `git webhook log`)")),
+                _ => commands::deliver::run(spool, config, git_dir, &clock, Default::default(), out).map_err(|e| chain(&e)),
+            }
+            })
         }
         Command::Demo => match commands::demo::run(out) {
             Ok(()) => ExitCode::SUCCESS,

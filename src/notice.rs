@@ -1,7 +1,6 @@
 //! Every line the program says to the person pushing (git shows them as `remote: ...`), worded in one place.
 
 use std::fmt;
-use std::time::Duration;
 
 /// Prefix of every line, so the pusher knows who speaks.
 pub const PREFIX: &str = "git-webhook";
@@ -9,30 +8,12 @@ pub const PREFIX: &str = "git-webhook";
 /// One user-facing message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// A request was answered with a 2xx status.
-    Delivered {
+    /// What became of one request: `summary` says how it went and what happens next.
+    Sent {
         refname: String,
         url: String,
-        format: &'static str,
-        status: u16,
-        reason: String,
-        elapsed: Duration,
-    },
-    /// A request got an answer that is not a success.
-    Rejected {
-        refname: String,
-        url: String,
-        format: &'static str,
-        status: u16,
-        reason: String,
-        location: Option<String>,
-    },
-    /// A request got no answer.
-    Failed {
-        refname: String,
-        url: String,
-        format: &'static str,
-        error: String,
+        format: String,
+        summary: String,
     },
     /// Something was wrong but the push itself is fine.
     Problem(String),
@@ -43,46 +24,12 @@ pub enum Notice {
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Notice::Delivered {
+            Notice::Sent {
                 refname,
                 url,
                 format,
-                status,
-                reason,
-                elapsed,
-            } => {
-                write!(
-                    f,
-                    "{PREFIX}: {refname} -> {url} ({format}): {status} {reason} in {} ms",
-                    elapsed.as_millis()
-                )
-            }
-            Notice::Rejected {
-                refname,
-                url,
-                format,
-                status,
-                reason,
-                location,
-            } => {
-                write!(
-                    f,
-                    "{PREFIX}: {refname} -> {url} ({format}): FAILED: {status} {reason}"
-                )?;
-                match location {
-                    Some(l) => write!(f, " (redirect to {l} not followed)"),
-                    None => Ok(()),
-                }
-            }
-            Notice::Failed {
-                refname,
-                url,
-                format,
-                error,
-            } => write!(
-                f,
-                "{PREFIX}: {refname} -> {url} ({format}): FAILED: {error}"
-            ),
+                summary,
+            } => write!(f, "{PREFIX}: {refname} -> {url} ({format}): {summary}"),
             Notice::Problem(text) => write!(f, "{PREFIX}: warning: {text}"),
             Notice::Info(text) => write!(f, "{PREFIX}: {text}"),
         }
@@ -110,31 +57,21 @@ mod tests {
 
     #[test]
     fn lines_read_well() {
-        let d = Notice::Delivered {
+        let d = Notice::Sent {
             refname: "refs/heads/main".into(),
             url: "http://127.0.0.1:9/hook".into(),
-            format: "gitlab",
-            status: 200,
-            reason: "OK".into(),
-            elapsed: Duration::from_millis(12),
+            format: "gitlab".into(),
+            summary: "200 OK in 12 ms".into(),
         };
         assert_eq!(
             d.to_string(),
             "git-webhook: refs/heads/main -> http://127.0.0.1:9/hook (gitlab): 200 OK in 12 ms"
         );
-        let r = Notice::Rejected {
-            refname: "refs/tags/v1".into(),
-            url: "https://x/".into(),
-            format: "gitlab",
-            status: 301,
-            reason: "Moved Permanently".into(),
-            location: Some("https://y/".into()),
-        };
-        assert_eq!(r.to_string(), "git-webhook: refs/tags/v1 -> https://x/ (gitlab): FAILED: 301 Moved Permanently (redirect to https://y/ not followed)");
         assert_eq!(
             Notice::Problem("x".into()).to_string(),
             "git-webhook: warning: x"
         );
+        assert_eq!(Notice::Info("y".into()).to_string(), "git-webhook: y");
     }
 
     #[test]

@@ -75,7 +75,15 @@ impl Receiver {
     pub fn start_with(
         respond: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> std::io::Result<Receiver> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Receiver::start_on(0, respond)
+    }
+
+    /// A receiver on a given port of 127.0.0.1 (0: any free port).
+    pub fn start_on(
+        port: u16,
+        respond: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<Receiver> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));

@@ -1,84 +1,138 @@
-//! Building each endpoint's requests for a push, and sending them: endpoints in parallel, events in order.
+//! Turning a push's events into one job per endpoint, and making one attempt to send a job.
 
+use std::io::Read;
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 use crate::clock::Clock;
 use crate::config::Endpoint;
+use crate::delivery::retry::parse_retry_after;
 use crate::event::PushEvent;
 use crate::format::{Attempt, Auth, Delivery, Hook, Prepared};
-use crate::notice::{chain, Notice};
+use crate::notice::chain;
+use crate::spool::{Condition, EndpointRef, Job, SCHEMA};
 
-/// One event for one endpoint: what every attempt to send it shares.
-#[derive(Debug, Clone)]
-pub struct Job<'a> {
-    pub endpoint: &'a Endpoint,
-    pub refname: String,
-    pub delivery: Delivery,
+/// How much of a response body is read (the rest is dropped), and how much of it a message quotes.
+const MAX_RESPONSE_BYTES: u64 = 64 << 10;
+const QUOTED_RESPONSE_CHARS: usize = 200;
+
+/// Every (endpoint, event) pair the endpoints' filters let through, as spool jobs due now: for each
+/// endpoint, its events in push order. `wait_for_ref` makes each job wait until its ref has moved.
+pub fn plan(
+    endpoints: &[Endpoint],
+    events: &[PushEvent],
+    clock: &Clock,
+    wait_for_ref: bool,
+) -> Vec<Job> {
+    let now = clock.now_ms();
+    let mut jobs = Vec::new();
+    for endpoint in endpoints {
+        for (i, e) in events
+            .iter()
+            .filter(|e| endpoint.wants(&e.change))
+            .enumerate()
+        {
+            let hook = Hook {
+                id: endpoint.hook_id(),
+                delivery_id: clock.uuid(),
+            };
+            let update = &e.change.update;
+            jobs.push(Job {
+                schema: SCHEMA,
+                delivery: Delivery {
+                    event_id: e.id,
+                    hook,
+                    kind: e.change.kind(),
+                    instance: e.project.instance_url(),
+                    project_id: e.project.id,
+                    body: endpoint.format.body(e, hook),
+                },
+                endpoint: EndpointRef {
+                    number: endpoint.number,
+                    format: endpoint.format.id().to_owned(),
+                    url: endpoint.url.to_string(),
+                },
+                refname: update.refname.clone(),
+                // One millisecond apart, so that file names keep the push order.
+                created_ms: now + i as u64,
+                next_ms: now,
+                attempts: 0,
+                condition: wait_for_ref.then(|| Condition {
+                    refname: update.refname.clone(),
+                    new: update.new.clone(),
+                }),
+                last_error: None,
+            });
+        }
+    }
+    jobs
 }
 
-impl Job<'_> {
-    /// Headers and body for a new attempt: fresh attempt id, now, signatures.
-    pub fn prepare(&self, clock: &Clock) -> Prepared {
-        let auth = Auth {
-            secret: self.endpoint.secret.as_ref(),
-            mode: self.endpoint.secret_mode,
-        };
-        let attempt = Attempt {
-            id: clock.uuid(),
-            now: clock.now(),
-        };
-        self.endpoint.format.prepare(&self.delivery, auth, attempt)
+/// Headers and body for a new attempt of `delivery` at `endpoint`: fresh attempt id, now, signatures.
+pub fn prepare(endpoint: &Endpoint, delivery: &Delivery, clock: &Clock) -> Prepared {
+    let auth = Auth {
+        secret: endpoint.secret.as_ref(),
+        mode: endpoint.secret_mode,
+    };
+    let attempt = Attempt {
+        id: clock.uuid(),
+        now: clock.now(),
+    };
+    endpoint.format.prepare(delivery, auth, attempt)
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempted {
+    /// The HTTP status, or `None` when no answer came.
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+    /// A redirect's `Location`, credentials masked (redirects are never followed).
+    pub location: Option<String>,
+    pub retry_after: Option<Duration>,
+    /// What went wrong, in a few words: the transport error, or the start of the error response.
+    pub error: Option<String>,
+}
+
+impl Attempted {
+    /// `200 OK in 12 ms`, `FAILED: 503 Service Unavailable: <body>`, `FAILED: cannot connect: ...`.
+    pub fn summary(&self) -> String {
+        match (self.status, &self.error) {
+            (Some(s @ 200..=299), _) => {
+                format!("{s} {} in {} ms", reason(s), self.elapsed.as_millis())
+            }
+            (Some(s), _) => {
+                let mut text = format!("FAILED: {s} {}", reason(s));
+                if let Some(l) = &self.location {
+                    text.push_str(&format!(" (redirect to {l} not followed)"));
+                } else if let Some(body) = self.error.as_deref().filter(|b| !b.is_empty()) {
+                    text.push_str(&format!(": {body}"));
+                }
+                text
+            }
+            (None, e) => format!("FAILED: {}", e.as_deref().unwrap_or("no answer")),
+        }
     }
 }
 
-/// Every (endpoint, event) pair the endpoints' filters let through, grouped by endpoint, events in push order.
-pub fn plan<'a>(
-    endpoints: &'a [Endpoint],
-    events: &[PushEvent],
-    clock: &Clock,
-) -> Vec<Vec<Job<'a>>> {
-    endpoints
-        .iter()
-        .map(|endpoint| {
-            events
-                .iter()
-                .filter(|e| endpoint.wants(&e.change))
-                .map(|e| {
-                    let hook = Hook {
-                        id: endpoint.hook_id(),
-                        delivery_id: clock.uuid(),
-                    };
-                    Job {
-                        endpoint,
-                        refname: e.change.update.refname.clone(),
-                        delivery: Delivery {
-                            event_id: e.id,
-                            hook,
-                            kind: e.change.kind(),
-                            instance: e.project.instance_url(),
-                            project_id: e.project.id,
-                            body: endpoint.format.body(e, hook),
-                        },
-                    }
-                })
-                .collect()
-        })
-        .filter(|jobs: &Vec<Job<'a>>| !jobs.is_empty())
-        .collect()
+fn reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
 }
 
-/// Sends one attempt of a job and says how it went.
-pub fn send_one(job: &Job<'_>, client: &reqwest::blocking::Client, clock: &Clock) -> Notice {
-    let endpoint = job.endpoint;
-    let (refname, url, format) = (
-        job.refname.clone(),
-        endpoint.masked_url(),
-        endpoint.format.id(),
-    );
-    let prepared = job.prepare(clock);
-    let mut request = client.post(endpoint.url.clone()).body(prepared.body);
+/// Sends one attempt of `job` to `endpoint`.
+pub fn attempt(
+    endpoint: &Endpoint,
+    job: &Job,
+    client: &reqwest::blocking::Client,
+    clock: &Clock,
+) -> Attempted {
+    let prepared = prepare(endpoint, &job.delivery, clock);
+    let mut request = client
+        .post(endpoint.url.clone())
+        .timeout(endpoint.timeout)
+        .body(prepared.body);
     for h in &prepared.headers {
         request = request.header(h.name, &h.value);
     }
@@ -89,40 +143,44 @@ pub fn send_one(job: &Job<'_>, client: &reqwest::blocking::Client, clock: &Clock
     match request.send() {
         Ok(response) => {
             let status = response.status();
-            let reason = status.canonical_reason().unwrap_or("").to_owned();
-            if status.is_success() {
-                return Notice::Delivered {
-                    refname,
-                    url,
-                    format,
-                    status: status.as_u16(),
-                    reason,
-                    elapsed: started.elapsed(),
-                };
-            }
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
             let location = status
                 .is_redirection()
-                .then(|| {
-                    response
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .map(|l| crate::config::mask(&String::from_utf8_lossy(l.as_bytes())))
-                })
-                .flatten();
-            Notice::Rejected {
-                refname,
-                url,
-                format,
-                status: status.as_u16(),
-                reason,
+                .then(|| header(reqwest::header::LOCATION))
+                .flatten()
+                .map(|l| crate::config::mask(&l));
+            let retry_after =
+                header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+            // Read a bounded part of the body: enough to quote an error, never an unbounded download.
+            let mut body = Vec::new();
+            let _ = response.take(MAX_RESPONSE_BYTES).read_to_end(&mut body);
+            let quoted: String = String::from_utf8_lossy(&body)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(QUOTED_RESPONSE_CHARS)
+                .collect();
+            let error = (!status.is_success()).then_some(quoted);
+            Attempted {
+                status: Some(status.as_u16()),
+                elapsed: started.elapsed(),
                 location,
+                retry_after,
+                error,
             }
         }
-        Err(e) => Notice::Failed {
-            refname,
-            url,
-            format,
-            error: describe(&e, endpoint.timeout),
+        Err(e) => Attempted {
+            status: None,
+            elapsed: started.elapsed(),
+            location: None,
+            retry_after: None,
+            error: Some(describe(&e, endpoint.timeout)),
         },
     }
 }
@@ -140,49 +198,19 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
-/// A client for one endpoint: its timeout, no redirects, TLS verified.
-pub fn client(endpoint: &Endpoint) -> Result<reqwest::blocking::Client, reqwest::Error> {
-    reqwest::blocking::Client::builder()
-        .timeout(endpoint.timeout)
-        .connect_timeout(endpoint.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .http1_title_case_headers()
-        .build()
-}
-
-/// Sends every job: endpoints in parallel (at most `parallel` at once), each endpoint's events in order.
-/// Results come back in plan order, whatever order they finished in.
-pub fn send_all(plan: &[Vec<Job<'_>>], clock: &Clock, parallel: usize) -> Vec<Notice> {
-    let run = || {
-        plan.par_iter()
-            .map(|jobs| {
-                let Some(first) = jobs.first() else {
-                    return Vec::new();
-                };
-                match client(first.endpoint) {
-                    Ok(client) => jobs
-                        .iter()
-                        .map(|job| send_one(job, &client, clock))
-                        .collect(),
-                    Err(e) => jobs
-                        .iter()
-                        .map(|job| Notice::Failed {
-                            refname: job.refname.clone(),
-                            url: job.endpoint.masked_url(),
-                            format: job.endpoint.format.id(),
-                            error: chain(&e),
-                        })
-                        .collect(),
-                }
-            })
-            .flatten()
-            .collect()
-    };
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(parallel.clamp(1, plan.len().max(1)))
-        .build()
-    {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    }
+/// The process's HTTP client, built once (loading the system's CA certificates is not cheap): no
+/// redirects, TLS verified, header names in Title-Case. Each request sets its endpoint's timeout.
+pub fn client() -> Result<&'static reqwest::blocking::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::blocking::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .http1_title_case_headers()
+                .build()
+                .map_err(|e| format!("cannot set up HTTP: {}", chain(&e)))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }

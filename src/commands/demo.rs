@@ -191,6 +191,18 @@ pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
             serde_json::to_string_pretty(&first.json()).unwrap_or_default()
         );
     }
+    // The background deliverer logs each delivery once its answer is in.
+    let spool = crate::spool::Spool::open(&bare.join(crate::config::Delivery::default().spool_dir));
+    if let Ok(spool) = spool {
+        for _ in 0..150 {
+            if spool.records().len() >= got.len() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = writeln!(out, "The delivery log (`git webhook log`):");
+        super::queue::log(&spool, 10, false, out);
+    }
     if got.len() < 3 {
         return Err(DemoError::Missing {
             got: got.len(),

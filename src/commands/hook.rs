@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::deliver;
 use super::say;
 use crate::clock::Clock;
 use crate::config;
@@ -12,15 +13,14 @@ use crate::git::{self, refs::RefUpdate};
 use crate::notice::{chain, Notice};
 use crate::{dry_run, project, send};
 
-/// How many endpoints are sent to at once.
-pub const MAX_PARALLEL: usize = 16;
-
 /// What the command line adds to the environment for one hook run.
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
     pub config: Option<&'a Path>,
     pub repo: Option<&'a Path>,
     pub dry_run: bool,
+    /// Run as the `update` hook: the ref has not moved yet, so each event waits until it has.
+    pub wait_for_ref: bool,
 }
 
 /// Runs the hook for these ref updates: builds the events and sends (or, in dry-run, prints) every request.
@@ -110,21 +110,28 @@ pub fn run(
             ),
         }
     }
-    let plan = send::plan(&config.endpoints, &events, clock);
+    let jobs = send::plan(&config.endpoints, &events, clock, opts.wait_for_ref);
+    if jobs.is_empty() {
+        return;
+    }
     if opts.dry_run || env.dry_run {
-        for job in plan.iter().flatten() {
-            let _ = out.write_all(dry_run::render(job, clock).as_bytes());
+        for job in &jobs {
+            if let Some(endpoint) = config
+                .endpoints
+                .iter()
+                .find(|e| e.number == job.endpoint.number)
+            {
+                let _ = out.write_all(dry_run::render(endpoint, job, clock).as_bytes());
+            }
         }
         say(
             err,
             Notice::Info(format!(
                 "dry run: {} request(s) shown above, nothing sent",
-                plan.iter().map(Vec::len).sum::<usize>()
+                jobs.len()
             )),
         );
         return;
     }
-    for notice in send::send_all(&plan, clock, MAX_PARALLEL) {
-        say(err, notice);
-    }
+    deliver::hand_over(&jobs, &config, &git_dir, opts.config, clock, err);
 }

@@ -1,7 +1,9 @@
 //! One module per command; this one holds what they share.
 
+pub mod deliver;
 pub mod demo;
 pub mod hook;
+pub mod queue;
 
 use std::io::Write;
 

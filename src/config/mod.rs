@@ -9,8 +9,10 @@ use toml::Spanned;
 
 use crate::env::HookEnv;
 
+mod delivery;
 mod endpoint;
 
+pub use delivery::{Delivery, Mode};
 pub use endpoint::{mask, BranchFilter, Endpoint};
 
 /// The server-wide file, used when nothing more specific exists.
@@ -19,7 +21,6 @@ pub const GLOBAL_CONFIG: &str = "/etc/git-webhook/config.toml";
 pub const REPO_CONFIG: &str = "webhook.toml";
 /// Built-in defaults (also written in `config.example.toml`).
 pub const DEFAULT_MAX_COMMITS: usize = 20;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `[project]`: how the repository is described in payloads. Missing keys are derived (see `project.rs`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -57,12 +58,6 @@ pub(crate) enum DurationValue {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDelivery {
-    timeout: Option<Spanned<DurationValue>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPayload {
     max_commits: Option<Spanned<usize>>,
 }
@@ -75,7 +70,7 @@ struct RawConfig {
     #[serde(default)]
     users: BTreeMap<String, UserConfig>,
     #[serde(default)]
-    delivery: RawDelivery,
+    delivery: delivery::RawDelivery,
     #[serde(default)]
     payload: RawPayload,
     #[serde(default, rename = "endpoint")]
@@ -91,6 +86,7 @@ pub struct Config {
     pub users: BTreeMap<String, UserConfig>,
     pub endpoints: Vec<Endpoint>,
     pub max_commits: usize,
+    pub delivery: Delivery,
 }
 
 impl Default for Config {
@@ -101,6 +97,7 @@ impl Default for Config {
             users: BTreeMap::new(),
             endpoints: Vec::new(),
             max_commits: DEFAULT_MAX_COMMITS,
+            delivery: Delivery::default(),
         }
     }
 }
@@ -229,10 +226,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
             .into());
         }
     }
-    let timeout = match &raw.delivery.timeout {
-        Some(t) => duration(t).map_err(|m| problem(t.span().start, m))?,
-        None => DEFAULT_TIMEOUT,
-    };
+    let delivery = delivery::check(&raw.delivery).map_err(|(offset, m)| problem(offset, m))?;
     let max_commits = match &raw.payload.max_commits {
         Some(n) if *n.get_ref() == 0 => {
             return Err(problem(n.span().start, "must be at least 1".to_owned()).into())
@@ -242,7 +236,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
     };
     let mut endpoints = Vec::new();
     for (i, raw) in raw.endpoints.into_iter().enumerate() {
-        match endpoint::check(i + 1, raw, timeout) {
+        match endpoint::check(i + 1, raw, delivery.timeout) {
             Ok(e) => endpoints.push(e),
             Err((offset, message)) => problems.push(problem(offset, message)),
         }
@@ -253,6 +247,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
         users: raw.users,
         endpoints,
         max_commits,
+        delivery,
     };
     Ok(Loaded { config, problems })
 }
@@ -318,7 +313,12 @@ mod tests {
         assert!(all.problems.is_empty(), "{:?}", all.problems);
         assert_eq!(all.config.max_commits, DEFAULT_MAX_COMMITS);
         let e = &all.config.endpoints[0];
-        assert_eq!(e.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(e.timeout, delivery::DEFAULT_TIMEOUT);
+        assert_eq!(
+            all.config.delivery,
+            Delivery::default(),
+            "[delivery] in the example is the defaults"
+        );
         assert_eq!(e.format.id(), "gitlab");
         assert_eq!(e.secret_mode, crate::format::SecretMode::Password);
         assert_eq!(

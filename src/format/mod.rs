@@ -74,7 +74,7 @@ impl Header {
 }
 
 /// The endpoint as a forge would number it: the ids a body or header may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hook {
     /// A stable number for the endpoint (forges send their webhook's id).
     pub id: u64,
@@ -82,8 +82,8 @@ pub struct Hook {
     pub delivery_id: Uuid,
 }
 
-/// What stays the same for every attempt to send one event to one endpoint (what a spool would keep).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What stays the same for every attempt to send one event to one endpoint (what the spool keeps).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     /// The event's id, shared by all endpoints of one event.
     pub event_id: Uuid,
@@ -92,8 +92,22 @@ pub struct Delivery {
     /// Scheme, host and port of the project's web URL.
     pub instance: String,
     pub project_id: u64,
-    /// The rendered body, before any per-attempt fields.
+    /// The rendered body, before any per-attempt fields (JSON text, kept as text in the spool).
+    #[serde(with = "body_text")]
     pub body: Vec<u8>,
+}
+
+/// Bodies are UTF-8 JSON: the spool stores them as a string rather than an array of numbers.
+mod body_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(body: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(body))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(String::deserialize(d)?.into_bytes())
+    }
 }
 
 /// What is fresh for each attempt.

@@ -11,6 +11,11 @@ fn endpoint(url: &str, extra: &str) -> String {
     format!("[[endpoint]]\nurl = \"{url}\"\n{extra}\n")
 }
 
+/// Sync delivery and these endpoints.
+fn sync(endpoints: &[String]) -> String {
+    format!("{SYNC}{}", endpoints.concat())
+}
+
 /// A port on 127.0.0.1 with nothing listening.
 fn dead_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -46,7 +51,7 @@ fn endpoints_are_served_in_parallel() {
         .iter()
         .map(|r| endpoint(&r.url("/hook"), "timeout = \"20s\""))
         .collect();
-    let server = Server::new(&config);
+    let server = Server::new(&format!("{SYNC}{config}"));
     let work = server.clone_work();
     work.commits(1, "a");
     let stderr = work.push(&["origin", "main"]);
@@ -73,7 +78,7 @@ fn a_dead_or_failing_endpoint_does_not_stop_the_others_or_the_push() {
         endpoint(&ok.url("/hook"), ""),
     ]
     .concat();
-    let server = Server::new(&config);
+    let server = Server::new(&format!("{SYNC}{config}"));
     let work = server.clone_work();
     work.commits(1, "a");
     let stderr = work.push(&["origin", "main"]);
@@ -99,7 +104,7 @@ fn redirects_are_not_followed() {
         ..Reply::default()
     })
     .expect("receiver");
-    let server = Server::new(&endpoint(&redirecting.url("/hook"), ""));
+    let server = Server::new(&sync(&[endpoint(&redirecting.url("/hook"), "")]));
     let work = server.clone_work();
     work.commits(1, "a");
     let stderr = work.push(&["origin", "main"]);
@@ -121,7 +126,7 @@ fn a_slow_endpoint_times_out_with_a_clear_line() {
         ..Reply::default()
     })
     .expect("receiver");
-    let server = Server::new(&endpoint(&slow.url("/hook"), "timeout = \"1s\""));
+    let server = Server::new(&sync(&[endpoint(&slow.url("/hook"), "timeout = \"1s\"")]));
     let work = server.clone_work();
     work.commits(1, "a");
     let stderr = work.push(&["origin", "main"]);

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod delivery;
 mod dry_run;
+mod durable;
 mod formats;
 mod gitlab;
 mod robustness;

@@ -140,6 +140,14 @@ pub struct Work {
 }
 
 impl Work {
+    /// A work clone already at `dir`.
+    pub fn at(dir: PathBuf) -> Work {
+        Work {
+            dir,
+            tick: AtomicI64::new(1_700_000_000),
+        }
+    }
+
     pub fn git(&self, args: &[&str]) -> String {
         git(&self.dir, args)
     }
@@ -208,10 +216,13 @@ impl Work {
     }
 }
 
-/// A `webhook.toml` with one gitlab endpoint at `url` and the given extra endpoint keys.
+/// `[delivery] mode = "sync"`: results as `remote:` lines, for tests that read them.
+pub const SYNC: &str = "[delivery]\nmode = \"sync\"\n\n";
+
+/// A `webhook.toml` (sync delivery) with one gitlab endpoint at `url` and the given extra endpoint keys.
 pub fn config_for(url: &str, extra: &str) -> String {
     format!(
-        "[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n\
+        "{SYNC}[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n\
          [users.alice]\nname = \"Alice Example\"\nemail = \"alice@example.com\"\nid = 4\n\n\
          [[endpoint]]\nurl = \"{url}\"\nformat = \"gitlab\"\n{extra}\n"
     )

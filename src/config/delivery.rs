@@ -1,0 +1,143 @@
+//! `[delivery]`: how and when requests go out (mode, timeout, retries, spool limits), checked into [`Delivery`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{duration, DurationValue};
+use crate::delivery::retry::Policy;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_PARALLEL: usize = 64;
+pub const DEFAULT_MAX_JOBS: usize = 10_000;
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_UPDATE_WAIT: Duration = Duration::from_secs(60);
+/// The spool, relative to the repository's git directory.
+pub const DEFAULT_SPOOL_DIR: &str = "webhook";
+
+/// When the hook sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Spool, start a background deliverer, return at once (the default).
+    Async,
+    /// Spool and send before returning, results as `remote:` lines; retries go on in the background.
+    Sync,
+    /// Only spool: `git webhook deliver` (a timer or a `--watch` service) sends.
+    Queue,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDelivery {
+    mode: Option<Spanned<String>>,
+    timeout: Option<Spanned<DurationValue>>,
+    retry_schedule: Option<Spanned<Vec<DurationValue>>>,
+    retry_jitter: Option<Spanned<f64>>,
+    max_parallel: Option<Spanned<usize>>,
+    spool_dir: Option<PathBuf>,
+    max_jobs: Option<Spanned<usize>>,
+    max_age: Option<Spanned<DurationValue>>,
+    update_wait: Option<Spanned<DurationValue>>,
+}
+
+/// The checked `[delivery]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub mode: Mode,
+    pub timeout: Duration,
+    pub policy: Policy,
+    pub max_parallel: usize,
+    /// Where the spool is; relative paths are taken from the repository's git directory.
+    pub spool_dir: PathBuf,
+    /// Queued jobs beyond this number push out the oldest (logged, with a warning first).
+    pub max_jobs: usize,
+    /// Jobs older than this are given up (logged).
+    pub max_age: Duration,
+    /// How long an `update`-hook event waits for its push to complete.
+    pub update_wait: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Delivery {
+        Delivery {
+            mode: Mode::Async,
+            timeout: DEFAULT_TIMEOUT,
+            policy: Policy::default(),
+            max_parallel: DEFAULT_MAX_PARALLEL,
+            spool_dir: PathBuf::from(DEFAULT_SPOOL_DIR),
+            max_jobs: DEFAULT_MAX_JOBS,
+            max_age: DEFAULT_MAX_AGE,
+            update_wait: DEFAULT_UPDATE_WAIT,
+        }
+    }
+}
+
+type Located = (usize, String);
+
+fn positive(n: &Spanned<usize>) -> Result<usize, Located> {
+    match *n.get_ref() {
+        0 => Err((n.span().start, "must be at least 1".to_owned())),
+        v => Ok(v),
+    }
+}
+
+fn time(value: &Option<Spanned<DurationValue>>, default: Duration) -> Result<Duration, Located> {
+    match value {
+        Some(v) => duration(v).map_err(|m| (v.span().start, m)),
+        None => Ok(default),
+    }
+}
+
+pub(crate) fn check(raw: &RawDelivery) -> Result<Delivery, Located> {
+    let d = Delivery::default();
+    let mode = match raw.mode.as_ref().map(|m| (m, m.get_ref().as_str())) {
+        None | Some((_, "async")) => Mode::Async,
+        Some((_, "sync")) => Mode::Sync,
+        Some((_, "queue")) => Mode::Queue,
+        Some((m, other)) => {
+            return Err((
+                m.span().start,
+                format!("{other:?} is not \"async\", \"sync\" or \"queue\""),
+            ))
+        }
+    };
+    let schedule = match &raw.retry_schedule {
+        Some(list) => list
+            .get_ref()
+            .iter()
+            .map(|v| {
+                duration(&Spanned::new(list.span(), v.clone())).map_err(|m| (list.span().start, m))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => d.policy.schedule.clone(),
+    };
+    let jitter = match &raw.retry_jitter {
+        Some(j) if !(0.0..=1.0).contains(j.get_ref()) => {
+            return Err((j.span().start, "must be between 0 and 1".to_owned()))
+        }
+        Some(j) => *j.get_ref(),
+        None => d.policy.jitter,
+    };
+    Ok(Delivery {
+        mode,
+        timeout: time(&raw.timeout, d.timeout)?,
+        policy: Policy { schedule, jitter },
+        max_parallel: raw
+            .max_parallel
+            .as_ref()
+            .map(positive)
+            .transpose()?
+            .unwrap_or(d.max_parallel),
+        spool_dir: raw.spool_dir.clone().unwrap_or(d.spool_dir),
+        max_jobs: raw
+            .max_jobs
+            .as_ref()
+            .map(positive)
+            .transpose()?
+            .unwrap_or(d.max_jobs),
+        max_age: time(&raw.max_age, d.max_age)?,
+        update_wait: time(&raw.update_wait, d.update_wait)?,
+    })
+}

@@ -1,0 +1,125 @@
+//! The retry policy as data and pure functions: which failures are worth retrying, and when.
+
+use std::time::Duration;
+
+/// The built-in schedule: the delay before each retry.
+pub const DEFAULT_SCHEDULE: [Duration; 6] = [
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(6 * 3600),
+];
+/// The longest `Retry-After` we honour.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// How one attempt ended, as far as retrying goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Worth another try (connect errors, timeouts, 408, 429, 5xx), maybe not before `Retry-After`.
+    Retryable {
+        retry_after: Option<Duration>,
+    },
+    /// Will not get better by retrying (other 3xx and 4xx).
+    Permanent,
+}
+
+/// Classifies an HTTP status (`None`: no answer at all).
+pub fn classify(status: Option<u16>, retry_after: Option<Duration>) -> Verdict {
+    match status {
+        Some(200..=299) => Verdict::Delivered,
+        None | Some(408 | 429 | 500..=599) => Verdict::Retryable { retry_after },
+        Some(_) => Verdict::Permanent,
+    }
+}
+
+/// `Retry-After` as seconds (the HTTP-date form is rare for webhooks and is ignored), capped.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+}
+
+/// The retry policy from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub schedule: Vec<Duration>,
+    /// Each delay is moved by up to this fraction either way (0.2: ±20%).
+    pub jitter: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            schedule: DEFAULT_SCHEDULE.to_vec(),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Policy {
+    /// The delay before the next try after `attempts` failed attempts, or `None` when retries are used up.
+    /// `unit` is a random number in [0, 1) that places the jitter; `Retry-After`, when longer, wins.
+    pub fn next_delay(
+        &self,
+        attempts: u32,
+        retry_after: Option<Duration>,
+        unit: f64,
+    ) -> Option<Duration> {
+        let base = *self
+            .schedule
+            .get(usize::try_from(attempts).ok()?.checked_sub(1)?)?;
+        let factor = 1.0 + self.jitter * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
+        let delay = base.mul_f64(factor.max(0.0));
+        Some(retry_after.map_or(delay, |r| r.max(delay)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_like_the_spec() {
+        assert_eq!(classify(Some(200), None), Verdict::Delivered);
+        assert_eq!(classify(Some(204), None), Verdict::Delivered);
+        for s in [None, Some(408), Some(429), Some(500), Some(503)] {
+            assert!(
+                matches!(classify(s, None), Verdict::Retryable { .. }),
+                "{s:?}"
+            );
+        }
+        for s in [301, 302, 400, 401, 404, 410] {
+            assert_eq!(classify(Some(s), None), Verdict::Permanent, "{s}");
+        }
+    }
+
+    #[test]
+    fn schedule_jitter_and_retry_after() {
+        let p = Policy::default();
+        assert_eq!(p.next_delay(1, None, 0.5), Some(Duration::from_secs(10)));
+        assert_eq!(p.next_delay(2, None, 0.5), Some(Duration::from_secs(60)));
+        assert_eq!(p.next_delay(1, None, 0.0), Some(Duration::from_secs(8)));
+        assert_eq!(p.next_delay(1, None, 1.0), Some(Duration::from_secs(12)));
+        assert_eq!(
+            p.next_delay(6, None, 0.5),
+            Some(Duration::from_secs(6 * 3600))
+        );
+        assert_eq!(p.next_delay(7, None, 0.5), None, "six retries, then dead");
+        assert_eq!(
+            p.next_delay(1, Some(Duration::from_secs(120)), 0.5),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            p.next_delay(2, Some(Duration::from_secs(1)), 0.5),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}

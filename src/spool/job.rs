@@ -1,0 +1,132 @@
+//! What the spool keeps: a job (one event for one endpoint, never a secret) and a log record per attempt.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::format::Delivery;
+
+/// The spool's file format version.
+pub const SCHEMA: u32 = 1;
+
+/// Which configured endpoint a job is for, named without credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRef {
+    /// Position in the configuration when the job was made (1-based).
+    pub number: usize,
+    pub format: String,
+    /// The URL without any `user:password@`.
+    pub url: String,
+}
+
+/// An `update`-hook job waits until the ref really points at the new value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    pub refname: String,
+    pub new: String,
+}
+
+/// One event for one endpoint, waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub schema: u32,
+    pub delivery: Delivery,
+    pub endpoint: EndpointRef,
+    pub refname: String,
+    /// When the job was made, and when it is next due (Unix milliseconds).
+    pub created_ms: u64,
+    pub next_ms: u64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl Job {
+    /// The job's id: the delivery id receivers see as their idempotency key.
+    pub fn id(&self) -> Uuid {
+        self.delivery.hook.delivery_id
+    }
+
+    /// The file name it is kept under: creation time first, so names sort in creation order.
+    pub fn file_name(&self) -> String {
+        format!("{:013}-{}.json", self.created_ms, self.id())
+    }
+}
+
+/// What happened to a job at one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered with a 2xx.
+    Delivered,
+    /// Failed in a way worth retrying; scheduled again.
+    Retry,
+    /// Failed for good (or out of retries): moved to the dead letters.
+    Dead,
+    /// An `update`-hook event whose push never completed.
+    Dropped,
+    /// Older than the spool's age limit.
+    Expired,
+    /// Pushed out by the spool's size limit.
+    Discarded,
+    /// Put back in the queue by `redeliver`.
+    Requeued,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry => "retry",
+            Outcome::Dead => "dead",
+            Outcome::Dropped => "dropped",
+            Outcome::Expired => "expired",
+            Outcome::Discarded => "discarded",
+            Outcome::Requeued => "requeued",
+        }
+    }
+}
+
+/// One line of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub time_ms: u64,
+    pub job: Uuid,
+    pub event: Uuid,
+    pub refname: String,
+    /// The endpoint's URL, credentials masked.
+    pub endpoint: String,
+    pub format: String,
+    pub attempt: u32,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_ms: Option<u64>,
+}
+
+impl Record {
+    /// A record about `job` with no attempt details yet.
+    pub fn of(job: &Job, time_ms: u64, outcome: Outcome) -> Record {
+        Record {
+            time_ms,
+            job: job.id(),
+            event: job.delivery.event_id,
+            refname: job.refname.clone(),
+            endpoint: job.endpoint.url.clone(),
+            format: job.endpoint.format.clone(),
+            attempt: job.attempts,
+            outcome,
+            status: None,
+            duration_ms: None,
+            error: None,
+            next_ms: None,
+        }
+    }
+}

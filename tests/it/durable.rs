@@ -1,0 +1,445 @@
+//! Durable, asynchronous delivery: the push never waits, the spool never loses an event, retries follow
+//! the schedule (on an injected clock), and several deliverers never send one job twice.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn config(url: &str, delivery: &str) -> String {
+    format!("[delivery]\n{delivery}\n\n[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n[[endpoint]]\nurl = \"{url}\"\n")
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs a spool command in the repository with the clock at `now` (Unix milliseconds).
+fn cmd(server: &Server, args: &[&str], now: Option<u64>) -> String {
+    let now = now.map(|n| n.to_string());
+    let mut envs = Vec::new();
+    if let Some(n) = &now {
+        envs.push(("GIT_WEBHOOK_NOW", n.as_str()));
+    }
+    let out = server.run_hook(args, b"", &envs);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn log(server: &Server) -> Vec<Value> {
+    cmd(server, &["log", "--json", "-n", "1000"], None)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[test]
+fn the_push_returns_at_once_and_slow_endpoints_are_served_in_parallel() {
+    let slow = || {
+        Receiver::start_with(|_| Reply {
+            delay: Duration::from_secs(3),
+            ..Reply::default()
+        })
+        .expect("receiver")
+    };
+    let receivers: Vec<Receiver> = (0..4).map(|_| slow()).collect();
+    let endpoints: String = receivers
+        .iter()
+        .map(|r| format!("[[endpoint]]\nurl = \"{}\"\n\n", r.url("/hook")))
+        .collect();
+    let server = Server::new(&endpoints);
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let started = Instant::now();
+    let stderr = work.push(&["origin", "main"]);
+    let push_time = started.elapsed();
+    assert!(
+        stderr.contains("git-webhook: 4 webhook(s) queued, sending in the background"),
+        "{stderr}"
+    );
+    // Four receivers that take 3 s each: a push that waited for them would take 3 s or more.
+    assert!(
+        push_time < Duration::from_millis(2500),
+        "the push waited {push_time:?}"
+    );
+    let arrivals: Vec<Instant> = receivers
+        .iter()
+        .map(|r| r.wait_for(1, Duration::from_secs(20))[0].received_at)
+        .collect();
+    let spread = arrivals
+        .iter()
+        .max()
+        .expect("max")
+        .duration_since(*arrivals.iter().min().expect("min"));
+    assert!(
+        spread < Duration::from_millis(2500),
+        "sent one after another ({spread:?} apart)"
+    );
+    // The background deliverer records each delivery and leaves the queue empty.
+    for _ in 0..100 {
+        if log(&server)
+            .iter()
+            .filter(|r| r["outcome"] == "delivered")
+            .count()
+            == 4
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        log(&server)
+            .iter()
+            .filter(|r| r["outcome"] == "delivered")
+            .count(),
+        4
+    );
+    assert!(cmd(&server, &["status"], None).contains("pending:   0"));
+}
+
+#[test]
+fn an_endpoint_that_was_down_gets_every_event_once_with_its_own_stable_key() {
+    let port = free_port();
+    let server = Server::new(&config(
+        &format!("http://127.0.0.1:{port}/hook"),
+        "mode = \"queue\"",
+    ));
+    let work = server.clone_work();
+    for i in 0..3 {
+        work.commits(1, &format!("p{i}"));
+        let stderr = work.push(&["origin", "main"]);
+        assert!(
+            stderr.contains("1 webhook(s) queued; `git webhook deliver` sends them"),
+            "{stderr}"
+        );
+    }
+    let first = cmd(&server, &["deliver", "--now"], None);
+    assert_eq!(
+        first.matches("FAILED: cannot connect").count(),
+        3,
+        "{first}"
+    );
+    assert!(
+        first.contains("queued now: 0 pending, 3 retrying"),
+        "{first}"
+    );
+    let status = cmd(&server, &["status"], None);
+    assert!(status.contains("retrying:  3"), "{status}");
+    let receiver =
+        Receiver::start_on(port, |_| Reply::default()).expect("receiver on the same port");
+    let second = cmd(&server, &["deliver", "--now"], None);
+    assert!(
+        second.contains("delivered 3, retrying 0, dead 0"),
+        "{second}"
+    );
+    let got = expect_requests(&receiver, 3);
+    let keys: Vec<&str> = got
+        .iter()
+        .map(|r| r.header("Idempotency-Key").expect("key"))
+        .collect();
+    let jobs: Vec<String> = log(&server)
+        .iter()
+        .filter(|r| r["outcome"] == "delivered")
+        .map(|r| r["job"].as_str().expect("job").to_owned())
+        .collect();
+    assert_eq!(
+        keys, jobs,
+        "each request carries its job's id, in push order"
+    );
+    let retried: Vec<String> = log(&server)
+        .iter()
+        .filter(|r| r["outcome"] == "retry")
+        .map(|r| r["job"].as_str().expect("job").to_owned())
+        .collect();
+    assert_eq!(
+        retried, jobs,
+        "the same job (and key) as the failed attempts"
+    );
+    let afters: Vec<Value> = got.iter().map(|r| r.json()["after"].clone()).collect();
+    assert_eq!(afters.len(), 3);
+    assert!(afters[0] != afters[1] && afters[1] != afters[2]);
+}
+
+#[test]
+fn retries_follow_the_schedule_on_an_injected_clock() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: if c.fetch_add(1, Ordering::SeqCst) < 2 {
+            503
+        } else {
+            200
+        },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&config(
+        &receiver.url("/hook"),
+        "mode = \"queue\"\nretry_jitter = 0.0",
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push_env(&["origin", "main"], &[("GIT_WEBHOOK_NOW", &T0.to_string())]);
+    assert!(cmd(&server, &["deliver"], Some(T0))
+        .contains("FAILED: 503 Service Unavailable: ok; retry 1 of 6 in 10s"));
+    assert!(
+        cmd(&server, &["deliver"], Some(T0 + 9_999)).contains("delivered 0, retrying 0"),
+        "not due yet"
+    );
+    assert!(cmd(&server, &["deliver"], Some(T0 + 10_000)).contains("retry 2 of 6 in 1m"));
+    assert!(cmd(&server, &["deliver"], Some(T0 + 69_999)).contains("delivered 0, retrying 0"));
+    assert!(cmd(&server, &["deliver"], Some(T0 + 70_000)).contains("delivered 1"));
+    let got = expect_requests(&receiver, 3);
+    let key = got[0].header("Idempotency-Key").expect("key");
+    assert!(
+        got.iter().all(|r| r.header("Idempotency-Key") == Some(key)),
+        "one idempotency key for every attempt"
+    );
+    let uuids: std::collections::HashSet<&str> = got
+        .iter()
+        .map(|r| r.header("X-Gitlab-Webhook-UUID").expect("uuid"))
+        .collect();
+    assert_eq!(uuids.len(), 3, "a fresh X-Gitlab-Webhook-UUID per attempt");
+    let records = log(&server);
+    let steps: Vec<(&str, Option<u64>, Option<u64>)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().expect("o"),
+                r["time_ms"].as_u64(),
+                r["next_ms"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("retry", Some(T0), Some(T0 + 10_000)),
+            ("retry", Some(T0 + 10_000), Some(T0 + 70_000)),
+            ("delivered", Some(T0 + 70_000), None)
+        ]
+    );
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r["status"].as_u64())
+            .collect::<Vec<_>>(),
+        [Some(503), Some(503), Some(200)]
+    );
+}
+
+#[test]
+fn permanent_failures_are_dead_letters_and_redeliver_sends_them_again() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            400
+        } else {
+            200
+        },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&config(&receiver.url("/hook"), "mode = \"queue\""));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push(&["origin", "main"]);
+    let out = cmd(&server, &["deliver"], None);
+    assert!(
+        out.contains("FAILED: 400 Bad Request: ok; not retried, kept as a dead letter"),
+        "{out}"
+    );
+    assert!(cmd(&server, &["status"], None).contains("dead:      1"));
+    let event = log(&server)[0]["event"].as_str().expect("event").to_owned();
+    let out = cmd(&server, &["redeliver", &event[..8]], None);
+    assert!(
+        out.contains("from the dead letters") && out.contains("200 OK"),
+        "{out}"
+    );
+    let got = expect_requests(&receiver, 2);
+    assert_eq!(
+        got[0].header("Idempotency-Key"),
+        got[1].header("Idempotency-Key")
+    );
+    let missing = server.run_hook(&["redeliver", "ffffffff"], b"", &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("no delivered or dead webhook has a job or event id starting with \"ffffffff\""));
+}
+
+#[test]
+fn retry_after_is_honoured_and_redirects_are_dead_letters_naming_the_location() {
+    let receiver = Receiver::start_with(|r| match r.path.as_str() {
+        "/busy" => Reply {
+            status: 429,
+            headers: vec![("Retry-After".into(), "120".into())],
+            ..Reply::default()
+        },
+        _ => Reply {
+            status: 301,
+            headers: vec![("Location".into(), "https://elsewhere.example/x".into())],
+            ..Reply::default()
+        },
+    })
+    .expect("receiver");
+    let server = Server::new(&format!(
+        "[delivery]\nmode = \"queue\"\nretry_jitter = 0.0\n\n[[endpoint]]\nurl = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/busy"),
+        receiver.url("/moved")
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push_env(&["origin", "main"], &[("GIT_WEBHOOK_NOW", &T0.to_string())]);
+    let out = cmd(&server, &["deliver"], Some(T0));
+    assert!(
+        out.contains("FAILED: 429 Too Many Requests: ok; retry 1 of 6 in 2m"),
+        "{out}"
+    );
+    assert!(out.contains("FAILED: 301 Moved Permanently (redirect to https://elsewhere.example/x not followed); not retried"), "{out}");
+    let retry = log(&server)
+        .into_iter()
+        .find(|r| r["outcome"] == "retry")
+        .expect("retry record");
+    assert_eq!(retry["next_ms"].as_u64(), Some(T0 + 120_000));
+}
+
+#[test]
+fn a_deliverer_killed_mid_batch_loses_nothing() {
+    let receiver = Receiver::start_with(|_| Reply {
+        delay: Duration::from_millis(300),
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&config(&receiver.url("/hook"), "mode = \"queue\""));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let branches: Vec<String> = (0..8).map(|i| format!("b{i}")).collect();
+    for b in &branches {
+        work.git(&["branch", b]);
+    }
+    let mut args = vec!["origin"];
+    args.extend(branches.iter().map(String::as_str));
+    work.push(&args);
+    let mut child = hermetic(std::process::Command::new(bin()), &server.bare)
+        .args(["deliver"])
+        .env("GIT_DIR", ".")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("deliverer");
+    receiver.wait_for(2, Duration::from_secs(20));
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    let out = cmd(&server, &["deliver", "--now"], None);
+    assert!(out.contains("queued now: 0 pending, 0 retrying"), "{out}");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut refs: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.json()["ref"].as_str().expect("ref").to_owned())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    let expected: Vec<String> = branches.iter().map(|b| format!("refs/heads/{b}")).collect();
+    assert_eq!(
+        refs, expected,
+        "every event arrived (the one in flight at the kill may arrive twice)"
+    );
+    assert!(cmd(&server, &["status"], None).contains("in flight: 0"));
+}
+
+#[test]
+fn sixteen_concurrent_pushes_deliver_every_event_exactly_once() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&config(&receiver.url("/hook"), ""));
+    let work = server.clone_work();
+    work.commits(1, "base");
+    work.push(&["origin", "main"]);
+    expect_requests(&receiver, 1);
+    let clones: Vec<Work> = (0..16)
+        .map(|i| {
+            let dir = server.tmp.path().join(format!("clone{i}"));
+            git(
+                server.tmp.path(),
+                &[
+                    "clone",
+                    "-q",
+                    &server.bare.to_string_lossy(),
+                    &dir.to_string_lossy(),
+                ],
+            );
+            let w = Work::at(dir);
+            w.git(&["checkout", "-q", "-b", &format!("c{i}")]);
+            w.commits(1, &format!("c{i}"));
+            w
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for (i, w) in clones.iter().enumerate() {
+            s.spawn(move || w.push(&["origin", &format!("c{i}")]));
+        }
+    });
+    let got = expect_requests(&receiver, 17);
+    let mut refs: Vec<String> = got[1..]
+        .iter()
+        .map(|r| r.json()["ref"].as_str().expect("ref").to_owned())
+        .collect();
+    refs.sort();
+    let mut expected: Vec<String> = (0..16).map(|i| format!("refs/heads/c{i}")).collect();
+    expected.sort();
+    assert_eq!(refs, expected, "each event exactly once");
+}
+
+#[test]
+fn an_update_hook_event_waits_for_its_ref_and_a_refused_push_sends_nothing() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::with_hook(
+        "update.d/webhook",
+        &config(&receiver.url("/hook"), "update_wait = \"1s\""),
+    );
+    // The update hook runs the webhook first, then a policy check that refuses one branch.
+    let update = server.bare.join("hooks/update");
+    std::fs::write(&update, "#!/bin/sh\n\"$(dirname \"$0\")\"/update.d/webhook \"$@\"\ncase \"$1\" in refs/heads/refused) exit 1;; esac\n").expect("write");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&update, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let work = server.clone_work();
+    let id = work.commits(1, "a")[0].clone();
+    work.push(&["origin", "main"]);
+    let got = expect_requests(&receiver, 1);
+    assert_eq!(
+        got[0].json()["after"],
+        id.as_str(),
+        "sent once the ref moved (the objects were in quarantine at hook time)"
+    );
+    work.git(&["branch", "refused"]);
+    let out = git_cmd(&work.dir)
+        .args(["push", "origin", "refused"])
+        .output()
+        .expect("push");
+    assert!(!out.status.success(), "the policy check refused the push");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "nothing sent for the refused push"
+    );
+    let dropped = log(&server)
+        .into_iter()
+        .find(|r| r["outcome"] == "dropped")
+        .expect("a dropped record");
+    assert_eq!(dropped["refname"], "refs/heads/refused");
+    assert_eq!(dropped["error"], "push did not complete");
+}
