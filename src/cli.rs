@@ -8,14 +8,17 @@ const LONG_ABOUT: &str = "\
 Sends the push and tag-push webhooks GitLab, Gitee, AtomGit, GitCode or GitHub would send, from a
 plain bare repository.
 
-Install it as a hook: symlink it as hooks/post-receive (or hooks/update) of a bare repository,
-or put it in a hooks/post-receive.d/ folder. Git then runs it after every push; it reads the
-pushed refs, walks the new commits and POSTs one webhook per branch or tag to every endpoint in
-the configuration. As a hook it never fails a push: problems are reported as `remote:` lines.
+Install it as a hook (`git-webhook install REPO`, or `--all /srv/git`): a symlink named
+hooks/post-receive (or hooks/update), or a program in a hooks/post-receive.d/ folder. Git then runs
+it after every push; it reads the pushed refs, walks the new commits, and queues one webhook per
+branch or tag for every endpoint, which a background deliverer sends (with retries) while the push
+returns. As a hook it never fails a push: problems are reported as `remote:` lines.
 
-Configuration is looked up in this order, first found wins: --config FILE, $GIT_WEBHOOK_CONFIG,
-$GIT_DIR/webhook.toml, /etc/git-webhook/config.toml ($GIT_WEBHOOK_GLOBAL_CONFIG overrides that
-path). config.example.toml documents every key.
+Configuration comes in layers, each overriding the keys it sets and adding its endpoints:
+/etc/git-webhook/config.toml ($GIT_WEBHOOK_GLOBAL_CONFIG names another path), then
+$GIT_DIR/webhook.toml, then the repository's git config (webhook.<name>.url, ...). --config FILE or
+$GIT_WEBHOOK_CONFIG replaces the two files. config.example.toml documents every key;
+`git-webhook config check` shows what a repository gets.
 
 Formats ([[endpoint]] format = ...): gitlab (default), gitee, atomgit, gitcode, github. Each sends
 that forge's body and headers, and carries the endpoint's secret the way that forge does.
@@ -104,6 +107,62 @@ pub enum Command {
         id: String,
     },
 
+    /// Install the hook (a symlink to this program) into repositories, idempotently
+    Install(InstallArgs),
+
+    /// Remove the hook that `install` put in place (and restore a chained previous hook)
+    Uninstall(InstallArgs),
+
+    /// Send a sample push (the newest three commits of a branch) to the endpoints now, and show the answers
+    Test {
+        /// The branch (or full ref) to take the commits from [default: the default branch]
+        #[arg(long = "ref", value_name = "REF")]
+        refname: Option<String>,
+        /// Only this endpoint (numbered in configuration order, as `config check` shows)
+        #[arg(long, value_name = "N")]
+        endpoint: Option<usize>,
+    },
+
+    /// Look into the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Print the manual page (roff), e.g. `git-webhook man > /usr/local/share/man/man1/git-webhook.1`
+    Man,
+
+    /// Print a shell completion script, e.g. `git-webhook completions bash > /etc/bash_completion.d/git-webhook`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
     /// Show it working: a temporary bare repository with the hook, a receiver on 127.0.0.1, a few pushes
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration for the repository (secrets redacted) and every problem in it;
+    /// exit status 1 when there is a problem
+    Check,
+}
+
+/// Where to install the hook.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Repositories (bare, or work trees) to install into
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<PathBuf>,
+    /// Every repository below this directory (e.g. /srv/git)
+    #[arg(long, value_name = "DIR")]
+    pub all: Option<PathBuf>,
+    /// A directory that `core.hooksPath` points at, instead of repositories' own hooks
+    #[arg(long, value_name = "DIR")]
+    pub hooks_path: Option<PathBuf>,
+    /// Which hook to install as
+    #[arg(long, value_name = "HOOK", default_value = "post-receive", value_parser = ["post-receive", "update"])]
+    pub hook: String,
+    /// Keep a hook that is already there: move it and this program into <HOOK>.d/, run by a small dispatcher
+    #[arg(long)]
+    pub chain: bool,
 }

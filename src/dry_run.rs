@@ -19,6 +19,15 @@ pub fn render(endpoint: &Endpoint, job: &Job, clock: &Clock) -> String {
         job.refname
     );
     let _ = writeln!(text, "POST {}", endpoint.masked_url());
+    for (name, value) in &endpoint.headers {
+        if !prepared
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(name))
+        {
+            let _ = writeln!(text, "{name}: {value}");
+        }
+    }
     for h in &prepared.headers {
         let _ = writeln!(
             text,

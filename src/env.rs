@@ -31,6 +31,8 @@ pub struct HookEnv {
     pub hostname: String,
     /// The current directory when the process started.
     pub cwd: Option<PathBuf>,
+    /// Every variable (with a UTF-8 value), for `secret_env` in the configuration.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -90,6 +92,9 @@ impl HookEnv {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "localhost".to_owned()),
             cwd: std::env::current_dir().ok(),
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
         }
     }
 

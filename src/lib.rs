@@ -32,12 +32,39 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::clock::Clock;
 use crate::commands::{hook, say};
 use crate::env::HookEnv;
 use crate::git::refs::{self, RefUpdate};
 use crate::notice::{chain, Notice};
+
+/// `install` / `uninstall`: exit 1 when anything was skipped or failed.
+fn install(
+    args: &cli::InstallArgs,
+    remove: bool,
+    err: &mut dyn Write,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let targets = commands::install::Targets {
+        repos: args.repos.clone(),
+        all: args.all.clone(),
+        hooks_path: args.hooks_path.clone(),
+        hook: args.hook.clone(),
+        chain: args.chain,
+    };
+    let result = std::env::current_exe()
+        .map_err(|e| format!("cannot find this program's own path: {e}"))
+        .and_then(|exe| commands::install::run(&targets, remove, &exe, out));
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            say(err, Notice::Info(format!("error: {e}")));
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Runs a spool command: loads the configuration (none is fine) and opens the spool. A failure is
 /// reported on one line and gives exit status 1.
@@ -166,6 +193,48 @@ pub fn run(
                 _ => commands::deliver::run(spool, config, git_dir, &clock, Default::default(), out).map_err(|e| chain(&e)),
             }
             })
+        }
+        Command::Install(args) => install(&args, false, err, out),
+        Command::Uninstall(args) => install(&args, true, err, out),
+        Command::Test { refname, endpoint } => with_spool(
+            config,
+            repo,
+            env,
+            err,
+            |_, config, git_dir| match commands::check::test(
+                config,
+                env,
+                git_dir,
+                refname.as_deref(),
+                endpoint,
+                cli.dry_run || env.dry_run,
+                &clock,
+                out,
+            )? {
+                true => Ok(()),
+                false => Err("an endpoint did not answer with 2xx".to_owned()),
+            },
+        ),
+        Command::Config(ConfigCommand::Check) => {
+            let git_dir = git::repo_path(repo, env);
+            if commands::check::config_check(config, env, &git_dir, out) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Man => {
+            let _ = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out);
+            ExitCode::SUCCESS
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "git-webhook",
+                out,
+            );
+            ExitCode::SUCCESS
         }
         Command::Demo => match commands::demo::run(out) {
             Ok(()) => ExitCode::SUCCESS,

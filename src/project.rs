@@ -60,24 +60,42 @@ pub fn describe(
     } else {
         dir
     };
-    let name = p.name.clone().unwrap_or_else(|| {
-        let n = file_name(&dir);
-        n.strip_suffix(".git").map(str::to_owned).unwrap_or(n)
+    // Below `[server] repos_root`, the path names the project: `<root>/acme/tools/demo.git` is
+    // `acme/tools/demo`; elsewhere the directory and its parent do.
+    let below_root = config.server.repos_root.as_ref().and_then(|root| {
+        let root = root.canonicalize().unwrap_or_else(|_| root.clone());
+        let rel = dir.strip_prefix(&root).ok()?.to_string_lossy().into_owned();
+        let rel = rel.strip_suffix(".git").unwrap_or(&rel).to_owned();
+        (!rel.is_empty()).then_some(rel)
     });
-    let namespace = p
-        .namespace
-        .clone()
-        .unwrap_or_else(|| dir.parent().map(file_name).unwrap_or_default());
+    let (derived_ns, derived_name) = match &below_root {
+        Some(rel) => match rel.rsplit_once('/') {
+            Some((ns, name)) => (ns.to_owned(), name.to_owned()),
+            None => (String::new(), rel.clone()),
+        },
+        None => {
+            let n = file_name(&dir);
+            (
+                dir.parent().map(file_name).unwrap_or_default(),
+                n.strip_suffix(".git").map(str::to_owned).unwrap_or(n),
+            )
+        }
+    };
+    let name = p.name.clone().unwrap_or(derived_name);
+    let namespace = p.namespace.clone().unwrap_or(derived_ns);
     let path_with_namespace = if namespace.is_empty() {
         name.clone()
     } else {
         format!("{namespace}/{name}")
     };
-    let web_url = p
-        .web_url
-        .clone()
-        .map(|u| u.trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| format!("http://{}/{path_with_namespace}", env.hostname));
+    let base = config.server.base_url.as_deref().map_or_else(
+        || format!("http://{}", env.hostname),
+        |b| b.trim_end_matches('/').to_owned(),
+    );
+    let web_url = p.web_url.clone().map_or_else(
+        || format!("{base}/{path_with_namespace}"),
+        |u| u.trim_end_matches('/').to_owned(),
+    );
     let description = p.description.clone().unwrap_or_else(|| {
         std::fs::read_to_string(git_dir.join("description"))
             .map(|d| d.trim().to_owned())
@@ -177,6 +195,28 @@ mod tests {
         assert_eq!(p.git_ssh_url, "git@git.local:acme/demo.git");
         assert_eq!(p.description, "");
         assert_eq!(p.id, stable_id("acme/demo"));
+        // A server-wide base URL and repository root name nested groups too.
+        let nested = tmp
+            .path()
+            .join("srv")
+            .join("acme")
+            .join("tools")
+            .join("demo.git");
+        std::fs::create_dir_all(&nested).unwrap();
+        let mut config = Config::default();
+        config.server.base_url = Some("https://git.example.com/".into());
+        config.server.repos_root = Some(tmp.path().join("srv"));
+        let q = describe(&config, &nested, None, &env);
+        assert_eq!(
+            (
+                q.name.as_str(),
+                q.namespace.as_str(),
+                q.path_with_namespace.as_str()
+            ),
+            ("demo", "acme/tools", "acme/tools/demo")
+        );
+        assert_eq!(q.web_url, "https://git.example.com/acme/tools/demo");
+        assert_eq!(q.git_ssh_url, "git@git.example.com:acme/tools/demo.git");
         assert_eq!(p.instance_url(), "http://git.local");
         std::fs::write(git_dir.join("description"), "Demo things\n").unwrap();
         assert_eq!(

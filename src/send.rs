@@ -4,7 +4,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-use crate::config::Endpoint;
+use crate::config::{Endpoint, Tls};
 use crate::delivery::retry::parse_retry_after;
 use crate::event::PushEvent;
 use crate::format::{Attempt, Auth, Delivery, Hook, Prepared};
@@ -91,9 +91,23 @@ pub struct Attempted {
     pub retry_after: Option<Duration>,
     /// What went wrong, in a few words: the transport error, or the start of the error response.
     pub error: Option<String>,
+    /// The start of the response body, on one line.
+    pub body: String,
 }
 
 impl Attempted {
+    /// An attempt that got no answer.
+    pub fn failed(error: String) -> Attempted {
+        Attempted {
+            status: None,
+            elapsed: Duration::ZERO,
+            location: None,
+            retry_after: None,
+            error: Some(error),
+            body: String::new(),
+        }
+    }
+
     /// `200 OK in 12 ms`, `FAILED: 503 Service Unavailable: <body>`, `FAILED: cannot connect: ...`.
     pub fn summary(&self) -> String {
         match (self.status, &self.error) {
@@ -133,6 +147,18 @@ pub fn attempt(
         .post(endpoint.url.clone())
         .timeout(endpoint.timeout)
         .body(prepared.body);
+    // The endpoint's own headers first; the format's headers (and Basic auth) always win: no duplicates.
+    for (name, value) in &endpoint.headers {
+        let basic = endpoint.basic_auth.is_some() && name.eq_ignore_ascii_case("authorization");
+        if !basic
+            && !prepared
+                .headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(name))
+        {
+            request = request.header(name.as_str(), value.as_str());
+        }
+    }
     for h in &prepared.headers {
         request = request.header(h.name, &h.value);
     }
@@ -166,21 +192,19 @@ pub fn attempt(
                 .chars()
                 .take(QUOTED_RESPONSE_CHARS)
                 .collect();
-            let error = (!status.is_success()).then_some(quoted);
+            let error = (!status.is_success()).then(|| quoted.clone());
             Attempted {
                 status: Some(status.as_u16()),
                 elapsed: started.elapsed(),
                 location,
                 retry_after,
                 error,
+                body: quoted,
             }
         }
         Err(e) => Attempted {
-            status: None,
             elapsed: started.elapsed(),
-            location: None,
-            retry_after: None,
-            error: Some(describe(&e, endpoint.timeout)),
+            ..Attempted::failed(describe(&e, endpoint.timeout))
         },
     }
 }
@@ -198,19 +222,42 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
-/// The process's HTTP client, built once (loading the system's CA certificates is not cheap): no
-/// redirects, TLS verified, header names in Title-Case. Each request sets its endpoint's timeout.
-pub fn client() -> Result<&'static reqwest::blocking::Client, String> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::blocking::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::blocking::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .http1_title_case_headers()
-                .build()
-                .map_err(|e| format!("cannot set up HTTP: {}", chain(&e)))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+/// The HTTP client for a TLS setting, built once per process and setting (loading CA certificates is not
+/// cheap): no redirects, header names in Title-Case, proxies from `http(s)_proxy`/`no_proxy`. Each request
+/// sets its endpoint's timeout.
+pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, String> {
+    static CLIENTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<Tls, reqwest::blocking::Client>>,
+    > = std::sync::OnceLock::new();
+    let cache = CLIENTS.get_or_init(Default::default);
+    if let Some(c) = cache.lock().ok().and_then(|m| m.get(tls).cloned()) {
+        return Ok(c);
+    }
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let mut builder = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .http1_title_case_headers()
+        .danger_accept_invalid_certs(!tls.verify);
+    if let Some(ca) = &tls.ca_file {
+        for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?)
+            .map_err(|e| format!("{}: {e}", ca.display()))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some((cert, key)) = &tls.client_cert {
+        let pem = [read(cert)?, read(key)?].concat();
+        builder = builder.identity(
+            reqwest::Identity::from_pem(&pem).map_err(|e| format!("{}: {e}", cert.display()))?,
+        );
+    }
+    let client = builder
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {}", chain(&e)))?;
+    if let Ok(mut m) = cache.lock() {
+        m.insert(tls.clone(), client.clone());
+    }
+    Ok(client)
 }

@@ -43,7 +43,7 @@ pub fn run(
             say(
                 err,
                 Notice::Info(format!(
-                    "no configuration found (looked for {}); nothing sent",
+                    "no configuration found (looked for {} and webhook.* in git config); nothing sent",
                     looked.join(", ")
                 )),
             );
@@ -60,22 +60,36 @@ pub fn run(
             Notice::Problem(format!("{problem}; this endpoint is skipped")),
         );
     }
+    for warning in &loaded.warnings {
+        say(err, Notice::Problem(warning.clone()));
+    }
     let config = loaded.config;
     if config.endpoints.is_empty() {
         if loaded.problems.is_empty() {
-            let file = config
-                .path
-                .as_deref()
+            let files: Vec<String> = config
+                .sources
+                .iter()
                 .map(|p| p.display().to_string())
-                .unwrap_or_default();
+                .collect();
             say(
                 err,
-                Notice::Info(format!("no [[endpoint]] in {file}; nothing sent")),
+                Notice::Info(format!("no endpoint in {}; nothing sent", files.join(", "))),
             );
         }
         return;
     }
     if updates.is_empty() {
+        return;
+    }
+    if let Some(skip) = env
+        .push_options
+        .iter()
+        .find(|o| matches!(o.as_str(), "ci.skip" | "webhook.skip"))
+    {
+        say(
+            err,
+            Notice::Info(format!("push option {skip}: no webhooks for this push")),
+        );
         return;
     }
     let repo = match git::open(&git_dir, env) {

@@ -1,8 +1,10 @@
 //! One module per command; this one holds what they share.
 
+pub mod check;
 pub mod deliver;
 pub mod demo;
 pub mod hook;
+pub mod install;
 pub mod queue;
 
 use std::io::Write;

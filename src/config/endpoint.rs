@@ -1,6 +1,8 @@
 //! `[[endpoint]]` tables: checking each one into a typed [`Endpoint`] (URL, credentials, format, filters).
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use globset::{GlobSet, GlobSetBuilder};
@@ -18,23 +20,55 @@ use crate::secret::Secret;
 pub(crate) struct RawEndpoint {
     url: Spanned<String>,
     format: Option<Spanned<String>>,
-    secret: Option<Secret>,
+    pub(crate) secret: Option<Spanned<Secret>>,
+    secret_file: Option<Spanned<PathBuf>>,
+    secret_env: Option<Spanned<String>>,
     secret_mode: Option<Spanned<String>>,
     events: Option<Spanned<Vec<String>>>,
     branches: Option<Spanned<Vec<String>>>,
+    tags: Option<Spanned<Vec<String>>>,
     timeout: Option<Spanned<DurationValue>>,
+    headers: Option<Spanned<BTreeMap<String, String>>>,
+    tls_verify: Option<bool>,
+    ca_file: Option<Spanned<PathBuf>>,
+    client_cert: Option<Spanned<PathBuf>>,
+    client_key: Option<Spanned<PathBuf>>,
 }
 
-/// A glob filter on branch names; a pattern matches the short name (`release/*`) or the full ref (`refs/heads/*`).
+impl RawEndpoint {
+    /// Whether the secret (or a URL password) is written in the file itself.
+    pub(crate) fn has_inline_secret(&self) -> bool {
+        self.secret.is_some()
+            || url::Url::parse(self.url.get_ref()).is_ok_and(|u| u.password().is_some())
+    }
+}
+
+/// How an endpoint's TLS connections are checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Tls {
+    /// `false`: accept any certificate (`tls_verify = false`).
+    pub verify: bool,
+    /// Extra CA certificates (PEM) to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key (PEM), for receivers that ask for one.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+/// A glob filter on branch or tag names: a pattern matches the short name (`release/*`) or the full
+/// ref (`refs/heads/*`, `refs/tags/v*`).
 #[derive(Debug, Clone)]
-pub struct BranchFilter {
+pub struct RefFilter {
     pub patterns: Vec<String>,
+    prefix: &'static str,
     set: GlobSet,
 }
 
-impl BranchFilter {
-    pub fn matches(&self, branch: &str) -> bool {
-        self.set.is_match(branch) || self.set.is_match(format!("refs/heads/{branch}"))
+/// The filter on branch names (kept under its first name).
+pub type BranchFilter = RefFilter;
+
+impl RefFilter {
+    pub fn matches(&self, name: &str) -> bool {
+        self.set.is_match(name) || self.set.is_match(format!("{}{name}", self.prefix))
     }
 }
 
@@ -51,8 +85,12 @@ pub struct Endpoint {
     pub secret: Option<Secret>,
     pub secret_mode: SecretMode,
     pub events: Vec<EventKind>,
-    pub branches: Option<BranchFilter>,
+    pub branches: Option<RefFilter>,
+    pub tags: Option<RefFilter>,
     pub timeout: Duration,
+    /// Extra request headers; a format's own headers always win over these.
+    pub headers: Vec<(String, String)>,
+    pub tls: Tls,
 }
 
 impl fmt::Debug for Endpoint {
@@ -88,8 +126,10 @@ impl Endpoint {
         if !self.events.contains(&event.kind()) {
             return false;
         }
-        match (&self.branches, event.update.kind()) {
-            (Some(filter), RefKind::Branch(name)) => filter.matches(&name),
+        match (event.update.kind(), &self.branches, &self.tags) {
+            (RefKind::Branch(name), Some(filter), _) | (RefKind::Tag(name), _, Some(filter)) => {
+                filter.matches(&name)
+            }
             _ => true,
         }
     }
@@ -97,10 +137,86 @@ impl Endpoint {
 
 type Located = (usize, String);
 
+fn ref_filter(
+    list: &Option<Spanned<Vec<String>>>,
+    what: &str,
+    prefix: &'static str,
+) -> Result<Option<RefFilter>, Located> {
+    let Some(list) = list else { return Ok(None) };
+    let at = |m: String| (list.span().start, m);
+    let mut set = GlobSetBuilder::new();
+    for p in list.get_ref() {
+        let glob = globset::GlobBuilder::new(p).literal_separator(true).build();
+        set.add(glob.map_err(|e| at(format!("bad {what} pattern {p:?}: {e}")))?);
+    }
+    let set = set.build().map_err(|e| at(e.to_string()))?;
+    Ok(Some(RefFilter {
+        patterns: list.get_ref().clone(),
+        prefix,
+        set,
+    }))
+}
+
+/// The secret from `secret`, `secret_file` or `secret_env` (at most one of them).
+fn secret(raw: &RawEndpoint, env: &BTreeMap<String, String>) -> Result<Option<Secret>, Located> {
+    match (&raw.secret, &raw.secret_file, &raw.secret_env) {
+        (None, None, None) => Ok(None),
+        (Some(s), None, None) => Ok(Some(s.get_ref().clone())),
+        (None, Some(f), None) => match std::fs::read_to_string(f.get_ref()) {
+            Ok(text) => Ok(Some(Secret::new(text.trim_end_matches(['\r', '\n'])))),
+            Err(e) => Err((
+                f.span().start,
+                format!("cannot read secret_file {}: {e}", f.get_ref().display()),
+            )),
+        },
+        (None, None, Some(v)) => match env.get(v.get_ref()) {
+            Some(value) if !value.is_empty() => Ok(Some(Secret::new(value.clone()))),
+            _ => Err((
+                v.span().start,
+                format!("secret_env names ${}, which is not set", v.get_ref()),
+            )),
+        },
+        _ => Err((
+            raw.url.span().start,
+            "give at most one of secret, secret_file and secret_env".to_owned(),
+        )),
+    }
+}
+
+fn tls(raw: &RawEndpoint) -> Result<Tls, Located> {
+    let readable = |p: &Spanned<PathBuf>, key: &str| match std::fs::metadata(p.get_ref()) {
+        Ok(_) => Ok(p.get_ref().clone()),
+        Err(e) => Err((
+            p.span().start,
+            format!("cannot read {key} {}: {e}", p.get_ref().display()),
+        )),
+    };
+    let client_cert = match (&raw.client_cert, &raw.client_key) {
+        (None, None) => None,
+        (Some(c), Some(k)) => Some((readable(c, "client_cert")?, readable(k, "client_key")?)),
+        (Some(c), None) | (None, Some(c)) => {
+            return Err((
+                c.span().start,
+                "client_cert and client_key go together".to_owned(),
+            ))
+        }
+    };
+    Ok(Tls {
+        verify: raw.tls_verify.unwrap_or(true),
+        ca_file: raw
+            .ca_file
+            .as_ref()
+            .map(|p| readable(p, "ca_file"))
+            .transpose()?,
+        client_cert,
+    })
+}
+
 pub(crate) fn check(
     number: usize,
     raw: RawEndpoint,
     default_timeout: Duration,
+    env: &BTreeMap<String, String>,
 ) -> Result<Endpoint, Located> {
     let at = |s: std::ops::Range<usize>, m: String| (s.start, m);
     let mut url = url::Url::parse(raw.url.get_ref().trim()).map_err(|e| {
@@ -178,37 +294,41 @@ pub(crate) fn check(
             })
             .collect::<Result<_, _>>()?,
     };
-    let branches = match &raw.branches {
-        None => None,
-        Some(list) => {
-            let mut set = GlobSetBuilder::new();
-            for p in list.get_ref() {
-                let glob = globset::GlobBuilder::new(p).literal_separator(true).build();
-                set.add(
-                    glob.map_err(|e| at(list.span(), format!("bad branch pattern {p:?}: {e}")))?,
-                );
-            }
-            let set = set.build().map_err(|e| at(list.span(), e.to_string()))?;
-            Some(BranchFilter {
-                patterns: list.get_ref().clone(),
-                set,
-            })
-        }
-    };
+    let branches = ref_filter(&raw.branches, "branch", "refs/heads/")?;
+    let tags = ref_filter(&raw.tags, "tag", "refs/tags/")?;
     let timeout = match &raw.timeout {
         Some(t) => duration(t).map_err(|m| at(t.span(), m))?,
         None => default_timeout,
     };
+    let mut headers = Vec::new();
+    if let Some(h) = &raw.headers {
+        for (name, value) in h.get_ref() {
+            let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && reqwest::header::HeaderValue::from_str(value).is_ok();
+            if !valid {
+                return Err(at(
+                    h.span(),
+                    format!("{name:?} is not a valid header name and value"),
+                ));
+            }
+            headers.push((name.clone(), value.clone()));
+        }
+    }
+    let secret = secret(&raw, env)?;
+    let tls = tls(&raw)?;
     Ok(Endpoint {
         number,
         url,
         basic_auth,
         format,
-        secret: raw.secret,
+        secret,
         secret_mode,
         events,
         branches,
+        tags,
         timeout,
+        headers,
+        tls,
     })
 }
 

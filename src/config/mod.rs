@@ -11,9 +11,10 @@ use crate::env::HookEnv;
 
 mod delivery;
 mod endpoint;
+mod layers;
 
 pub use delivery::{Delivery, Mode};
-pub use endpoint::{mask, BranchFilter, Endpoint};
+pub use endpoint::{mask, BranchFilter, Endpoint, RefFilter, Tls};
 
 /// The server-wide file, used when nothing more specific exists.
 pub const GLOBAL_CONFIG: &str = "/etc/git-webhook/config.toml";
@@ -62,9 +63,21 @@ struct RawPayload {
     max_commits: Option<Spanned<usize>>,
 }
 
+/// `[server]`: what a server-wide file says about every repository on the machine.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The web address repositories are served under: `https://git.example.com`.
+    pub base_url: Option<String>,
+    /// The directory holding the repositories: `/srv/git/acme/demo.git` is `acme/demo` below `/srv/git`.
+    pub repos_root: Option<PathBuf>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    server: ServerConfig,
     #[serde(default)]
     project: ProjectConfig,
     #[serde(default)]
@@ -80,8 +93,9 @@ struct RawConfig {
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The file it came from (`None`: built-in defaults, no file found).
-    pub path: Option<PathBuf>,
+    /// The files it came from, lowest layer first (empty: built-in defaults, nothing found).
+    pub sources: Vec<PathBuf>,
+    pub server: ServerConfig,
     pub project: ProjectConfig,
     pub users: BTreeMap<String, UserConfig>,
     pub endpoints: Vec<Endpoint>,
@@ -92,7 +106,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            path: None,
+            sources: Vec::new(),
+            server: ServerConfig::default(),
             project: ProjectConfig::default(),
             users: BTreeMap::new(),
             endpoints: Vec::new(),
@@ -102,15 +117,31 @@ impl Default for Config {
     }
 }
 
-/// A problem in a configuration file, located by file, line, column and key.
+/// A problem in a configuration file, located by file, line, column and key (line 0: git config, which
+/// has no lines to name).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {key}: {message}", file.display())]
 pub struct Problem {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
     pub key: String,
     pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}: {}", self.file.display(), self.key, self.message),
+            line => write!(
+                f,
+                "{}:{line}:{}: {}: {}",
+                self.file.display(),
+                self.column,
+                self.key,
+                self.message
+            ),
+        }
+    }
 }
 
 /// Why no configuration could be used at all.
@@ -126,14 +157,17 @@ pub enum ConfigError {
     Invalid(#[from] Problem),
 }
 
-/// A configuration and the problems that made parts of it (endpoints) unusable.
+/// A configuration, the problems that made parts of it (endpoints) unusable, and warnings.
 #[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
     pub problems: Vec<Problem>,
+    /// Things that work but should be fixed (a world-readable file holding a secret).
+    pub warnings: Vec<String>,
 }
 
-/// The files looked at, in order; the first that exists is used. An explicit `--config` is always used.
+/// The files that make the configuration, lowest layer first, and whether each must exist: an explicit
+/// `--config` (or `$GIT_WEBHOOK_CONFIG`) alone; else the server-wide file, then the repository's own.
 pub fn candidates(explicit: Option<&Path>, env: &HookEnv, git_dir: &Path) -> Vec<(PathBuf, bool)> {
     if let Some(p) = explicit.or(env.config.as_deref()) {
         return vec![(p.to_path_buf(), true)];
@@ -142,23 +176,41 @@ pub fn candidates(explicit: Option<&Path>, env: &HookEnv, git_dir: &Path) -> Vec
         .global_config
         .clone()
         .unwrap_or_else(|| PathBuf::from(GLOBAL_CONFIG));
-    vec![(git_dir.join(REPO_CONFIG), false), (global, false)]
+    vec![(global, false), (git_dir.join(REPO_CONFIG), false)]
 }
 
-/// Finds and loads the configuration. `Ok(None)`: no file exists (nothing is configured).
+/// Finds and loads the configuration: the files of [`candidates`], then the repository's git config
+/// (`webhook.*`), each layer overriding the keys of the ones before it and adding its endpoints.
+/// `Ok(None)`: nothing is configured anywhere.
 pub fn load(
     explicit: Option<&Path>,
     env: &HookEnv,
     git_dir: &Path,
 ) -> Result<Option<Loaded>, ConfigError> {
+    let mut sources = Vec::new();
     for (path, required) in candidates(explicit, env, git_dir) {
         match std::fs::read_to_string(&path) {
-            Ok(text) => return parse(&text, &path).map(Some),
+            Ok(text) => sources.push(layers::Source::File { path, text }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
             Err(source) => return Err(ConfigError::Read { path, source }),
         }
     }
-    Ok(None)
+    sources.extend(layers::git_config(git_dir));
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    layers::assemble(sources, env).map(Some)
+}
+
+/// Parses and checks one configuration file's text on its own (as `--config` would use it).
+pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+    layers::assemble(
+        vec![layers::Source::File {
+            path: path.to_path_buf(),
+            text: text.to_owned(),
+        }],
+        &HookEnv::default(),
+    )
 }
 
 /// Locates a byte offset of `text` as 1-based line and column, and names the key written on that line.
@@ -196,24 +248,11 @@ fn locate(text: &str, offset: usize) -> (usize, usize, String) {
     (line, column, full)
 }
 
-/// Parses and checks one configuration file's text. Syntax errors and unknown keys reject the file;
-/// a bad value inside one `[[endpoint]]` only drops that endpoint (reported in `problems`).
-pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
-    let problem = |offset: usize, message: String| {
-        let (line, column, key) = locate(text, offset);
-        Problem {
-            file: path.to_path_buf(),
-            line,
-            column,
-            key,
-            message,
-        }
-    };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        problem(offset, e.message().trim().replace('\n', "; "))
-    })?;
-    let mut problems = Vec::new();
+/// Checks the values of the non-endpoint tables (errors located by `problem`).
+fn check_settings(
+    raw: &RawConfig,
+    problem: &dyn Fn(usize, String) -> Problem,
+) -> Result<(Delivery, usize), Problem> {
     if let Some(v) = &raw.project.visibility_level {
         if ![0, 10, 20].contains(v.get_ref()) {
             return Err(problem(
@@ -222,34 +261,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
                     "{} is not 0 (private), 10 (internal) or 20 (public)",
                     v.get_ref()
                 ),
-            )
-            .into());
+            ));
         }
     }
     let delivery = delivery::check(&raw.delivery).map_err(|(offset, m)| problem(offset, m))?;
     let max_commits = match &raw.payload.max_commits {
         Some(n) if *n.get_ref() == 0 => {
-            return Err(problem(n.span().start, "must be at least 1".to_owned()).into())
+            return Err(problem(n.span().start, "must be at least 1".to_owned()))
         }
         Some(n) => *n.get_ref(),
         None => DEFAULT_MAX_COMMITS,
     };
-    let mut endpoints = Vec::new();
-    for (i, raw) in raw.endpoints.into_iter().enumerate() {
-        match endpoint::check(i + 1, raw, delivery.timeout) {
-            Ok(e) => endpoints.push(e),
-            Err((offset, message)) => problems.push(problem(offset, message)),
-        }
-    }
-    let config = Config {
-        path: Some(path.to_path_buf()),
-        project: raw.project,
-        users: raw.users,
-        endpoints,
-        max_commits,
-        delivery,
-    };
-    Ok(Loaded { config, problems })
+    Ok((delivery, max_commits))
 }
 
 pub(crate) fn duration(value: &Spanned<DurationValue>) -> Result<Duration, String> {
@@ -267,6 +290,7 @@ pub(crate) fn duration(value: &Spanned<DurationValue>) -> Result<Duration, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     fn parse_str(text: &str) -> Result<Loaded, ConfigError> {
         parse(text, Path::new("/etc/x.toml"))
@@ -292,8 +316,12 @@ mod tests {
         assert_eq!(as_is.config.max_commits, DEFAULT_MAX_COMMITS);
         assert!(as_is.config.endpoints.is_empty());
         assert_eq!(as_is.config.project, ProjectConfig::default());
-        // Uncomment every `# key = value` and `# [table]` line: all keys are known, and the values
-        // given for settings that have defaults are those defaults.
+        assert_eq!(as_is.config.delivery, Delivery::default());
+        // Uncomment every `# key = value` and `# [table]` line (pointing its paths at a real file): all
+        // keys are known, and the values given for settings that have defaults are those defaults.
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "secret\n").unwrap();
         let uncommented: String = example
             .lines()
             .map(|l| match l.strip_prefix("# ") {
@@ -307,18 +335,36 @@ mod tests {
                 }
                 _ => l,
             })
-            .map(|l| format!("{l}\n"))
+            .map(|l| {
+                if l.contains("\"/etc/git-webhook/") {
+                    format!("{} = {:?}\n", l.split(" = ").next().unwrap(), file)
+                } else {
+                    format!("{l}\n")
+                }
+            })
             .collect();
-        let all = parse_str(&uncommented).expect("every key in the example is valid");
+        let env = HookEnv {
+            vars: [("CI_WEBHOOK_SECRET".to_owned(), "x".to_owned())].into(),
+            ..HookEnv::default()
+        };
+        let all = layers::assemble(
+            vec![layers::Source::File {
+                path: "/x.toml".into(),
+                text: uncommented.clone(),
+            }],
+            &env,
+        )
+        .expect("every key in the example is valid");
         assert!(all.problems.is_empty(), "{:?}", all.problems);
         assert_eq!(all.config.max_commits, DEFAULT_MAX_COMMITS);
-        let e = &all.config.endpoints[0];
-        assert_eq!(e.timeout, delivery::DEFAULT_TIMEOUT);
         assert_eq!(
             all.config.delivery,
             Delivery::default(),
             "[delivery] in the example is the defaults"
         );
+        assert_eq!(all.config.endpoints.len(), 3);
+        let e = &all.config.endpoints[0];
+        assert_eq!(e.timeout, delivery::DEFAULT_TIMEOUT);
         assert_eq!(e.format.id(), "gitlab");
         assert_eq!(e.secret_mode, crate::format::SecretMode::Password);
         assert_eq!(
@@ -328,7 +374,20 @@ mod tests {
                 crate::event::EventKind::TagPush
             ]
         );
+        assert!(e.tls.verify);
+        assert_eq!(
+            all.config.endpoints[1].secret.as_ref().map(Secret::expose),
+            Some("secret")
+        );
+        assert_eq!(
+            all.config.endpoints[2].secret.as_ref().map(Secret::expose),
+            Some("x")
+        );
         assert_eq!(all.config.users["alice"].id, Some(4));
+        assert_eq!(
+            all.config.server.base_url.as_deref(),
+            Some("https://git.example.com")
+        );
         for key in [
             "name",
             "namespace",
@@ -422,9 +481,10 @@ mod tests {
         assert_eq!(
             c,
             [
-                (PathBuf::from("/r.git/webhook.toml"), false),
-                (PathBuf::from("/g.toml"), false)
-            ]
+                (PathBuf::from("/g.toml"), false),
+                (PathBuf::from("/r.git/webhook.toml"), false)
+            ],
+            "lowest layer first"
         );
         let env = HookEnv {
             config: Some("/e.toml".into()),
@@ -439,8 +499,89 @@ mod tests {
             [(PathBuf::from("/c.toml"), true)]
         );
         assert_eq!(
-            candidates(None, &HookEnv::default(), Path::new("/r.git"))[1].0,
+            candidates(None, &HookEnv::default(), Path::new("/r.git"))[0].0,
             PathBuf::from(GLOBAL_CONFIG)
         );
+    }
+}
+
+#[cfg(test)]
+mod layering {
+    use super::layers::{assemble, Source};
+    use super::*;
+
+    #[test]
+    fn later_layers_override_keys_and_add_endpoints() {
+        let global = "[server]\nbase_url = \"https://git.example.com\"\n\n[project]\nvisibility_level = 20\ndescription = \"from the server\"\n\n[delivery]\nmode = \"sync\"\ntimeout = \"5s\"\n\n[[endpoint]]\nurl = \"http://h/global\"\n";
+        let repo = "[project]\ndescription = \"from the repository\"\n\n[delivery]\ntimeout = \"3s\"\n\n[[endpoint]]\nurl = \"http://h/repo\"\nformat = \"github\"\n\n[[endpoint]]\nurl = \"http://h/bad\"\nformat = \"nope\"\n";
+        let sources = vec![
+            Source::File {
+                path: "/etc/g.toml".into(),
+                text: global.into(),
+            },
+            Source::File {
+                path: "/r.git/webhook.toml".into(),
+                text: repo.into(),
+            },
+        ];
+        let loaded = assemble(sources, &HookEnv::default()).unwrap();
+        let c = &loaded.config;
+        assert_eq!(
+            c.sources,
+            [
+                PathBuf::from("/etc/g.toml"),
+                PathBuf::from("/r.git/webhook.toml")
+            ]
+        );
+        assert_eq!(
+            c.project.description.as_deref(),
+            Some("from the repository"),
+            "the repository's key wins"
+        );
+        assert_eq!(
+            c.project.visibility_level.as_ref().map(|v| *v.get_ref()),
+            Some(20),
+            "other keys stay"
+        );
+        assert_eq!(c.delivery.mode, Mode::Sync);
+        assert_eq!(c.delivery.timeout, Duration::from_secs(3));
+        let urls: Vec<&str> = c.endpoints.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["http://h/global", "http://h/repo"],
+            "endpoints add up, in layer order"
+        );
+        assert!(
+            c.endpoints
+                .iter()
+                .all(|e| e.timeout == Duration::from_secs(3)),
+            "the merged default timeout"
+        );
+        assert_eq!(
+            c.endpoints.iter().map(|e| e.number).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(loaded.problems.len(), 1);
+        assert!(
+            loaded.problems[0]
+                .to_string()
+                .starts_with("/r.git/webhook.toml:13:10: endpoint.format: unknown format \"nope\""),
+            "{}",
+            loaded.problems[0]
+        );
+        let bad = assemble(
+            vec![
+                Source::File {
+                    path: "/etc/g.toml".into(),
+                    text: global.into(),
+                },
+                Source::File {
+                    path: "/r.git/webhook.toml".into(),
+                    text: "[delivery]\nmode = \"later\"\n".into(),
+                },
+            ],
+            &HookEnv::default(),
+        );
+        assert_eq!(bad.unwrap_err().to_string(), "/r.git/webhook.toml:2:8: delivery.mode: \"later\" is not \"async\", \"sync\" or \"queue\"");
     }
 }

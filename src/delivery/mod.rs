@@ -160,18 +160,12 @@ impl Pass<'_> {
     fn send_group(&self, group: Vec<Claimed>) -> Summary {
         let mut summary = Summary::default();
         let endpoint = self.endpoint(&group[0].job);
-        let client = endpoint.map(|_| send::client());
+        let client = endpoint.map(|e| send::client(&e.tls));
         for mut claimed in group {
             claimed.job.attempts += 1;
             let attempted = match (endpoint, &client) {
                 (Some(e), Some(Ok(client))) => send::attempt(e, &claimed.job, client, self.clock),
-                (Some(_), Some(Err(err))) => send::Attempted {
-                    status: None,
-                    elapsed: Duration::ZERO,
-                    location: None,
-                    retry_after: None,
-                    error: Some(err.clone()),
-                },
+                (Some(_), Some(Err(err))) => send::Attempted::failed(err.clone()),
                 _ => {
                     let r = &claimed.job.endpoint;
                     claimed.job.last_error = Some(format!(

@@ -12,6 +12,25 @@ fn help(args: &[&str]) -> String {
 fn help_snapshots() {
     insta::assert_snapshot!("help", help(&["--help"]));
     insta::assert_snapshot!("help_update", help(&["update", "--help"]));
+    insta::assert_snapshot!("help_install", help(&["install", "--help"]));
+    insta::assert_snapshot!("help_deliver", help(&["deliver", "--help"]));
+}
+
+#[test]
+fn man_page_and_completions() {
+    let man = help(&["man"]);
+    assert!(
+        man.starts_with(".ie \\n(.g .ds Aq \\(aq") && man.contains("git\\-webhook"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let script = help(&["completions", shell]);
+        assert!(
+            script.contains("git-webhook") && script.contains("redeliver"),
+            "{shell}"
+        );
+    }
 }
 
 #[test]

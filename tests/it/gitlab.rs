@@ -296,7 +296,14 @@ fn pusher_identity_and_push_options() {
     );
     work.commits(1, "a");
     work.push_env(
-        &["-o", "ci.skip", "-o", "ci.variable=A=1", "origin", "main"],
+        &[
+            "-o",
+            "merge_request.create",
+            "-o",
+            "ci.variable=A=1",
+            "origin",
+            "main",
+        ],
         &[("GL_USERNAME", "bob")],
     );
     let body = expect_requests(&receiver, 1)[0].json();
@@ -308,7 +315,24 @@ fn pusher_identity_and_push_options() {
     assert_eq!(body["user_email"], "");
     assert_eq!(
         body["push_options"],
-        json!({"ci": {"skip": true, "variable": "A=1"}})
+        json!({"merge_request": {"create": true}, "ci": {"variable": "A=1"}})
+    );
+    // `-o ci.skip` and `-o webhook.skip` skip the webhooks of that push.
+    for skip in ["ci.skip", "webhook.skip"] {
+        work.commits(1, skip);
+        let stderr = work.push(&["-o", skip, "origin", "main"]);
+        assert!(
+            stderr.contains(&format!(
+                "git-webhook: push option {skip}: no webhooks for this push"
+            )),
+            "{stderr}"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "nothing sent for the skipped pushes"
     );
 }
 

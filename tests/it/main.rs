@@ -10,6 +10,7 @@ mod formats;
 mod gitlab;
 mod robustness;
 mod selection;
+mod server;
 
 /// Every file in tests/it/ is a module above (a forgotten file would silently never run).
 #[test]

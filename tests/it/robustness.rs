@@ -128,7 +128,10 @@ fn missing_configuration_and_bad_arguments_never_fail() {
     let line = format!("{ZERO} {} refs/heads/main\n", "a".repeat(40));
     let out = server.run_hook(&["post-receive"], line.as_bytes(), &[]);
     assert!(out.status.success());
-    let expected = format!("git-webhook: no configuration found (looked for {}, /nonexistent/git-webhook.toml); nothing sent", server.bare.join("webhook.toml").display());
+    let expected = format!(
+        "git-webhook: no configuration found (looked for /nonexistent/git-webhook.toml, {} and webhook.* in git config); nothing sent",
+        server.bare.join("webhook.toml").display()
+    );
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
 
     let out = server.run_hook(

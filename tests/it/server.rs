@@ -1,0 +1,484 @@
+//! Server-wide operation: one global configuration for every repository, git config as a source,
+//! `install` / `uninstall`, `test`, `config check`, custom headers and TLS settings.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use crate::support::*;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `srv/<path>.git` bare repositories below a temporary directory.
+fn bare_repos(root: &Path, paths: &[&str]) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .map(|p| {
+            let dir = root.join(format!("{p}.git"));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            git(&dir, &["init", "-q", "--bare", "-b", "main"]);
+            dir
+        })
+        .collect()
+}
+
+/// A work clone of `bare` at `dir` with one commit.
+fn work_for(bare: &Path, dir: &Path, file: &str) -> Work {
+    git(
+        bare.parent().expect("parent"),
+        &[
+            "clone",
+            "-q",
+            &bare.to_string_lossy(),
+            &dir.to_string_lossy(),
+        ],
+    );
+    let w = Work::at(dir.to_path_buf());
+    w.write(file, "content\n");
+    w.commit(&format!("Add {file}"));
+    w
+}
+
+#[test]
+fn one_global_config_serves_every_repository_and_repository_files_add_to_it() {
+    let receiver = Receiver::start().expect("receiver");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let srv = tmp.path().join("srv");
+    let repos = bare_repos(&srv, &["acme/one", "acme/two", "beta/tools/three"]);
+    std::fs::write(repos[0].join("description"), "The first one\n").expect("description");
+    let global = tmp.path().join("config.toml");
+    std::fs::write(
+        &global,
+        format!(
+            "[server]\nbase_url = \"https://git.example.com\"\nrepos_root = \"{}\"\n\n[delivery]\nmode = \"sync\"\n\n[[endpoint]]\nurl = \"{}\"\n",
+            srv.display(),
+            receiver.url("/all")
+        ),
+    )
+    .expect("global");
+    // acme/two adds an endpoint of its own and overrides a project field.
+    std::fs::write(repos[1].join("webhook.toml"), format!("[project]\ndescription = \"Second\"\n\n[[endpoint]]\nurl = \"{}\"\nformat = \"github\"\n", receiver.url("/two-only"))).expect("repo file");
+    let out = run_bin(
+        tmp.path(),
+        &["install", "--all", &srv.to_string_lossy()],
+        b"",
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("install post-receive: installed 3"),
+        "{}",
+        text(&out)
+    );
+    let env = [("GIT_WEBHOOK_GLOBAL_CONFIG", global.to_str().expect("path"))];
+    for (i, bare) in repos.iter().enumerate() {
+        let w = work_for(bare, &tmp.path().join(format!("w{i}")), "a.txt");
+        w.push_env(&["origin", "main"], &env);
+    }
+    let got = expect_requests(&receiver, 4);
+    let all: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|r| r.path == "/all")
+        .map(|r| r.json())
+        .collect();
+    let pwn: Vec<&str> = all
+        .iter()
+        .map(|b| b["project"]["path_with_namespace"].as_str().expect("pwn"))
+        .collect();
+    assert_eq!(pwn, ["acme/one", "acme/two", "beta/tools/three"]);
+    assert_eq!(
+        all[0]["project"]["web_url"],
+        "https://git.example.com/acme/one"
+    );
+    assert_eq!(all[0]["project"]["description"], "The first one");
+    assert_eq!(all[1]["project"]["description"], "Second");
+    assert_eq!(all[2]["project"]["namespace"], "beta/tools");
+    assert_eq!(
+        all[2]["project"]["git_ssh_url"],
+        "git@git.example.com:beta/tools/three.git"
+    );
+    assert_eq!(all[2]["project"]["default_branch"], "main");
+    let ids: std::collections::HashSet<u64> = all
+        .iter()
+        .map(|b| b["project_id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 3, "each repository has its own stable id");
+    let two_only: Vec<_> = got.iter().filter(|r| r.path == "/two-only").collect();
+    assert_eq!(two_only.len(), 1);
+    assert_eq!(two_only[0].json()["repository"]["full_name"], "acme/two");
+}
+
+#[test]
+fn install_on_fifty_repositories_is_idempotent_and_keeps_a_foreign_hook() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let srv = tmp.path().join("srv");
+    let names: Vec<String> = (0..50).map(|i| format!("team{}/repo{i}", i % 5)).collect();
+    let repos = bare_repos(&srv, &names.iter().map(String::as_str).collect::<Vec<_>>());
+    let foreign = repos[7].join("hooks/post-receive");
+    let marker = tmp.path().join("foreign-ran");
+    std::fs::write(&foreign, format!("#!/bin/sh\ncat > {}\n", marker.display()))
+        .expect("foreign hook");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let install = |extra: &[&str]| {
+        let mut args = vec!["install", "--all", srv.to_str().expect("path")];
+        args.extend_from_slice(extra);
+        run_bin(tmp.path(), &args, b"", &[])
+    };
+    let first = install(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "a skipped repository is reported"
+    );
+    assert!(text(&first).contains("[50/50]"), "progress");
+    assert!(
+        text(&first).contains("install post-receive: installed 49, skipped 1"),
+        "{}",
+        text(&first)
+    );
+    assert!(
+        text(&first).contains("is another program; rerun with --chain"),
+        "{}",
+        text(&first)
+    );
+    assert!(
+        std::fs::read_to_string(&foreign)
+            .expect("kept")
+            .contains("cat >"),
+        "never clobbered"
+    );
+    let again = install(&[]);
+    assert!(
+        text(&again).contains("install post-receive: already installed 49, skipped 1"),
+        "{}",
+        text(&again)
+    );
+    let chained = install(&["--chain"]);
+    assert!(chained.status.success());
+    assert!(
+        text(&chained).contains("already installed 49, chained 1"),
+        "{}",
+        text(&chained)
+    );
+    // Both the previous hook and ours run on a push.
+    let receiver = Receiver::start().expect("receiver");
+    std::fs::write(
+        repos[7].join("webhook.toml"),
+        config_for(&receiver.url("/hook"), ""),
+    )
+    .expect("config");
+    let w = work_for(&repos[7], &tmp.path().join("w"), "x.txt");
+    w.push(&["origin", "main"]);
+    assert_eq!(
+        expect_requests(&receiver, 1)[0].json()["ref"],
+        "refs/heads/main"
+    );
+    assert!(std::fs::read_to_string(&marker)
+        .expect("the previous hook ran")
+        .contains("refs/heads/main"));
+    let removed = run_bin(
+        tmp.path(),
+        &["uninstall", "--all", srv.to_str().expect("path")],
+        b"",
+        &[],
+    );
+    assert!(
+        text(&removed)
+            .contains("uninstall post-receive: removed 49, removed, previous hook restored 1"),
+        "{}",
+        text(&removed)
+    );
+    assert!(std::fs::read_to_string(&foreign)
+        .expect("restored")
+        .contains("cat >"));
+    assert!(repos
+        .iter()
+        .enumerate()
+        .all(|(i, r)| i == 7 || !r.join("hooks/post-receive").exists()));
+}
+
+#[test]
+fn git_config_alone_configures_a_repository_with_secrets_from_a_file_or_the_environment() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new("");
+    std::fs::remove_file(server.bare.join("webhook.toml")).expect("no file");
+    let secret_file = server.tmp.path().join("gitee.secret");
+    std::fs::write(&secret_file, "from-a-file\n").expect("secret file");
+    let url = receiver.url("/gitee");
+    for (k, v) in [
+        ("webhook.delivery.mode", "sync"),
+        (
+            "webhook.project.webUrl",
+            "https://code.example.org/acme/demo",
+        ),
+        ("webhook.ci.url", url.as_str()),
+        ("webhook.ci.format", "gitee"),
+        ("webhook.ci.secretFile", secret_file.to_str().expect("path")),
+        ("webhook.ci.events", "push"),
+        ("webhook.bot.url", &receiver.url("/bot")),
+        ("webhook.bot.secretEnv", "BOT_TOKEN"),
+        ("webhook.bot.header", "X-Team: platform"),
+    ] {
+        git(&server.bare, &["config", "--add", k, v]);
+    }
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let stderr = work.push_env(&["origin", "main"], &[("BOT_TOKEN", "from-the-env")]);
+    assert!(stderr.contains("200 OK"), "{stderr}");
+    let got = expect_requests(&receiver, 2);
+    let gitee = got.iter().find(|r| r.path == "/gitee").expect("gitee");
+    assert_eq!(gitee.header("X-Gitee-Token"), Some("from-a-file"));
+    assert_eq!(
+        gitee.json()["repository"]["html_url"],
+        "https://code.example.org/acme/demo"
+    );
+    let bot = got.iter().find(|r| r.path == "/bot").expect("bot");
+    assert_eq!(bot.header("X-Gitlab-Token"), Some("from-the-env"));
+    assert_eq!(bot.header("X-Team"), Some("platform"));
+    // A bad value in git config is named by its key.
+    git(
+        &server.bare,
+        &["config", "webhook.bad.url", "ftp://nowhere/"],
+    );
+    let out = run_bin(
+        &server.bare,
+        &["config", "check"],
+        b"",
+        &[("BOT_TOKEN", "x")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let config = server.bare.join("config");
+    assert!(
+        text(&out).contains(&format!(
+            "problem: {}: webhook.bad: ftp://nowhere/ must be an http:// or https:// URL",
+            config.display()
+        )),
+        "{}",
+        text(&out)
+    );
+    let missing = run_bin(&server.bare, &["config", "check"], b"", &[]);
+    assert!(
+        text(&missing).contains("webhook.bot: secret_env names $BOT_TOKEN, which is not set"),
+        "{}",
+        text(&missing)
+    );
+}
+
+#[test]
+fn config_check_shows_the_effective_configuration_and_names_a_broken_key() {
+    let server = Server::new("[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n[[endpoint]]\nurl = \"https://ci:pa55@ci.example.com/hook\"\nsecret = \"s3cret\"\nheaders = { \"X-Team\" = \"core\" }\n");
+    let out = run_bin(&server.bare, &["config", "check"], b"", &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("path_with_namespace = \"acme/demo\"")
+            && t.contains("url = \"https://*****:*****@ci.example.com/hook\""),
+        "{t}"
+    );
+    assert!(
+        t.contains("secret = \"[REDACTED]\"") && !t.contains("s3cret") && !t.contains("pa55"),
+        "{t}"
+    );
+    assert!(t.contains("0 problem(s)"), "{t}");
+    server.write_config("[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n[[endpoint]]\nurl = \"https://ci.example.com/hook\"\nevnets = [\"push\"]\n");
+    let out = run_bin(&server.bare, &["config", "check"], b"", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let file = server.bare.join("webhook.toml");
+    assert!(
+        text(&out).contains(&format!(
+            "{}:6:1: endpoint.evnets: unknown field `evnets`",
+            file.display()
+        )),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn test_sends_the_newest_three_commits_now() {
+    let receiver = Receiver::start().expect("receiver");
+    let other = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "{}\n[[endpoint]]\nurl = \"{}\"\nbranches = [\"nothing-matches\"]\n",
+        config_for(&receiver.url("/hook"), ""),
+        other.url("/two")
+    ));
+    let work = server.clone_work();
+    let ids = work.commits(4, "a");
+    work.push(&["origin", "main"]);
+    let before = expect_requests(&receiver, 1).len();
+    let out = run_bin(&server.bare, &["test", "--endpoint", "1"], b"", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "endpoint 1 (gitlab) {}: 200 OK in",
+            receiver.url("/hook")
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("response: ok"), "{}", text(&out));
+    let got = expect_requests(&receiver, before + 1);
+    let body = got[before].json();
+    assert_eq!(
+        crate::support::ids(&body),
+        ids[1..].to_vec(),
+        "the newest three, oldest first"
+    );
+    assert_eq!(body["before"], ids[1].as_str());
+    assert_eq!(body["after"], ids[3].as_str());
+    assert_eq!(body["total_commits_count"], 3);
+    assert!(other.requests().is_empty(), "--endpoint 1 only");
+    // The test ignores the endpoint's filters; dry-run prints instead of sending.
+    let out = run_bin(
+        &server.bare,
+        &["--dry-run", "test", "--endpoint", "2"],
+        b"",
+        &[],
+    );
+    assert!(
+        text(&out).contains(&format!("POST {}", other.url("/two"))),
+        "{}",
+        text(&out)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(other.requests().is_empty());
+    let bad = run_bin(&server.bare, &["test", "--endpoint", "9"], b"", &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad).contains("no endpoint 9 (the configuration has 2)"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn custom_headers_arrive_and_cannot_override_the_formats_own() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&config_for(&receiver.url("/hook"), "secret = \"real\"\nheaders = { \"Authorization\" = \"Bearer argo\", \"X-Gitlab-Token\" = \"fake\", \"X-Gitlab-Event\" = \"fake\" }"));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push(&["origin", "main"]);
+    let r = &expect_requests(&receiver, 1)[0];
+    assert_eq!(r.header("Authorization"), Some("Bearer argo"));
+    assert_eq!(r.header("X-Gitlab-Token"), Some("real"));
+    assert_eq!(r.header("X-Gitlab-Event"), Some("Push Hook"));
+    assert_eq!(
+        r.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-gitlab-token"))
+            .count(),
+        1
+    );
+}
+
+/// A self-signed certificate for 127.0.0.1, made with the openssl command.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// An HTTPS receiver (Python's standard library) that answers 200 and appends each request path to a file.
+const HTTPS_RECEIVER: &str = r#"
+import http.server, ssl, sys
+port_file, cert, key, log = sys.argv[1:5]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        open(log, "a").write(self.path + "\n")
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+server = http.server.HTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+server.timeout = 0.5
+open(port_file + ".tmp", "w").write(str(server.server_address[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+for _ in range(120):
+    server.handle_request()
+"#;
+
+#[test]
+fn a_self_signed_https_receiver_is_refused_by_default_and_accepted_with_its_ca_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (cert, key) = self_signed(tmp.path());
+    let (port_file, log) = (tmp.path().join("port"), tmp.path().join("log"));
+    let mut python = std::process::Command::new("python3")
+        .args(["-c", HTTPS_RECEIVER])
+        .args([&port_file, &cert, &key, &log])
+        .spawn()
+        .expect("python3");
+    let mut port = String::new();
+    for _ in 0..100 {
+        if let Ok(p) = std::fs::read_to_string(&port_file) {
+            port = p;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!port.is_empty(), "the HTTPS receiver started");
+    let url = |path: &str| format!("https://127.0.0.1:{port}{path}");
+    let config = format!(
+        "{SYNC}[[endpoint]]\nurl = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\nca_file = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\ntls_verify = false\n",
+        url("/default"),
+        url("/with-ca"),
+        cert.display(),
+        url("/no-verify")
+    );
+    let server = Server::new(&config);
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let stderr = work.push(&["origin", "main"]);
+    let _ = python.kill();
+    let _ = python.wait();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut paths: Vec<&str> = logged.lines().collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/no-verify", "/with-ca"], "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} (gitlab): FAILED:", url("/default"))),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{} (gitlab): 200 OK", url("/with-ca"))),
+        "{stderr}"
+    );
+}
