@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared};
+use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, Repository};
 use crate::event::{EventKind, PushEvent};
 
 pub struct AtomGit;
@@ -40,17 +40,6 @@ struct TagBody<'a> {
 }
 
 #[derive(Serialize)]
-struct Repository<'a> {
-    name: &'a str,
-    url: &'a str,
-    description: &'a str,
-    homepage: &'a str,
-    git_http_url: &'a str,
-    git_ssh_url: &'a str,
-    visibility_level: u8,
-}
-
-#[derive(Serialize)]
 struct Commit<'a> {
     id: &'a str,
     message: &'a str,
@@ -72,15 +61,7 @@ impl Format for AtomGit {
 
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
-        let repository = Repository {
-            name: &p.name,
-            url: &p.git_ssh_url,
-            description: &p.description,
-            homepage: &p.web_url,
-            git_http_url: &p.git_http_url,
-            git_ssh_url: &p.git_ssh_url,
-            visibility_level: p.visibility_level,
-        };
+        let repository = Repository::of(p);
         match ch.kind() {
             EventKind::Push => to_json(&PushBody {
                 object_kind: "push",
@@ -124,10 +105,7 @@ impl Format for AtomGit {
     }
 
     fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
-        let event = match d.kind {
-            EventKind::Push => "Push Hook",
-            EventKind::TagPush => "Tag Push Hook",
-        };
+        let event = super::hook_event(d.kind);
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("X-AtomGit-Event", event),

@@ -4,7 +4,9 @@ use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::sign::{hex, hmac_sha256};
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, SecretMode};
+use super::{
+    to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, Repository, SecretMode,
+};
 use crate::event::{Commit, EventKind, PushEvent};
 
 pub struct GitCode;
@@ -70,17 +72,6 @@ struct Project<'a> {
     url: &'a str,
     ssh_url: &'a str,
     http_url: &'a str,
-}
-
-#[derive(Serialize)]
-struct Repository<'a> {
-    name: &'a str,
-    url: &'a str,
-    description: &'a str,
-    homepage: &'a str,
-    git_http_url: &'a str,
-    git_ssh_url: &'a str,
-    visibility_level: u8,
 }
 
 #[derive(Serialize)]
@@ -194,15 +185,7 @@ impl Format for GitCode {
             commits: ch.commits.iter().map(|c| commit(c, &p.web_url)).collect(),
             total_commits_count: ch.total_commits,
             push_options: &event.push_options,
-            repository: Repository {
-                name: &p.name,
-                url: &p.git_ssh_url,
-                description: &p.description,
-                homepage: &p.web_url,
-                git_http_url: &p.git_http_url,
-                git_ssh_url: &p.git_ssh_url,
-                visibility_level: p.visibility_level,
-            },
+            repository: Repository::of(p),
             branch: (!tag).then(|| Branch {
                 git_branch: ch.short_ref(),
                 git_commit_no: &ch.update.new,
@@ -217,10 +200,7 @@ impl Format for GitCode {
     }
 
     fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
-        let event = match d.kind {
-            EventKind::Push => "Push Hook",
-            EventKind::TagPush => "Tag Push Hook",
-        };
+        let event = super::hook_event(d.kind);
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", "git-gitcode-hook"),

@@ -287,10 +287,7 @@ impl Format for Gitee {
     }
 
     fn prepare(&self, d: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared {
-        let event = match d.kind {
-            EventKind::Push => "Push Hook",
-            EventKind::TagPush => "Tag Push Hook",
-        };
+        let event = super::hook_event(d.kind);
         let millis = attempt
             .now
             .duration_since(std::time::UNIX_EPOCH)

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared};
+use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, Repository};
 use crate::event::{Commit, EventKind, PushEvent};
 
 /// The GitLab release our `User-Agent` claims to be.
@@ -53,17 +53,6 @@ struct ProjectAttrs<'a> {
     url: &'a str,
     ssh_url: &'a str,
     http_url: &'a str,
-}
-
-#[derive(Serialize)]
-struct Repository<'a> {
-    name: &'a str,
-    url: &'a str,
-    description: &'a str,
-    homepage: &'a str,
-    git_http_url: &'a str,
-    git_ssh_url: &'a str,
-    visibility_level: u8,
 }
 
 #[derive(Serialize)]
@@ -198,23 +187,12 @@ impl Format for GitLab {
             commits: ch.commits.iter().map(|c| commit(c, &p.web_url)).collect(),
             total_commits_count: ch.total_commits,
             push_options: push_options(&event.push_options),
-            repository: Repository {
-                name: &p.name,
-                url: &p.git_ssh_url,
-                description: &p.description,
-                homepage: &p.web_url,
-                git_http_url: &p.git_http_url,
-                git_ssh_url: &p.git_ssh_url,
-                visibility_level: p.visibility_level,
-            },
+            repository: Repository::of(p),
         })
     }
 
     fn prepare(&self, d: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared {
-        let event = match d.kind {
-            EventKind::Push => "Push Hook",
-            EventKind::TagPush => "Tag Push Hook",
-        };
+        let event = super::hook_event(d.kind);
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", format!("GitLab/{GITLAB_VERSION}")),

@@ -150,6 +150,40 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("payload structs always serialize")
 }
 
+/// The event header value GitLab and the forges modelled on it send: `Push Hook` or `Tag Push Hook`.
+pub(crate) fn hook_event(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Push => "Push Hook",
+        EventKind::TagPush => "Tag Push Hook",
+    }
+}
+
+/// The deprecated `repository` object GitLab still sends, which AtomGit and GitCode send too.
+#[derive(serde::Serialize)]
+pub(crate) struct Repository<'a> {
+    name: &'a str,
+    url: &'a str,
+    description: &'a str,
+    homepage: &'a str,
+    git_http_url: &'a str,
+    git_ssh_url: &'a str,
+    visibility_level: u8,
+}
+
+impl<'a> Repository<'a> {
+    pub(crate) fn of(p: &'a crate::event::Project) -> Repository<'a> {
+        Repository {
+            name: &p.name,
+            url: &p.git_ssh_url,
+            description: &p.description,
+            homepage: &p.web_url,
+            git_http_url: &p.git_http_url,
+            git_ssh_url: &p.git_ssh_url,
+            visibility_level: p.visibility_level,
+        }
+    }
+}
+
 /// The secret when one is set and not empty.
 pub(crate) fn secret<'a>(auth: &Auth<'a>) -> Option<&'a str> {
     auth.secret.map(Secret::expose).filter(|s| !s.is_empty())
