@@ -26,6 +26,15 @@ that forge's body and headers, and carries the endpoint's secret the way that fo
 Run `git-webhook demo` to watch it work against a throw-away repository.";
 
 const AFTER_HELP: &str = "\
+Formats, and how each carries the endpoint's secret:
+  gitlab   X-Gitlab-Token: <secret>
+  gitee    X-Gitee-Token and body \"password\": <secret>; with secret_mode = \"sign\", X-Gitee-Token and
+           body \"sign\": Base64(HMAC-SHA256(secret, \"<X-Gitee-Timestamp>\\n<secret>\"))
+  atomgit  X-AtomGit-Token: <secret>
+  gitcode  X-GitCode-Token: <secret>; with secret_mode = \"sign\",
+           X-GitCode-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>
+  github   X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)> (and X-Hub-Signature, SHA-1)
+
 Environment:
   GIT_WEBHOOK_CONFIG         configuration file to use (like --config)
   GIT_WEBHOOK_GLOBAL_CONFIG  server-wide file (default /etc/git-webhook/config.toml)

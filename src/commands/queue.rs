@@ -51,13 +51,14 @@ fn line(r: &Record) -> String {
         .duration_ms
         .map_or_else(String::new, |d| format!(" {d}ms"));
     let mut text = format!(
-        "{} {:<9} #{} {status}{duration} {} -> {} ({}) job {}",
+        "{} {:<9} #{} {status}{duration} {} -> {} ({}) event {} job {}",
         when(r.time_ms),
         r.outcome.as_str(),
         r.attempt,
         r.refname,
         r.endpoint,
         r.format,
+        r.event,
         r.job
     );
     if let Some(e) = r.error.as_deref().filter(|e| !e.is_empty()) {

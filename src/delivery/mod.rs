@@ -182,10 +182,15 @@ impl Pass<'_> {
             };
             let job = &mut claimed.job;
             let mut text = attempted.summary();
+            // A failure is logged as the pusher would read it: status, redirect target, body or error.
+            let failure = attempted
+                .status
+                .is_none_or(|s| !(200..300).contains(&s))
+                .then(|| text.trim_start_matches("FAILED: ").to_owned());
             let fill = |r: &mut Record| {
                 r.status = attempted.status;
                 r.duration_ms = u64::try_from(attempted.elapsed.as_millis()).ok();
-                r.error.clone_from(&attempted.error);
+                r.error.clone_from(&failure);
             };
             let verdict = retry::classify(attempted.status, attempted.retry_after);
             let next = match verdict {

@@ -314,6 +314,18 @@ fn retry_after_is_honoured_and_redirects_are_dead_letters_naming_the_location() 
         .find(|r| r["outcome"] == "retry")
         .expect("retry record");
     assert_eq!(retry["next_ms"].as_u64(), Some(T0 + 120_000));
+    let dead = log(&server)
+        .into_iter()
+        .find(|r| r["outcome"] == "dead")
+        .expect("dead record");
+    assert_eq!(dead["status"], 301);
+    assert!(
+        dead["error"]
+            .as_str()
+            .expect("error")
+            .contains("redirect to https://elsewhere.example/x not followed"),
+        "{dead}"
+    );
 }
 
 #[test]
