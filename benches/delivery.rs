@@ -17,7 +17,7 @@ use git_webhook::format::{Delivery, Hook};
 use git_webhook::receiver::{Receiver, Reply};
 use git_webhook::spool::{EndpointRef, Job, Spool, SCHEMA};
 
-const RUNS: usize = 5;
+const RUNS: usize = 9;
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")

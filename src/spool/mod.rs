@@ -115,8 +115,7 @@ impl Spool {
     /// Writes jobs into `dir` durably: each to a temporary file, fsync'd, atomically renamed into place,
     /// then one fsync of the directory. A crash at any point leaves each job whole or absent.
     fn write_durably(&self, dir: &str, jobs: &[&Job]) -> Result<(), SpoolError> {
-        let mut moves = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        let write = |job: &Job| -> Result<(PathBuf, PathBuf), SpoolError> {
             let name = job.file_name();
             let tmp = self
                 .dir("tmp")
@@ -133,8 +132,27 @@ impl Spool {
                 &tmp,
                 file.write_all(&bytes).and_then(|()| file.sync_all()),
             )?;
-            moves.push((tmp, dest));
-        }
+            Ok((tmp, dest))
+        };
+        // The fsyncs of several files overlap when made at once (the file system commits them together).
+        let moves: Vec<(PathBuf, PathBuf)> = match jobs {
+            [one] => vec![write(one)?],
+            _ => std::thread::scope(|s| {
+                let handles: Vec<_> = jobs.iter().map(|job| s.spawn(move || write(job))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(SpoolError {
+                                what: "cannot write a job into",
+                                path: self.dir("tmp"),
+                                source: std::io::Error::other("writer thread panicked"),
+                            })
+                        })
+                    })
+                    .collect::<Result<_, _>>()
+            })?,
+        };
         for (tmp, dest) in &moves {
             ctx("cannot move job into", dest, fs::rename(tmp, dest))?;
         }
