@@ -19,13 +19,14 @@ pub fn render(endpoint: &Endpoint, job: &Job, clock: &Clock) -> String {
         job.refname
     );
     let _ = writeln!(text, "POST {}", endpoint.masked_url());
-    for (name, value) in &endpoint.headers {
+    // Custom header values often carry tokens: shown redacted, like every secret.
+    for (name, _) in &endpoint.headers {
         if !prepared
             .headers
             .iter()
             .any(|h| h.name.eq_ignore_ascii_case(name))
         {
-            let _ = writeln!(text, "{name}: {value}");
+            let _ = writeln!(text, "{name}: {REDACTED}");
         }
     }
     for h in &prepared.headers {

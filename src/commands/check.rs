@@ -108,8 +108,8 @@ fn print_endpoint(e: &Endpoint, out: &mut dyn Write) -> Vec<String> {
         humantime::format_duration(e.timeout).to_string()
     );
     let own = own_headers(e);
-    for (name, value) in &e.headers {
-        let _ = writeln!(out, "headers.{name:?} = {value:?}");
+    for (name, _) in &e.headers {
+        let _ = writeln!(out, "headers.{name:?} = {REDACTED:?}");
         if own.iter().any(|o| o.eq_ignore_ascii_case(name)) {
             problems.push(format!(
                 "endpoint {}: header {name} cannot be overridden ({} sets it); it is not sent",

@@ -286,6 +286,10 @@ fn config_check_shows_the_effective_configuration_and_names_a_broken_key() {
         t.contains("secret = \"[REDACTED]\"") && !t.contains("s3cret") && !t.contains("pa55"),
         "{t}"
     );
+    assert!(
+        t.contains("headers.\"X-Team\" = \"[REDACTED]\"") && !t.contains("core"),
+        "header values are shown redacted: {t}"
+    );
     assert!(t.contains("0 problem(s)"), "{t}");
     server.write_config("[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n[[endpoint]]\nurl = \"https://ci.example.com/hook\"\nevnets = [\"push\"]\n");
     let out = run_bin(&server.bare, &["config", "check"], b"", &[]);
@@ -376,6 +380,17 @@ fn custom_headers_arrive_and_cannot_override_the_formats_own() {
             .filter(|(n, _)| n.eq_ignore_ascii_case("x-gitlab-token"))
             .count(),
         1
+    );
+    let head = work.git(&["rev-parse", "HEAD"]);
+    let dry = server.run_hook(
+        &["--dry-run", "post-receive"],
+        format!("{ZERO} {head} refs/heads/main\n").as_bytes(),
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        shown.contains("Authorization: [REDACTED]") && !shown.contains("argo"),
+        "{shown}"
     );
 }
 
