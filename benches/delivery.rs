@@ -191,6 +191,7 @@ fn drain(tmp: &Path, bin: &Path) {
                 attempts: 0,
                 condition: None,
                 last_error: None,
+                repo: None,
             })
             .unwrap();
     }

@@ -61,6 +61,7 @@ pub fn plan(
                     new: update.new.clone(),
                 }),
                 last_error: None,
+                repo: None,
             });
         }
     }

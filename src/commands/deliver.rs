@@ -81,6 +81,17 @@ pub fn hand_over(
     clock: &Clock,
     err: &mut dyn Write,
 ) {
+    let repo = git_dir
+        .canonicalize()
+        .unwrap_or_else(|_| git_dir.to_path_buf());
+    let jobs: &[Job] = &jobs
+        .iter()
+        .cloned()
+        .map(|j| Job {
+            repo: Some(repo.clone()),
+            ..j
+        })
+        .collect::<Vec<_>>();
     let spool = match open_spool(config, git_dir, err) {
         Ok(spool) => spool,
         Err(e) => {

@@ -61,7 +61,14 @@ impl Pass<'_> {
         let settings = &self.config.delivery;
         let repo = std::cell::OnceCell::new();
         let mut due = Vec::new();
+        let mine = self
+            .git_dir
+            .canonicalize()
+            .unwrap_or_else(|_| self.git_dir.to_path_buf());
         for job in self.spool.queued() {
+            if job.repo.as_ref().is_some_and(|r| *r != mine) {
+                continue; // Another repository's job, in a shared spool: its own deliverer sends it.
+            }
             let age = Duration::from_millis(now.saturating_sub(job.created_ms));
             if age > settings.max_age {
                 if let Some(mut c) = self.spool.claim(&job) {

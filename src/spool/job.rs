@@ -41,6 +41,10 @@ pub struct Job {
     pub condition: Option<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The repository the job is from: a spool shared by several repositories (an absolute
+    /// `spool_dir`) has each repository's deliverer send only its own jobs, with its own configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<std::path::PathBuf>,
 }
 
 impl Job {

@@ -372,6 +372,7 @@ mod tests {
             attempts: 0,
             condition: None,
             last_error: None,
+            repo: None,
         }
     }
 

@@ -455,3 +455,37 @@ fn an_update_hook_event_waits_for_its_ref_and_a_refused_push_sends_nothing() {
     assert_eq!(dropped["refname"], "refs/heads/refused");
     assert_eq!(dropped["error"], "push did not complete");
 }
+
+#[test]
+fn a_spool_shared_by_two_repositories_sends_each_job_with_its_own_repository() {
+    let receiver = Receiver::start().expect("receiver");
+    let a = Server::new("");
+    let b = Server::new("");
+    let shared = a.tmp.path().join("shared-spool");
+    for (server, path) in [(&a, "/a"), (&b, "/b")] {
+        server.write_config(&format!(
+            "[delivery]\nmode = \"queue\"\nspool_dir = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\n",
+            shared.display(),
+            receiver.url(path)
+        ));
+        let work = server.clone_work();
+        work.commits(1, "x");
+        work.push(&["origin", "main"]);
+    }
+    assert!(
+        cmd(&a, &["status"], None).contains("pending:   2"),
+        "one spool holds both"
+    );
+    let out = cmd(&a, &["deliver"], None);
+    assert!(
+        out.contains("delivered 1,") && out.contains("queued now: 1 pending"),
+        "{out}"
+    );
+    assert_eq!(expect_requests(&receiver, 1)[0].path, "/a");
+    assert!(cmd(&b, &["deliver"], None).contains("delivered 1,"));
+    let paths: Vec<String> = expect_requests(&receiver, 2)
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(paths, ["/a", "/b"]);
+}
