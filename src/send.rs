@@ -26,11 +26,7 @@ pub fn plan(
     let now = clock.now_ms();
     let mut jobs = Vec::new();
     for endpoint in endpoints {
-        for (i, e) in events
-            .iter()
-            .filter(|e| endpoint.wants(&e.change))
-            .enumerate()
-        {
+        for e in events.iter().filter(|e| endpoint.wants(&e.change)) {
             let hook = Hook {
                 id: endpoint.hook_id(),
                 delivery_id: clock.uuid(),
@@ -52,8 +48,9 @@ pub fn plan(
                     url: endpoint.url.to_string(),
                 },
                 refname: update.refname.clone(),
-                // One millisecond apart, so that file names keep the push order.
-                created_ms: now + i as u64,
+                // One millisecond apart, so that file names keep this order: endpoints as configured,
+                // each endpoint's events in push order.
+                created_ms: now + jobs.len() as u64,
                 next_ms: now,
                 attempts: 0,
                 condition: wait_for_ref.then(|| Condition {

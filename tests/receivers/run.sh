@@ -83,6 +83,9 @@ git init -q --bare -b main "$tmp/srv/acme/demo.git"
 ln -s "$bin" "$tmp/srv/acme/demo.git/hooks/post-receive"
 url="http://127.0.0.1:$port/"
 cat > "$tmp/srv/acme/demo.git/webhook.toml" <<TOML
+[delivery]
+mode = "sync"     # each result as a remote: line, counted below
+
 [project]
 web_url = "https://git.example.com/acme/demo"
 visibility_level = 20
@@ -118,6 +121,7 @@ format = "gitcode"
 secret = "$secret"
 TOML
 
+chmod 600 "$tmp/srv/acme/demo.git/webhook.toml"   # it holds secrets
 git clone -q "$tmp/srv/acme/demo.git" "$tmp/work" 2>/dev/null
 cd "$tmp/work"
 for i in 1 2 3; do echo "$i" > "file$i.txt"; git add .; git commit -q -m "Commit $i"; done
