@@ -49,26 +49,29 @@ fn enforce_limit(
     err: &mut dyn Write,
 ) {
     let max = config.delivery.max_jobs;
-    let queued = spool.queued();
+    // Names only: a push must not read every queued job.
+    let queued = spool.queued_files();
     let after = queued.len() + incoming;
     if after * 5 >= max * 4 {
         say(err, Notice::Problem(format!("the spool holds {after} of at most {max} jobs (is an endpoint down? see `git webhook status`)")));
     }
-    for old in queued.iter().take(after.saturating_sub(max)) {
-        if spool.discard(old) {
-            let mut r = Record::of(old, clock.now_ms(), Outcome::Discarded);
-            r.error = Some(format!("the spool was over [delivery] max_jobs = {max}"));
-            spool.log(&r);
-            say(
-                err,
-                Notice::Problem(format!(
-                    "discarded the oldest queued job {} ({} to {}) to stay under max_jobs = {max}",
-                    old.id(),
-                    old.refname,
-                    old.endpoint.url
-                )),
-            );
-        }
+    for old in queued
+        .iter()
+        .take(after.saturating_sub(max))
+        .filter_map(|p| spool.take(p))
+    {
+        let mut r = Record::of(&old, clock.now_ms(), Outcome::Discarded);
+        r.error = Some(format!("the spool was over [delivery] max_jobs = {max}"));
+        spool.log(&r);
+        say(
+            err,
+            Notice::Problem(format!(
+                "discarded the oldest queued job {} ({} to {}) to stay under max_jobs = {max}",
+                old.id(),
+                old.refname,
+                old.endpoint.url
+            )),
+        );
     }
 }
 

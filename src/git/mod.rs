@@ -45,9 +45,7 @@ pub fn repo_path(explicit: Option<&Path>, env: &HookEnv) -> PathBuf {
 
 /// Opens the repository a hook runs in, seeing objects still in git's quarantine directory.
 pub fn open(path: &Path, env: &HookEnv) -> Result<git2::Repository, GitError> {
-    // A walk reads each commit once: libgit2's object cache only costs time and memory here, and
-    // re-hashing every object read repeats what git verified when it received them.
-    git2::opts::enable_caching(false);
+    // Re-hashing every object read would repeat what git verified when it received them.
     git2::opts::strict_hash_verification(false);
     let repo = git2::Repository::open_ext(
         path,

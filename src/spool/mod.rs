@@ -321,9 +321,16 @@ impl Spool {
         }
     }
 
-    /// Removes a queued job (size limit); the caller logs it.
-    pub fn discard(&self, job: &Job) -> bool {
-        fs::remove_file(self.dir("queue").join(job.file_name())).is_ok()
+    /// The queued jobs' files, oldest first, without reading them.
+    pub fn queued_files(&self) -> Vec<PathBuf> {
+        json_files(&self.dir("queue"))
+    }
+
+    /// Reads and removes a queued job's file (the size limit); the caller logs it.
+    pub fn take(&self, path: &Path) -> Option<Job> {
+        let job = read_job(path);
+        fs::remove_file(path).ok()?;
+        job
     }
 
     /// The lock a background deliverer holds while it runs, so that one runs per spool.

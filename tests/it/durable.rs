@@ -489,3 +489,41 @@ fn a_spool_shared_by_two_repositories_sends_each_job_with_its_own_repository() {
         .collect();
     assert_eq!(paths, ["/a", "/b"]);
 }
+
+#[test]
+fn the_spool_limit_warns_first_and_logs_what_it_discards() {
+    let server = Server::new(&config(
+        "http://127.0.0.1:9/never",
+        "mode = \"queue\"\nmax_jobs = 5",
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let push = |branches: &[&str]| {
+        for b in branches {
+            work.git(&["branch", "-f", b]);
+        }
+        let mut args = vec!["origin"];
+        args.extend_from_slice(branches);
+        work.push(&args)
+    };
+    let quiet = push(&["b1", "b2", "b3"]);
+    assert!(!quiet.contains("the spool holds"), "{quiet}");
+    let warned = push(&["b4"]);
+    assert!(
+        warned.contains("git-webhook: warning: the spool holds 4 of at most 5 jobs"),
+        "{warned}"
+    );
+    let full = push(&["b5", "b6"]);
+    assert!(full.contains("discarded the oldest queued job"), "{full}");
+    assert!(
+        full.contains("refs/heads/b1 to http://127.0.0.1:9/never) to stay under max_jobs = 5"),
+        "{full}"
+    );
+    assert!(cmd(&server, &["status"], None).contains("pending:   5"));
+    let discarded: Vec<Value> = log(&server)
+        .into_iter()
+        .filter(|r| r["outcome"] == "discarded")
+        .collect();
+    assert_eq!(discarded.len(), 1);
+    assert_eq!(discarded[0]["refname"], "refs/heads/b1");
+}
