@@ -13,6 +13,9 @@ use crate::delivery::Pass;
 use crate::notice::{chain, Notice};
 use crate::spool::{Job, Outcome, Record, Spool, SpoolError};
 
+/// How long a background deliverer waits before its first pass, so the push that started it ends first.
+pub const YIELD_TO_PUSH: Duration = Duration::from_millis(20);
+
 /// How often a watching or background deliverer looks for new or due jobs.
 pub const POLL: Duration = Duration::from_millis(250);
 
@@ -252,6 +255,8 @@ pub fn run(
 /// keep them from sending a job twice), then, if jobs wait for a retry or for their ref, stays to send
 /// them, one such waiter per spool (a lock), until the spool is empty.
 fn background(spool: &Spool, pass: Pass<'_>) -> Result<(), SpoolError> {
+    // Let the push that started us finish first: on a small machine the two compete for the CPU.
+    std::thread::sleep(YIELD_TO_PUSH);
     pass.run();
     let lock = spool.lock_file()?;
     if lock.try_lock().is_err() {
