@@ -224,3 +224,37 @@ fn notes_and_other_refs_send_nothing() {
     expect_requests(&receiver, 1);
     assert!(!stderr.contains("git-webhook"), "{stderr}");
 }
+
+#[test]
+fn a_first_push_with_merges_counts_every_reachable_commit() {
+    let (receiver, server, work) = setup();
+    work.commits(3, "base");
+    for i in 0..3 {
+        work.git(&["checkout", "-q", "-b", &format!("side{i}")]);
+        work.commits(2, &format!("side{i}"));
+        work.git(&["checkout", "-q", "main"]);
+        work.commits(1, &format!("main{i}"));
+        let out = git_cmd(&work.dir)
+            .args([
+                "merge",
+                "-q",
+                "--no-ff",
+                &format!("side{i}"),
+                "-m",
+                &format!("Merge side{i}"),
+            ])
+            .output()
+            .expect("merge");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    work.push(&["origin", "main"]);
+    let body = expect_requests(&receiver, 1)[0].json();
+    let oracle = server.rev_list(&["main"]);
+    assert_eq!(oracle.len(), 3 + 3 * 4);
+    assert_eq!(body["total_commits_count"], oracle.len());
+    assert_eq!(crate::support::ids(&body), newest_oldest_first(&oracle, 20));
+}
