@@ -36,35 +36,127 @@ fn time_and_parents(odb: &git2::Odb<'_>, id: Oid) -> Option<(i64, Vec<Oid>)> {
     None
 }
 
-/// Everything `include` reaches, in `git rev-list`'s own order — by committer date, newest first,
-/// equal dates in the order they were queued — reading each commit's raw object once and only its
-/// parents and date. On a long history this is the whole cost of a first push, and it is as fast as
-/// `git rev-list --count`. `None` when an object cannot be read (a shallow or damaged repository):
-/// the caller then walks the usual way.
-fn select_all(repo: &Repository, include: Oid, cap: usize) -> Option<Selection> {
-    let odb = repo.odb().ok()?;
-    let mut seen = std::collections::HashSet::from([include]);
-    let mut queue = std::collections::BinaryHeap::new();
-    let (time, parents) = time_and_parents(&odb, include)?;
-    let mut queued = 0u64;
-    queue.push((time, std::cmp::Reverse(queued), include, parents));
-    let (mut newest_first, mut total) = (Vec::with_capacity(cap.min(64)), 0usize);
-    while let Some((_, _, id, parents)) = queue.pop() {
-        if newest_first.len() < cap {
-            newest_first.push(id);
-        }
-        total += 1;
-        for parent in parents {
-            if seen.insert(parent) {
-                let (time, grandparents) = time_and_parents(&odb, parent)?;
-                queued += 1;
-                queue.push((time, std::cmp::Reverse(queued), parent, grandparents));
-            }
+const SEEN: u8 = 1;
+const UNINTERESTING: u8 = 2;
+/// How many more commits git looks at once everything left is excluded (its `SLOP`).
+const SLOP: u32 = 5;
+
+#[derive(Default)]
+struct Node {
+    time: i64,
+    /// `None` until the commit is read.
+    parents: Option<Vec<Oid>>,
+    flags: u8,
+}
+
+type Nodes = rustc_hash::FxHashMap<Oid, Node>;
+
+/// The node of a commit, read (its date and parents) if it was not yet.
+fn read<'n>(nodes: &'n mut Nodes, odb: &git2::Odb<'_>, id: Oid) -> Option<&'n mut Node> {
+    let node = nodes.entry(id).or_default();
+    if node.parents.is_none() {
+        let (time, parents) = time_and_parents(odb, id)?;
+        (node.time, node.parents) = (time, Some(parents));
+    }
+    Some(node)
+}
+
+/// Marks what a commit's parents reach as excluded, through every commit already read.
+fn mark_parents(nodes: &mut Nodes, id: Oid) {
+    let mut pending: Vec<Oid> = nodes
+        .get(&id)
+        .and_then(|n| n.parents.clone())
+        .unwrap_or_default();
+    while let Some(c) = pending.pop() {
+        let node = nodes.entry(c).or_default();
+        if node.flags & UNINTERESTING == 0 {
+            node.flags |= UNINTERESTING;
+            pending.extend(node.parents.iter().flatten());
         }
     }
+}
+
+/// `git rev-list include ^hide...` as git computes it (`limit_list` in git's revision.c): commits
+/// come out of a queue by committer date, newest first, equal dates in the order they were queued;
+/// what the hidden commits reach is marked and passed down; the walk stops a few commits after
+/// nothing but excluded commits is left. Each commit's raw object is read once, for its parents and
+/// date only, which keeps a long first push as fast as `git rev-list --count` and the order exactly
+/// git's (libgit2's walk breaks ties between equal dates its own way). `None` when an object cannot
+/// be read (a shallow or damaged repository): the caller then uses libgit2's walk.
+fn limited(repo: &Repository, include: Oid, hide: &[Oid], cap: usize) -> Option<Selection> {
+    let odb = repo.odb().ok()?;
+    let mut nodes = Nodes::default();
+    let mut queue = std::collections::BinaryHeap::new();
+    let mut queued = 0u64;
+    for (id, flags) in
+        std::iter::once((include, SEEN)).chain(hide.iter().map(|&h| (h, SEEN | UNINTERESTING)))
+    {
+        let node = read(&mut nodes, &odb, id)?;
+        if node.flags & SEEN == 0 {
+            queue.push((node.time, std::cmp::Reverse(queued), id));
+            queued += 1;
+        }
+        node.flags |= flags;
+    }
+    let (mut kept, mut slop, mut date) = (Vec::new(), SLOP, i64::MAX);
+    // A queued commit last seen interesting, so that looking for one rarely scans the queue (git's
+    // interesting_cache).
+    let mut interesting: Option<Oid> = None;
+    while let Some((_, _, id)) = queue.pop() {
+        if interesting == Some(id) {
+            interesting = None;
+        }
+        let node = nodes.get_mut(&id)?;
+        let (excluded, time) = (node.flags & UNINTERESTING != 0, node.time);
+        // Taken out while the parents are visited (none of them leads back here), then put back.
+        let parents = node.parents.take()?;
+        for &p in &parents {
+            let parent = read(&mut nodes, &odb, p)?;
+            if excluded {
+                parent.flags |= UNINTERESTING;
+            }
+            if parent.flags & SEEN == 0 {
+                parent.flags |= SEEN;
+                queue.push((parent.time, std::cmp::Reverse(queued), p));
+                queued += 1;
+            }
+            if excluded {
+                mark_parents(&mut nodes, p);
+            }
+        }
+        nodes.get_mut(&id)?.parents = Some(parents);
+        if !excluded {
+            date = time;
+            kept.push(id);
+            continue;
+        }
+        mark_parents(&mut nodes, id);
+        // git's still_interesting(): go on while something interesting may still come.
+        slop = match queue.peek() {
+            None => 0,
+            Some(&(newest, _, _)) if date <= newest => SLOP,
+            Some(_)
+                if {
+                    let wanted =
+                        |q: &Oid| nodes.get(q).is_some_and(|n| n.flags & UNINTERESTING == 0);
+                    if !interesting.as_ref().is_some_and(wanted) {
+                        interesting = queue.iter().map(|(_, _, q)| *q).find(wanted);
+                    }
+                    interesting.is_some()
+                } =>
+            {
+                SLOP
+            }
+            Some(_) => slop - 1,
+        };
+        if slop == 0 {
+            break;
+        }
+    }
+    kept.retain(|id| nodes.get(id).is_some_and(|n| n.flags & UNINTERESTING == 0));
     Some(Selection {
-        newest_first,
-        total,
+        total: kept.len(),
+        newest_first: kept.into_iter().take(cap).collect(),
     })
 }
 
@@ -79,11 +171,7 @@ pub fn select(
     // A walk reads each commit once: libgit2's object cache would only cost time and memory (a third
     // of the walk's time on a long history). It is a process-wide setting, back on after the walk.
     git2::opts::enable_caching(false);
-    let result = match hide
-        .is_empty()
-        .then(|| select_all(repo, include, cap))
-        .flatten()
-    {
+    let result = match limited(repo, include, hide, cap) {
         Some(selection) => Ok(selection),
         None => revwalk(repo, include, hide, cap),
     };
@@ -91,7 +179,7 @@ pub fn select(
     result
 }
 
-/// The same with libgit2's walk, which also knows how to leave out what `hide` reaches.
+/// The same with libgit2's walk, for repositories whose objects `limited` cannot read.
 fn revwalk(
     repo: &Repository,
     include: Oid,

@@ -258,3 +258,49 @@ fn a_first_push_with_merges_counts_every_reachable_commit() {
     assert_eq!(body["total_commits_count"], oracle.len());
     assert_eq!(crate::support::ids(&body), newest_oldest_first(&oracle, 20));
 }
+
+#[test]
+fn an_update_with_commits_of_the_same_second_keeps_git_rev_lists_order() {
+    let (receiver, server, work) = setup();
+    work.commits(2, "base");
+    work.push(&["origin", "main"]);
+    let before = work.git(&["rev-parse", "HEAD"]);
+    let same = "@1700000500 +0000";
+    for i in 0..3 {
+        work.git(&["checkout", "-q", "-b", &format!("s{i}"), &before]);
+        for j in 0..2 {
+            work.write(&format!("s{i}/{j}.txt"), "x\n");
+            work.commit_at(&format!("s{i} {j}"), same, same);
+        }
+        work.git(&["checkout", "-q", "main"]);
+        let out = git_cmd(&work.dir)
+            .args([
+                "merge",
+                "-q",
+                "--no-ff",
+                &format!("s{i}"),
+                "-m",
+                &format!("Merge s{i}"),
+            ])
+            .env("GIT_COMMITTER_DATE", same)
+            .env("GIT_AUTHOR_DATE", same)
+            .output()
+            .expect("merge");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    work.push(&["origin", "main"]);
+    let body = expect_requests(&receiver, 2)[1].json();
+    let range = format!("^{before}");
+    let oracle = server.rev_list(&["main", &range]);
+    assert_eq!(oracle.len(), 9);
+    assert_eq!(body["total_commits_count"], 9);
+    assert_eq!(
+        crate::support::ids(&body),
+        newest_oldest_first(&oracle, 20),
+        "git's order, ties included"
+    );
+}
