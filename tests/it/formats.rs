@@ -414,8 +414,7 @@ fn every_format_through_the_core_scenarios() {
     );
     // A merge, pushed with two new branches in one push.
     work.git(&["checkout", "-q", "main"]);
-    work.git(&["merge", "-q", "--no-ff", "topic", "-m", "Merge topic"]);
-    let merge = work.git(&["rev-parse", "HEAD"]);
+    let merge = work.merge("topic", "Merge topic", None);
     work.git(&["branch", "b1"]);
     work.git(&["branch", "b2"]);
     let hide = vec![files.clone(), rewritten[1].clone(), tag_object.clone()];

@@ -128,24 +128,7 @@ fn a_merge_push_lists_both_sides_and_diffs_against_the_first_parent() {
     work.git(&["checkout", "-q", "main"]);
     work.write("main.txt", "main\n");
     work.commit("Main work");
-    let out = git_cmd(&work.dir)
-        .args([
-            "merge",
-            "-q",
-            "--no-ff",
-            "side",
-            "-m",
-            "Merge branch 'side'",
-        ])
-        .env("GIT_COMMITTER_DATE", "@1700009999 +0200")
-        .env("GIT_AUTHOR_DATE", "@1700009999 +0200")
-        .output()
-        .expect("merge");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    work.merge("side", "Merge branch 'side'", Some("@1700009999 +0200"));
     work.push(&["origin", "main"]);
     let got = expect_requests(&receiver, 2);
     let body = got[1].json();
@@ -234,22 +217,7 @@ fn a_first_push_with_merges_counts_every_reachable_commit() {
         work.commits(2, &format!("side{i}"));
         work.git(&["checkout", "-q", "main"]);
         work.commits(1, &format!("main{i}"));
-        let out = git_cmd(&work.dir)
-            .args([
-                "merge",
-                "-q",
-                "--no-ff",
-                &format!("side{i}"),
-                "-m",
-                &format!("Merge side{i}"),
-            ])
-            .output()
-            .expect("merge");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        work.merge(&format!("side{i}"), &format!("Merge side{i}"), None);
     }
     work.push(&["origin", "main"]);
     let body = expect_requests(&receiver, 1)[0].json();
@@ -273,24 +241,7 @@ fn an_update_with_commits_of_the_same_second_keeps_git_rev_lists_order() {
             work.commit_at(&format!("s{i} {j}"), same, same);
         }
         work.git(&["checkout", "-q", "main"]);
-        let out = git_cmd(&work.dir)
-            .args([
-                "merge",
-                "-q",
-                "--no-ff",
-                &format!("s{i}"),
-                "-m",
-                &format!("Merge s{i}"),
-            ])
-            .env("GIT_COMMITTER_DATE", same)
-            .env("GIT_AUTHOR_DATE", same)
-            .output()
-            .expect("merge");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        work.merge(&format!("s{i}"), &format!("Merge s{i}"), Some(same));
     }
     work.push(&["origin", "main"]);
     let body = expect_requests(&receiver, 2)[1].json();

@@ -169,23 +169,40 @@ impl Work {
     }
 
     pub fn commit_at(&self, message: &str, committer_date: &str, author_date: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git_at(
+            &["commit", "-q", "--allow-empty", "-m", message],
+            committer_date,
+            author_date,
+        );
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// `git merge --no-ff <branch>` with this message, dated `date` (`None`: now); returns the merge's id.
+    pub fn merge(&self, branch: &str, message: &str, date: Option<&str>) -> String {
+        let args = ["merge", "-q", "--no-ff", branch, "-m", message];
+        match date {
+            Some(d) => self.git_at(&args, d, d),
+            None => {
+                self.git(&args);
+            }
+        }
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Runs git with pinned committer and author dates, panicking with its stderr if it fails.
+    fn git_at(&self, args: &[&str], committer_date: &str, author_date: &str) {
         let out = git_cmd(&self.dir)
-            .args(["add", "-A"])
-            .output()
-            .expect("git add");
-        assert!(out.status.success());
-        let out = git_cmd(&self.dir)
-            .args(["commit", "-q", "--allow-empty", "-m", message])
+            .args(args)
             .env("GIT_COMMITTER_DATE", committer_date)
             .env("GIT_AUTHOR_DATE", author_date)
             .output()
-            .expect("git commit");
+            .expect("git runs");
         assert!(
             out.status.success(),
-            "{}",
+            "git {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.git(&["rev-parse", "HEAD"])
     }
 
     /// `n` commits, each adding one file; returns their ids, oldest first.
