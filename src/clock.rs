@@ -36,6 +36,12 @@ impl Clock {
         self.fixed_now.unwrap_or_else(SystemTime::now)
     }
 
+    /// Now in UTC, to the second: when a push happened, as payloads give it.
+    pub fn now_seconds(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        chrono::SubsecRound::trunc_subsecs(chrono::DateTime::<chrono::Utc>::from(self.now()), 0)
+            .fixed_offset()
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn now_millis(&self) -> u128 {
         self.now()

@@ -299,7 +299,7 @@ pub fn test(
         project: p,
         pusher: project::pusher(config, env),
         push_options: Vec::new(),
-        pushed_at: chrono::DateTime::<chrono::Utc>::from(clock.now()).fixed_offset(),
+        pushed_at: clock.now_seconds(),
     };
     let endpoints: Vec<Endpoint> = config
         .endpoints

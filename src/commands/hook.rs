@@ -102,9 +102,7 @@ pub fn run(
     let project = project::describe(&config, &git_dir, Some(&repo), env);
     let pusher = project::pusher(&config, env);
     let mut events = Vec::new();
-    let pushed_at =
-        chrono::SubsecRound::trunc_subsecs(chrono::DateTime::<chrono::Utc>::from(clock.now()), 0)
-            .fixed_offset();
+    let pushed_at = clock.now_seconds();
     for result in git::push::events(&repo, updates, config.max_commits) {
         match result {
             Ok(mut change) => {
