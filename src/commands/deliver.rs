@@ -253,11 +253,11 @@ pub fn run(
 
 /// The background deliverer: sends what is due at once (whatever other deliverers are busy with: claims
 /// keep them from sending a job twice), then, if jobs wait for a retry or for their ref, stays to send
-/// them, one such waiter per spool (a lock), until the spool is empty.
+/// them, one such waiter per spool (a lock), until nothing of its repository waits.
 fn background(spool: &Spool, pass: Pass<'_>) -> Result<(), SpoolError> {
     // Let the push that started us finish first: on a small machine the two compete for the CPU.
     std::thread::sleep(YIELD_TO_PUSH);
-    pass.run();
+    let mut summary = pass.run();
     let lock = spool.lock_file()?;
     if lock.try_lock().is_err() {
         return Ok(()); // Another deliverer is waiting; it picks up what is left.
@@ -265,15 +265,28 @@ fn background(spool: &Spool, pass: Pass<'_>) -> Result<(), SpoolError> {
     // Every job ends within max_age; the bound only guards against a clock that does not move.
     let deadline = Instant::now() + pass.config.delivery.max_age + pass.config.delivery.update_wait;
     while Instant::now() < deadline {
-        if spool.queued().is_empty() {
+        if summary.next_due_ms.is_none() {
+            // Nothing of this repository waits. A job queued just before the unlock whose own
+            // deliverer found the lock taken: one more pass sees it, and stays if it must wait.
             let _ = lock.unlock();
-            // A job queued just before the unlock would find the lock taken: look once more.
-            if spool.queued().is_empty() || lock.try_lock().is_err() {
+            summary = pass.run();
+            if summary.next_due_ms.is_none() || lock.try_lock().is_err() {
                 return Ok(());
             }
         }
-        std::thread::sleep(POLL);
-        pass.run();
+        // Read the jobs again only when one is due or new ones came: listing names is cheap,
+        // reading every waiting job four times a second is not (an endpoint down for hours).
+        let names = spool.queued_files();
+        loop {
+            std::thread::sleep(POLL);
+            let due = summary
+                .next_due_ms
+                .is_some_and(|d| d <= pass.clock.now_ms());
+            if due || spool.queued_files() != names || Instant::now() >= deadline {
+                break;
+            }
+        }
+        summary = pass.run();
     }
     Ok(())
 }

@@ -24,6 +24,16 @@ pub struct Summary {
     pub dropped: usize,
     /// One line per request made, in job order.
     pub notices: Vec<Notice>,
+    /// When the earliest job left waiting for its schedule is due (jobs waiting for their ref to move
+    /// count as due now); `None` when none waits.
+    pub next_due_ms: Option<u64>,
+}
+
+impl Summary {
+    /// Notes a job that becomes due at `due_ms`.
+    fn wait_for(&mut self, due_ms: u64) {
+        self.next_due_ms = Some(self.next_due_ms.map_or(due_ms, |d| d.min(due_ms)));
+    }
 }
 
 /// The settings of one pass.
@@ -90,6 +100,7 @@ impl Pass<'_> {
                     .as_ref()
                     .is_some_and(|r| ref_moved(r, &cond.refname, &cond.new));
                 if !moved {
+                    summary.wait_for(now);
                     if age > settings.update_wait {
                         if let Some(c) = self.spool.claim(&job) {
                             self.log(&c.job, Outcome::Dropped, |r| {
@@ -104,6 +115,8 @@ impl Pass<'_> {
             }
             if self.ignore_schedule || job.next_ms <= now {
                 due.extend(self.spool.claim(&job));
+            } else {
+                summary.wait_for(job.next_ms);
             }
         }
         due
@@ -148,6 +161,9 @@ impl Pass<'_> {
             summary.retrying += r.retrying;
             summary.dead += r.dead;
             summary.notices.extend(r.notices);
+            if let Some(due) = r.next_due_ms {
+                summary.wait_for(due);
+            }
         }
         self.spool.prune();
         summary
@@ -231,6 +247,7 @@ impl Pass<'_> {
                         r.next_ms = Some(job.next_ms);
                     });
                     summary.retrying += 1;
+                    summary.wait_for(job.next_ms);
                     self.spool.requeue(claimed)
                 }
                 _ => {

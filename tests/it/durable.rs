@@ -529,3 +529,38 @@ fn the_spool_limit_warns_first_and_logs_what_it_discards() {
     assert_eq!(discarded.len(), 1);
     assert_eq!(discarded[0]["refname"], "refs/heads/b1");
 }
+
+#[test]
+fn the_background_deliverer_retries_on_its_own_and_then_leaves() {
+    let port = free_port();
+    let server = Server::new(&config(
+        &format!("http://127.0.0.1:{port}/hook"),
+        "retry_schedule = [\"1s\", \"1s\"]\nretry_jitter = 0.0",
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push(&["origin", "main"]);
+    // The endpoint comes up after the first attempt failed; the waiting deliverer retries by itself.
+    for _ in 0..100 {
+        if log(&server).iter().any(|r| r["outcome"] == "retry") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let receiver =
+        Receiver::start_on(port, |_| Reply::default()).expect("receiver on the same port");
+    assert_eq!(
+        expect_requests(&receiver, 1)[0].json()["ref"],
+        "refs/heads/main"
+    );
+    let outcomes: Vec<String> = log(&server)
+        .iter()
+        .map(|r| r["outcome"].as_str().expect("outcome").to_owned())
+        .collect();
+    assert_eq!(
+        outcomes.last().map(String::as_str),
+        Some("delivered"),
+        "{outcomes:?}"
+    );
+    assert!(cmd(&server, &["status"], None).contains("pending:   0"));
+}
