@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::say;
 use crate::clock::Clock;
 use crate::config::{Config, Mode};
-use crate::delivery::Pass;
+use crate::delivery::{Pass, Summary};
 use crate::notice::{chain, Notice};
 use crate::spool::{Job, Outcome, Record, Spool, SpoolError};
 
@@ -247,7 +247,20 @@ pub fn run(
             return Ok(());
         }
         let _ = out.flush();
+        wait_for_work(spool, &summary, clock, None);
+    }
+}
+
+/// Sleeps until a job of the last pass (`summary`) is due, new jobs come, or `until` passes. Listing
+/// names is cheap; reading every waiting job four times a second is not (an endpoint down for hours).
+fn wait_for_work(spool: &Spool, summary: &Summary, clock: &Clock, until: Option<Instant>) {
+    let names = spool.queued_files();
+    loop {
         std::thread::sleep(POLL);
+        let due = summary.next_due_ms.is_some_and(|d| d <= clock.now_ms());
+        if due || spool.queued_files() != names || until.is_some_and(|u| Instant::now() >= u) {
+            return;
+        }
     }
 }
 
@@ -274,18 +287,7 @@ fn background(spool: &Spool, pass: Pass<'_>) -> Result<(), SpoolError> {
                 return Ok(());
             }
         }
-        // Read the jobs again only when one is due or new ones came: listing names is cheap,
-        // reading every waiting job four times a second is not (an endpoint down for hours).
-        let names = spool.queued_files();
-        loop {
-            std::thread::sleep(POLL);
-            let due = summary
-                .next_due_ms
-                .is_some_and(|d| d <= pass.clock.now_ms());
-            if due || spool.queued_files() != names || Instant::now() >= deadline {
-                break;
-            }
-        }
+        wait_for_work(spool, &summary, pass.clock, Some(deadline));
         summary = pass.run();
     }
     Ok(())
