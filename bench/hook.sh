@@ -15,6 +15,8 @@ cargo build --release --quiet
 bin=$PWD/target/release/git-webhook
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Nothing of the caller's git (an exported GIT_DIR, GIT_INDEX_FILE, ...) may reach the commands below.
+for v in $(compgen -e | grep '^GIT_'); do unset "$v"; done
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
 unset GIT_WEBHOOK_CONFIG GIT_WEBHOOK_DRY_RUN
 

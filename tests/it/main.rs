@@ -31,3 +31,43 @@ fn no_forgotten_test_files() {
         );
     }
 }
+
+/// The repository root holds only what the product is made of (a stray experiment fails here).
+#[test]
+fn no_stray_root_files() {
+    const KNOWN: &[&str] = &[
+        ".ci",
+        ".git",
+        ".gitignore",
+        "Cargo.lock",
+        "Cargo.toml",
+        "README.md",
+        "bench",
+        "benches",
+        "clippy.toml",
+        "config.example.toml",
+        "hooks",
+        "src",
+        "target",
+        "tests",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tracked = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .expect("git ls-files");
+    let listing = String::from_utf8_lossy(&tracked.stdout);
+    let stray: std::collections::BTreeSet<&str> = listing
+        .lines()
+        .filter_map(|l| l.split('/').next())
+        .filter(|top| !KNOWN.contains(top))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "unknown files at the repository root: {stray:?}"
+    );
+}

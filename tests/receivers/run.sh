@@ -28,6 +28,8 @@ fi
 tmp=$(mktemp -d)
 cleanup() { [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+# Nothing of the caller's git (an exported GIT_DIR, GIT_INDEX_FILE, ...) may reach the commands below.
+for v in $(compgen -e | grep '^GIT_'); do unset "$v"; done
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
 export GIT_AUTHOR_NAME="Ada Lovelace" GIT_AUTHOR_EMAIL=ada@example.com GIT_COMMITTER_NAME="Ada Lovelace" GIT_COMMITTER_EMAIL=ada@example.com
 export GL_USERNAME=alice
