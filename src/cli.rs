@@ -1,12 +1,14 @@
-//! The command line: every flag and command, documented here (this is what `--help` prints).
+//! The command line: every flag and command, documented here (this is what `--help` prints). The list of
+//! formats comes from the format registry.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+use crate::format;
 
 const LONG_ABOUT: &str = "\
-Sends the push and tag-push webhooks GitLab, Gitee, AtomGit, GitCode or GitHub would send, from a
-plain bare repository.
+Sends the push and tag-push webhooks a forge would send, from a plain bare repository.
 
 Install it as a hook (`git-webhook install REPO`, or `--all /srv/git`): a symlink named
 hooks/post-receive (or hooks/update), or a program in a hooks/post-receive.d/ folder. Git then runs
@@ -20,21 +22,15 @@ $GIT_DIR/webhook.toml, then the repository's git config (webhook.<name>.url, ...
 $GIT_WEBHOOK_CONFIG replaces the two files. config.example.toml documents every key;
 `git-webhook config check` shows what a repository gets.
 
-Formats ([[endpoint]] format = ...): gitlab (default), gitee, atomgit, gitcode, github. Each sends
-that forge's body and headers, and carries the endpoint's secret the way that forge does.
+Formats ([[endpoint]] format = ...), each sending that forge's body and headers and carrying the
+endpoint's secret the way that forge does (see the list below):
+  {formats}
 
 Run `git-webhook demo` to watch it work against a throw-away repository.";
 
 const AFTER_HELP: &str = "\
 Formats, and how each carries the endpoint's secret:
-  gitlab   X-Gitlab-Token: <secret>
-  gitee    X-Gitee-Token and body \"password\": <secret>; with secret_mode = \"sign\", X-Gitee-Token and
-           body \"sign\": Base64(HMAC-SHA256(secret, \"<X-Gitee-Timestamp>\\n<secret>\"))
-  atomgit  X-AtomGit-Token: <secret>
-  gitcode  X-GitCode-Token: <secret>; with secret_mode = \"sign\",
-           X-GitCode-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>
-  github   X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)> (and X-Hub-Signature, SHA-1)
-
+{table}
 Environment:
   GIT_WEBHOOK_CONFIG         configuration file to use (like --config)
   GIT_WEBHOOK_GLOBAL_CONFIG  server-wide file (default /etc/git-webhook/config.toml)
@@ -43,34 +39,61 @@ Environment:
                              the pusher's login, first one set wins
 
 Exit status:
-  0  success; always, when running as a hook
-  1  the command failed (the message says why)
-  2  the command line was wrong";
+  0    success; always, when running as a hook
+  1    the command failed, or found a problem (the message says which)
+  2    the command line was wrong
+  255  an internal error (a bug; as a hook, still 0)";
 
 /// git-webhook: push and tag-push webhooks from plain git repositories.
 #[derive(Debug, Parser)]
-#[command(name = "git-webhook", version, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "git-webhook", version)]
 pub struct Cli {
-    /// Use this configuration file instead of looking one up
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Print every request that would be sent (URL, headers, body), secrets redacted, and send nothing
-    #[arg(long, global = true)]
-    pub dry_run: bool,
-
-    /// The repository's git directory [default: $GIT_DIR, else the current directory]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The whole command line, with the format registry's list in its help.
+pub fn command() -> clap::Command {
+    let ids: Vec<String> = format::FORMATS
+        .iter()
+        .map(|f| match f.id() {
+            id if id == format::DEFAULT => format!("{id} (default)"),
+            id => id.to_owned(),
+        })
+        .collect();
+    Cli::command()
+        .long_about(LONG_ABOUT.replace("{formats}", &ids.join(", ")))
+        .after_help(AFTER_HELP.replace("{table}", &format::table(8, "  ")))
+}
+
+/// Parses an argument list (argv[0] included).
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    let matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Where the repository and its configuration are: for every command that works on one.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RepoArgs {
+    /// Use this configuration file instead of looking one up
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The repository's git directory [default: $GIT_DIR, else the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run as git's post-receive hook: read "<old> <new> <ref>" lines on stdin and send the webhooks
-    PostReceive,
+    PostReceive {
+        #[command(flatten)]
+        at: RepoArgs,
+        /// Print every request that would be sent (URL, headers, body), secrets redacted, and send nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 
     /// Run as git's update hook for one ref (never rejects it)
     Update {
@@ -81,10 +104,17 @@ pub enum Command {
         old: String,
         /// Object name after the push (all zeros: the ref is deleted)
         new: String,
+        #[command(flatten)]
+        at: RepoArgs,
+        /// Print every request that would be sent (URL, headers, body), secrets redacted, and send nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Send the queued webhooks that are due (each endpoint in parallel), then exit
     Deliver {
+        #[command(flatten)]
+        at: RepoArgs,
         /// Send every queued webhook now, whatever its retry schedule
         #[arg(long)]
         now: bool,
@@ -97,10 +127,15 @@ pub enum Command {
     },
 
     /// Count the queued, retrying, in-flight and dead webhooks
-    Status,
+    Status {
+        #[command(flatten)]
+        at: RepoArgs,
+    },
 
     /// Show the delivery log: every attempt, with its status, duration and error
     Log {
+        #[command(flatten)]
+        at: RepoArgs,
         /// How many of the most recent records to show
         #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
         limit: usize,
@@ -111,6 +146,8 @@ pub enum Command {
 
     /// Send a delivered or dead webhook again, with the same idempotency id
     Redeliver {
+        #[command(flatten)]
+        at: RepoArgs,
         /// A job id or an event id (as `log` shows them), or the start of one
         #[arg(value_name = "ID")]
         id: String,
@@ -124,12 +161,17 @@ pub enum Command {
 
     /// Send a sample push (the newest three commits of a branch) to the endpoints now, and show the answers
     Test {
+        #[command(flatten)]
+        at: RepoArgs,
         /// The branch (or full ref) to take the commits from [default: the default branch]
         #[arg(long = "ref", value_name = "REF")]
         refname: Option<String>,
         /// Only this endpoint (numbered in configuration order, as `config check` shows)
         #[arg(long, value_name = "N")]
         endpoint: Option<usize>,
+        /// Print the requests (secrets redacted) instead of sending them
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Look into the configuration
@@ -151,9 +193,13 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the effective configuration for the repository (secrets redacted) and every problem in it;
-    /// exit status 1 when there is a problem
-    Check,
+    /// Print every key of the effective configuration with its value and where it came from (a file and
+    /// line, a git config key, or the default), secrets redacted, and every problem; exit status 1 when
+    /// there is a problem
+    Check {
+        #[command(flatten)]
+        at: RepoArgs,
+    },
 }
 
 /// Where to install the hook.

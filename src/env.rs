@@ -1,4 +1,5 @@
-//! The one place that reads the process environment: everything else gets a [`HookEnv`].
+//! The one place that reads the process environment and the process's own facts (its path, the current
+//! and temporary directories, the host name): everything else gets a [`HookEnv`].
 #![allow(clippy::disallowed_methods)]
 
 use std::ffi::OsString;
@@ -21,7 +22,7 @@ pub struct HookEnv {
     pub config: Option<PathBuf>,
     /// `GIT_WEBHOOK_GLOBAL_CONFIG`: the server-wide file (default `/etc/git-webhook/config.toml`).
     pub global_config: Option<PathBuf>,
-    /// `GIT_WEBHOOK_DRY_RUN`: any value but empty, `0`, `false` or `no` turns dry-run on.
+    /// `GIT_WEBHOOK_DRY_RUN`: any value but empty, `0`, `false`, `no` or `off` turns dry-run on.
     pub dry_run: bool,
     /// `GIT_WEBHOOK_NOW` (tests): fixed Unix time in milliseconds for the clock.
     pub fixed_now_ms: Option<i64>,
@@ -31,6 +32,10 @@ pub struct HookEnv {
     pub hostname: String,
     /// The current directory when the process started.
     pub cwd: Option<PathBuf>,
+    /// This program's own path (to start the background deliverer, to install the hook).
+    pub exe: Option<PathBuf>,
+    /// The system's temporary directory (`$TMPDIR`, else `/tmp`).
+    pub temp_dir: PathBuf,
     /// Every variable (with a UTF-8 value), for `secret_env` in the configuration.
     pub vars: std::collections::BTreeMap<String, String>,
 }
@@ -92,6 +97,8 @@ impl HookEnv {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "localhost".to_owned()),
             cwd: std::env::current_dir().ok(),
+            exe: std::env::current_exe().ok(),
+            temp_dir: std::env::temp_dir(),
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),

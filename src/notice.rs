@@ -1,9 +1,19 @@
 //! Every line the program says to the person pushing (git shows them as `remote: ...`), worded in one place.
 
 use std::fmt;
+use std::path::PathBuf;
+
+use crate::config::{Mode, NotConfigured, Problem};
 
 /// Prefix of every line, so the pusher knows who speaks.
 pub const PREFIX: &str = "git-webhook";
+
+fn paths(list: &[PathBuf]) -> String {
+    list.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// One user-facing message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,40 +25,139 @@ pub enum Notice {
         format: String,
         summary: String,
     },
-    /// Something was wrong but the push itself is fine.
-    Problem(String),
-    /// A plain statement.
-    Info(String),
+    /// Nothing is configured.
+    NoConfig(NotConfigured),
+    /// The configuration names no endpoint.
+    NoEndpoint { files: Vec<PathBuf> },
+    /// The configuration cannot be used at all (the error, with its file and line).
+    ConfigUnusable(String),
+    /// One endpoint's table is wrong; the others still work.
+    EndpointSkipped(Problem),
+    /// The configuration works but should be fixed.
+    ConfigWarning(String),
+    /// A line of the hook's input that is not a ref update.
+    BadLine(String),
+    /// The update hook's arguments are not a ref update.
+    BadUpdateArguments(String),
+    /// The hook's input could not be read.
+    NoInput(String),
+    /// `git push -o ci.skip` (or `webhook.skip`).
+    Skipped { option: String },
+    /// The repository cannot be read.
+    RepositoryUnusable(String),
+    /// One ref of the push gives no webhook.
+    RefSkipped(String),
+    /// Dry-run printed this many requests.
+    DryRun { requests: usize },
+    /// A push's webhooks are queued.
+    Queued { count: usize, mode: Mode },
+    /// The repository's spool cannot be written; another is used.
+    SpoolFallback { error: String, fallback: PathBuf },
+    /// No spool at all could take the push's webhooks.
+    NotQueued { error: String, count: usize },
+    /// One webhook could not be written.
+    Lost {
+        error: String,
+        refname: String,
+        url: String,
+    },
+    /// The spool nears `max_jobs`.
+    NearlyFull { queued: usize, max: usize },
+    /// A queued job was pushed out by `max_jobs`.
+    Discarded {
+        job: uuid::Uuid,
+        refname: String,
+        url: String,
+        max: usize,
+    },
+    /// The background deliverer did not start.
+    NoBackground(String),
+    /// The queue failed to record what became of a job.
+    QueueProblem(String),
 }
 
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = PREFIX;
         match self {
             Notice::Sent {
                 refname,
                 url,
                 format,
                 summary,
-            } => write!(f, "{PREFIX}: {refname} -> {url} ({format}): {summary}"),
-            Notice::Problem(text) => write!(f, "{PREFIX}: warning: {text}"),
-            Notice::Info(text) => write!(f, "{PREFIX}: {text}"),
+            } => write!(f, "{p}: {refname} -> {url} ({format}): {summary}"),
+            Notice::NoConfig(none) => write!(f, "{p}: {none}; nothing sent"),
+            Notice::NoEndpoint { files } => {
+                write!(f, "{p}: no endpoint in {}; nothing sent", paths(files))
+            }
+            Notice::ConfigUnusable(e) => write!(f, "{p}: warning: {e}; nothing sent"),
+            Notice::EndpointSkipped(problem) => {
+                write!(f, "{p}: warning: {problem}; this endpoint is skipped")
+            }
+            Notice::ConfigWarning(w) => write!(f, "{p}: warning: {w}"),
+            Notice::BadLine(e) => write!(f, "{p}: warning: {e}; line ignored"),
+            Notice::BadUpdateArguments(e) => {
+                write!(f, "{p}: warning: update hook {e}; nothing sent")
+            }
+            Notice::NoInput(e) => write!(
+                f,
+                "{p}: warning: cannot read the pushed refs from stdin: {e}"
+            ),
+            Notice::Skipped { option } => {
+                write!(f, "{p}: push option {option}: no webhooks for this push")
+            }
+            Notice::RepositoryUnusable(e) => write!(f, "{p}: warning: {e}; nothing sent"),
+            Notice::RefSkipped(e) => write!(f, "{p}: warning: {e}; no webhook for this ref"),
+            Notice::DryRun { requests } => write!(
+                f,
+                "{p}: dry run: {requests} request(s) shown above, nothing sent"
+            ),
+            Notice::Queued { count, mode } => match mode {
+                Mode::Queue => write!(
+                    f,
+                    "{p}: {count} webhook(s) queued; `git webhook deliver` sends them"
+                ),
+                _ => write!(
+                    f,
+                    "{p}: {count} webhook(s) queued, sending in the background (`git webhook status`)"
+                ),
+            },
+            Notice::SpoolFallback { error, fallback } => write!(
+                f,
+                "{p}: warning: {error}; spooling in {} instead",
+                fallback.display()
+            ),
+            Notice::NotQueued { error, count } => {
+                write!(f, "{p}: warning: {error}; {count} webhook(s) not sent")
+            }
+            Notice::Lost {
+                error,
+                refname,
+                url,
+            } => write!(
+                f,
+                "{p}: warning: {error}; the webhook for {refname} to {url} is lost"
+            ),
+            Notice::NearlyFull { queued, max } => write!(
+                f,
+                "{p}: warning: the spool holds {queued} of at most {max} jobs (is an endpoint down? see `git webhook status`)"
+            ),
+            Notice::Discarded {
+                job,
+                refname,
+                url,
+                max,
+            } => write!(
+                f,
+                "{p}: warning: discarded the oldest queued job {job} ({refname} to {url}) to stay under max_jobs = {max}"
+            ),
+            Notice::NoBackground(e) => write!(
+                f,
+                "{p}: warning: cannot start the background deliverer: {e}; run `git webhook deliver`"
+            ),
+            Notice::QueueProblem(e) => write!(f, "{p}: warning: {e}"),
         }
     }
-}
-
-/// An error and its causes on one line: `outer: cause: root cause`.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -68,22 +177,12 @@ mod tests {
             "git-webhook: refs/heads/main -> http://127.0.0.1:9/hook (gitlab): 200 OK in 12 ms"
         );
         assert_eq!(
-            Notice::Problem("x".into()).to_string(),
-            "git-webhook: warning: x"
-        );
-        assert_eq!(Notice::Info("y".into()).to_string(), "git-webhook: y");
-    }
-
-    #[test]
-    fn chain_joins_causes_once() {
-        let io = std::io::Error::other("disk on fire");
-        let e = crate::config::ConfigError::Read {
-            path: "/x/webhook.toml".into(),
-            source: io,
-        };
-        assert_eq!(
-            chain(&e),
-            "cannot read configuration file /x/webhook.toml: disk on fire"
+            Notice::Queued {
+                count: 2,
+                mode: Mode::Queue
+            }
+            .to_string(),
+            "git-webhook: 2 webhook(s) queued; `git webhook deliver` sends them"
         );
     }
 }

@@ -1,4 +1,7 @@
-//! A small webhook receiver on 127.0.0.1 that records every request: for `demo`, tests and benchmarks.
+//! A small webhook receiver on 127.0.0.1 that records every request: for `demo`. The tests and
+//! benchmarks compile this same file into their support code (it uses nothing of the crate), where
+//! scripted replies and wrapped (TLS) streams serve them; the program itself uses only part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -57,6 +60,13 @@ impl Default for Reply {
 
 type Responder = dyn Fn(&Request) -> Reply + Send + Sync;
 
+/// A connection's byte stream: the TCP stream itself, or a TLS session over it.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+/// Turns an accepted connection into the stream requests are read from (`None`: drop it).
+type Wrap = dyn Fn(TcpStream) -> Option<Box<dyn Stream>> + Send + Sync;
+
 /// A running receiver; it stops when dropped.
 pub struct Receiver {
     addr: SocketAddr,
@@ -83,7 +93,17 @@ impl Receiver {
         port: u16,
         respond: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> std::io::Result<Receiver> {
+        Receiver::start_wrapped(port, |s| Some(Box::new(s) as Box<dyn Stream>), respond)
+    }
+
+    /// A receiver whose connections go through `wrap` first (a TLS server session, in tests).
+    pub fn start_wrapped(
+        port: u16,
+        wrap: impl Fn(TcpStream) -> Option<Box<dyn Stream>> + Send + Sync + 'static,
+        respond: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<Receiver> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let wrap: Arc<Wrap> = Arc::new(wrap);
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -95,8 +115,13 @@ impl Receiver {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (reqs, respond) = (reqs.clone(), respond.clone());
-                std::thread::spawn(move || serve(stream, &reqs, &*respond));
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let (reqs, respond, wrap) = (reqs.clone(), respond.clone(), wrap.clone());
+                std::thread::spawn(move || {
+                    if let Some(stream) = wrap(stream) {
+                        serve(stream, &reqs, &*respond);
+                    }
+                });
             }
         });
         Ok(Receiver {
@@ -110,6 +135,11 @@ impl Receiver {
     /// `http://127.0.0.1:<port><path>`
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// Everything received so far, in arrival order.
@@ -141,10 +171,7 @@ impl Drop for Receiver {
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<Request> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
+fn read_request(stream: &mut dyn Stream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -180,8 +207,8 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
     })
 }
 
-fn serve(mut stream: TcpStream, requests: &Mutex<Vec<Request>>, respond: &Responder) {
-    let Some(request) = read_request(&stream) else {
+fn serve(mut stream: Box<dyn Stream>, requests: &Mutex<Vec<Request>>, respond: &Responder) {
+    let Some(request) = read_request(&mut *stream) else {
         return;
     };
     let reply = respond(&request);

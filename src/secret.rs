@@ -25,6 +25,13 @@ impl Secret {
     }
 }
 
+/// Written out (by `config check`) as `[REDACTED]`: serializing never reveals the secret.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(REDACTED)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(REDACTED)
@@ -46,5 +53,6 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s} {s:?}"), "[REDACTED] [REDACTED]");
         assert_eq!(s.expose(), "hunter2");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"[REDACTED]\"");
     }
 }

@@ -3,9 +3,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::delivery::Queue as _;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::env::HookEnv;
 use crate::receiver::{Receiver, Request};
 
 /// Why the demo could not run.
@@ -30,16 +33,19 @@ fn io<T>(what: impl Into<String>, r: std::io::Result<T>) -> Result<T, DemoError>
     })
 }
 
-/// Runs git in `dir` isolated from the user's own git and git-webhook settings.
-fn git(dir: &Path, args: &[&str]) -> Result<(), DemoError> {
+/// Runs git in `dir` with a cleared environment: nothing of the user's git or git-webhook settings (an
+/// exported `GIT_DIR`, a global config) reaches it, and it writes nowhere but the demo's directory.
+fn git(dir: &Path, args: &[&str], env: &HookEnv) -> Result<(), DemoError> {
     let output = Command::new("git")
         .args(args)
         .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_WEBHOOK_CONFIG")
-        .env_remove("GIT_WEBHOOK_GLOBAL_CONFIG")
-        .env_remove("GIT_WEBHOOK_DRY_RUN")
+        .env_clear()
+        .env(
+            "PATH",
+            env.vars.get("PATH").map_or("/usr/bin:/bin", String::as_str),
+        )
+        .env("HOME", dir)
+        .env("GIT_WEBHOOK_GLOBAL_CONFIG", "/nonexistent/git-webhook.toml")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_AUTHOR_NAME", "Demo User")
@@ -72,6 +78,21 @@ fn write(path: PathBuf, text: &str) -> Result<(), DemoError> {
     )
 }
 
+/// Writes a file only its owner can read (the demo's configuration holds a secret).
+fn write_private(path: PathBuf, text: &str) -> Result<(), DemoError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path);
+    io(
+        format!("cannot write {}", path.display()),
+        file.and_then(|mut f| f.write_all(text.as_bytes())),
+    )
+}
+
 fn summary(n: usize, r: &Request) -> String {
     let body = r.json();
     let mut text =
@@ -98,27 +119,32 @@ fn summary(n: usize, r: &Request) -> String {
 }
 
 /// Runs the demo, writing what happens to `out`.
-pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
+pub fn run(out: &mut dyn Write, env: &HookEnv) -> Result<(), DemoError> {
     let receiver = io("cannot listen on 127.0.0.1", Receiver::start())?;
-    let tmp = io("cannot create a temporary directory", tempfile::tempdir())?;
+    let tmp = io(
+        "cannot create a temporary directory",
+        tempfile::Builder::new()
+            .prefix("git-webhook-demo")
+            .tempdir_in(&env.temp_dir),
+    )?;
     let bare = tmp.path().join("srv").join("acme").join("demo.git");
     let work = tmp.path().join("work");
     io(
         "cannot create the demo directories",
         std::fs::create_dir_all(&bare),
     )?;
-    git(&bare, &["init", "-q", "--bare", "-b", "main"])?;
+    git(&bare, &["init", "-q", "--bare", "-b", "main"], env)?;
     let config = format!(
         "[project]\nweb_url = \"https://git.example.com/acme/demo\"\ndescription = \"git-webhook demo\"\n\n\
          [users.demo]\nname = \"Demo User\"\nemail = \"demo@example.com\"\n\n\
          [[endpoint]]\nurl = \"{}\"\nformat = \"gitlab\"\nsecret = \"demo-secret\"\n",
         receiver.url("/hook")
     );
-    write(bare.join("webhook.toml"), &config)?;
-    let exe = io(
-        "cannot find this program's own path",
-        std::env::current_exe(),
-    )?;
+    write_private(bare.join("webhook.toml"), &config)?;
+    let exe = env.exe.clone().ok_or_else(|| DemoError::Io {
+        what: "cannot find this program's own path".to_owned(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    })?;
     io(
         "cannot install the hook",
         std::os::unix::fs::symlink(&exe, bare.join("hooks").join("post-receive")),
@@ -134,14 +160,15 @@ pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
     git(
         tmp.path(),
         &["clone", "-q", &bare.to_string_lossy(), "work"],
+        env,
     )?;
     write(work.join("README.md"), "# demo\n")?;
-    git(&work, &["add", "."])?;
-    git(&work, &["commit", "-q", "-m", "Add README"])?;
+    git(&work, &["add", "."], env)?;
+    git(&work, &["commit", "-q", "-m", "Add README"], env)?;
     write(work.join("app.txt"), "version 1\n")?;
-    git(&work, &["add", "."])?;
-    git(&work, &["commit", "-q", "-m", "Add the app"])?;
-    git(&work, &["mv", "app.txt", "main.txt"])?;
+    git(&work, &["add", "."], env)?;
+    git(&work, &["commit", "-q", "-m", "Add the app"], env)?;
+    git(&work, &["mv", "app.txt", "main.txt"], env)?;
     write(work.join("README.md"), "# demo\n\nNow with an app.\n")?;
     git(
         &work,
@@ -152,24 +179,29 @@ pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
             "-m",
             "Rename the app and describe it\n\nA longer body.",
         ],
+        env,
     )?;
     let _ = writeln!(out, "$ git push origin main            # 3 new commits");
     let _ = out.flush();
-    git(&work, &["push", "-q", "origin", "main"])?;
-    git(&work, &["checkout", "-q", "-b", "feature"])?;
+    git(&work, &["push", "-q", "origin", "main"], env)?;
+    git(&work, &["checkout", "-q", "-b", "feature"], env)?;
     write(work.join("feature.txt"), "wip\n")?;
-    git(&work, &["add", "."])?;
-    git(&work, &["commit", "-q", "-m", "Start a feature"])?;
+    git(&work, &["add", "."], env)?;
+    git(&work, &["commit", "-q", "-m", "Start a feature"], env)?;
     let _ = writeln!(
         out,
         "$ git push origin feature         # a new branch with 1 new commit"
     );
     let _ = out.flush();
-    git(&work, &["push", "-q", "origin", "feature"])?;
-    git(&work, &["tag", "-a", "v1.0", "-m", "Release 1.0", "main"])?;
+    git(&work, &["push", "-q", "origin", "feature"], env)?;
+    git(
+        &work,
+        &["tag", "-a", "v1.0", "-m", "Release 1.0", "main"],
+        env,
+    )?;
     let _ = writeln!(out, "$ git push origin v1.0            # an annotated tag");
     let _ = out.flush();
-    git(&work, &["push", "-q", "origin", "v1.0"])?;
+    git(&work, &["push", "-q", "origin", "v1.0"], env)?;
 
     let got = receiver.wait_for(3, Duration::from_secs(15));
     let _ = writeln!(out, "\nThe receiver got {} webhook(s):", got.len());
@@ -192,7 +224,10 @@ pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
         );
     }
     // The background deliverer logs each delivery once its answer is in.
-    let spool = crate::spool::Spool::open(&bare.join(crate::config::Delivery::default().spool_dir));
+    let spool = crate::delivery::spool::Spool::open(
+        &bare.join(crate::config::Delivery::default().spool_dir),
+        "demo",
+    );
     if let Ok(spool) = spool {
         for _ in 0..150 {
             if spool.records().len() >= got.len() {
@@ -201,7 +236,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = writeln!(out, "The delivery log (`git webhook log`):");
-        super::queue::log(&spool, 10, false, out);
+        super::queue::show_log(&spool, 10, false, out);
     }
     if got.len() < 3 {
         return Err(DemoError::Missing {

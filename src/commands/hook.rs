@@ -1,80 +1,86 @@
-//! The hook itself: ref updates in, webhooks out. Never fails: every problem becomes one line on stderr.
+//! The hooks: ref updates in, webhooks out. Never fails: every problem becomes one `remote:` line.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::Read;
 
-use super::deliver;
-use super::say;
-use crate::clock::Clock;
-use crate::config;
-use crate::env::HookEnv;
-use crate::event::PushEvent;
-use crate::git::{self, refs::RefUpdate};
-use crate::notice::{chain, Notice};
-use crate::{dry_run, project, send};
+use super::Context;
+use crate::cli::RepoArgs;
+use crate::config::{self, NotConfigured};
+use crate::delivery::{plan, worker, WireRequest};
+use crate::describe;
+use crate::error::chain;
+use crate::git::{self, Repo};
+use crate::model::{refs, PushEvent, RefUpdate};
+use crate::notice::Notice;
 
-/// What the command line adds to the environment for one hook run.
-#[derive(Debug, Clone, Copy)]
-pub struct Options<'a> {
-    pub config: Option<&'a Path>,
-    pub repo: Option<&'a Path>,
-    pub dry_run: bool,
-    /// Run as the `update` hook: the ref has not moved yet, so each event waits until it has.
-    pub wait_for_ref: bool,
+/// `post-receive`: every `<old> <new> <ref>` line of stdin.
+pub fn post_receive(stdin: &mut dyn Read, at: &RepoArgs, dry_run: bool, ctx: &mut Context<'_>) {
+    let mut input = Vec::new();
+    if let Err(e) = stdin.read_to_end(&mut input) {
+        ctx.say(Notice::NoInput(e.to_string()));
+    }
+    let (updates, bad) = refs::parse_stdin(&input);
+    for e in bad {
+        ctx.say(Notice::BadLine(e.to_string()));
+    }
+    run(&updates, at, dry_run, false, ctx);
 }
 
-/// Runs the hook for these ref updates: builds the events and sends (or, in dry-run, prints) every request.
-pub fn run(
-    updates: &[RefUpdate],
-    opts: Options<'_>,
-    env: &HookEnv,
-    clock: &Clock,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
+/// `update <ref> <old> <new>`: one ref, whose event waits until the push has really moved it.
+pub fn update(
+    refname: &str,
+    old: &str,
+    new: &str,
+    at: &RepoArgs,
+    dry_run: bool,
+    ctx: &mut Context<'_>,
 ) {
-    let git_dir = git::repo_path(opts.repo, env);
-    let loaded = match config::load(opts.config, env, &git_dir) {
+    match RefUpdate::from_update_args(refname, old, new) {
+        Ok(update) => run(&[update], at, dry_run, true, ctx),
+        Err(e) => ctx.say(Notice::BadUpdateArguments(e.to_string())),
+    }
+}
+
+/// Builds the events of these ref updates and queues (or, in dry-run, prints) every request.
+fn run(
+    updates: &[RefUpdate],
+    at: &RepoArgs,
+    dry_run: bool,
+    wait_for_ref: bool,
+    ctx: &mut Context<'_>,
+) {
+    let env = ctx.env;
+    let (git_dir, repo) = match git::locate(at.repo.as_deref(), env)
+        .map_err(|e| chain(&e))
+        .and_then(|dir| match Repo::open(&dir, env) {
+            Ok(repo) => Ok((dir, repo)),
+            Err(e) => Err(chain(&e)),
+        }) {
+        Ok(found) => found,
+        Err(e) => return ctx.say(Notice::RepositoryUnusable(e)),
+    };
+    let loaded = match config::load(at.config.as_deref(), env, &git_dir, &repo.webhook_config()) {
         Ok(Some(loaded)) => loaded,
         Ok(None) => {
-            let looked: Vec<String> = config::candidates(opts.config, env, &git_dir)
-                .iter()
-                .map(|(p, _)| p.display().to_string())
-                .collect();
-            say(
-                err,
-                Notice::Info(format!(
-                    "no configuration found (looked for {} and webhook.* in git config); nothing sent",
-                    looked.join(", ")
-                )),
-            );
-            return;
+            return ctx.say(Notice::NoConfig(NotConfigured::new(
+                at.config.as_deref(),
+                env,
+                &git_dir,
+            )))
         }
-        Err(e) => {
-            say(err, Notice::Problem(format!("{}; nothing sent", chain(&e))));
-            return;
-        }
+        Err(e) => return ctx.say(Notice::ConfigUnusable(chain(&e))),
     };
     for problem in &loaded.problems {
-        say(
-            err,
-            Notice::Problem(format!("{problem}; this endpoint is skipped")),
-        );
+        ctx.say(Notice::EndpointSkipped(problem.clone()));
     }
     for warning in &loaded.warnings {
-        say(err, Notice::Problem(warning.clone()));
+        ctx.say(Notice::ConfigWarning(warning.clone()));
     }
     let config = loaded.config;
     if config.endpoints.is_empty() {
         if loaded.problems.is_empty() {
-            let files: Vec<String> = config
-                .sources
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            say(
-                err,
-                Notice::Info(format!("no endpoint in {}; nothing sent", files.join(", "))),
-            );
+            ctx.say(Notice::NoEndpoint {
+                files: config.sources.clone(),
+            });
         }
         return;
     }
@@ -86,29 +92,20 @@ pub fn run(
         .iter()
         .find(|o| matches!(o.as_str(), "ci.skip" | "webhook.skip"))
     {
-        say(
-            err,
-            Notice::Info(format!("push option {skip}: no webhooks for this push")),
-        );
-        return;
+        return ctx.say(Notice::Skipped {
+            option: skip.clone(),
+        });
     }
-    let repo = match git::open(&git_dir, env) {
-        Ok(repo) => repo,
-        Err(e) => {
-            say(err, Notice::Problem(format!("{}; nothing sent", chain(&e))));
-            return;
-        }
-    };
-    let project = project::describe(&config, &git_dir, Some(&repo), env);
-    let pusher = project::pusher(&config, env);
+    let project = describe::describe(&config, &git_dir, repo.default_branch(), env);
+    let pusher = describe::pusher(&config, env);
+    let pushed_at = ctx.clock.now_seconds();
     let mut events = Vec::new();
-    let pushed_at = clock.now_seconds();
-    for result in git::push::events(&repo, updates, config.max_commits) {
+    for result in repo.events(updates, config.max_commits) {
         match result {
             Ok(mut change) => {
-                project::name_authors(&config, &mut change);
+                describe::name_authors(&config, &mut change);
                 events.push(PushEvent {
-                    id: clock.uuid(),
+                    id: ctx.clock.uuid(),
                     change,
                     project: project.clone(),
                     pusher: pusher.clone(),
@@ -116,34 +113,37 @@ pub fn run(
                     pushed_at,
                 });
             }
-            Err(e) => say(
-                err,
-                Notice::Problem(format!("{}; no webhook for this ref", chain(&e))),
-            ),
+            Err(e) => ctx.say(Notice::RefSkipped(chain(&e))),
         }
     }
-    let jobs = send::plan(&config.endpoints, &events, clock, opts.wait_for_ref);
+    let jobs = plan::plan(&config.endpoints, &events, ctx.clock, wait_for_ref);
     if jobs.is_empty() {
         return;
     }
-    if opts.dry_run || env.dry_run {
+    if dry_run || env.dry_run {
         for job in &jobs {
             if let Some(endpoint) = config
                 .endpoints
                 .iter()
                 .find(|e| e.number == job.endpoint.number)
             {
-                let _ = out.write_all(dry_run::render(endpoint, job, clock).as_bytes());
+                let _ = ctx
+                    .out
+                    .write_all(WireRequest::dry_run(endpoint, job, ctx.clock).as_bytes());
             }
         }
-        say(
-            err,
-            Notice::Info(format!(
-                "dry run: {} request(s) shown above, nothing sent",
-                jobs.len()
-            )),
-        );
-        return;
+        return ctx.say(Notice::DryRun {
+            requests: jobs.len(),
+        });
     }
-    deliver::hand_over(&jobs, &config, &git_dir, opts.config, clock, err);
+    let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
+    let submit = worker::Submit {
+        config: &config,
+        git_dir: &git_dir,
+        config_path: at.config.as_deref(),
+        env,
+        clock: ctx.clock,
+        ref_moved: &ref_moved,
+    };
+    worker::submit(&jobs, &submit, &mut |n| ctx.say(n));
 }

@@ -12,7 +12,7 @@ const MAX_DEPTH: usize = 8;
 
 /// What to install, and where.
 #[derive(Debug, Clone, Default)]
-pub struct Targets {
+struct Targets {
     pub repos: Vec<PathBuf>,
     /// Every repository below this directory.
     pub all: Option<PathBuf>,
@@ -203,9 +203,34 @@ fn uninstall_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), 
     ))
 }
 
+/// `install` / `uninstall`: exit status 1 when anything was skipped or failed.
+pub fn run(
+    args: &crate::cli::InstallArgs,
+    remove: bool,
+    ctx: &mut super::Context<'_>,
+) -> Result<(), crate::error::CommandError> {
+    use crate::error::CommandError;
+    let targets = Targets {
+        repos: args.repos.clone(),
+        all: args.all.clone(),
+        hooks_path: args.hooks_path.clone(),
+        hook: args.hook.clone(),
+        chain: args.chain,
+    };
+    let exe =
+        ctx.env.exe.as_deref().ok_or_else(|| {
+            CommandError::Failed("cannot find this program's own path".to_owned())
+        })?;
+    match install_all(&targets, remove, exe, ctx.out) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(CommandError::Unhappy),
+        Err(e) => Err(CommandError::Failed(e)),
+    }
+}
+
 /// Installs (or, with `remove`, uninstalls) into every target, one line each, then a summary.
 /// Returns whether everything was done (nothing skipped or failed).
-pub fn run(t: &Targets, remove: bool, exe: &Path, out: &mut dyn Write) -> Result<bool, String> {
+fn install_all(t: &Targets, remove: bool, exe: &Path, out: &mut dyn Write) -> Result<bool, String> {
     let dirs = hook_dirs(t)?;
     if dirs.is_empty() {
         return Err("name repositories, --all DIR or --hooks-path DIR".to_owned());

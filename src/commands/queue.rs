@@ -1,11 +1,14 @@
-//! `status`, `log` and `redeliver`: looking into the spool, and sending a finished or dead event again.
+//! `status`, `log` and `redeliver`: looking into the queue, and sending a finished or dead event again.
 
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::clock::Clock;
-use crate::spool::{Outcome, Record, Spool};
+use super::{load_config, open_repo, Context};
+use crate::cli::RepoArgs;
+use crate::delivery::worker::{self, Run};
+use crate::delivery::{Outcome, Pass, Queue, Record};
+use crate::error::CommandError;
 
 fn when(ms: u64) -> String {
     DateTime::<Utc>::from_timestamp_millis(i64::try_from(ms).unwrap_or(0))
@@ -13,10 +16,34 @@ fn when(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// Opens the repository's queue with its configuration, and runs `f` on them.
+fn with_queue<T>(
+    at: &RepoArgs,
+    ctx: &mut Context<'_>,
+    f: impl FnOnce(
+        &dyn Queue,
+        &crate::config::Config,
+        &crate::git::Repo,
+        &std::path::Path,
+        &mut Context<'_>,
+    ) -> T,
+) -> Result<T, CommandError> {
+    let (git_dir, repo) = open_repo(at, ctx.env)?;
+    let loaded = load_config(at, ctx.env, &git_dir, &repo, ctx)?;
+    let queue = worker::open(&loaded.config, &git_dir, ctx.clock)
+        .map_err(|e| CommandError::from_error(&e))?;
+    Ok(f(&queue, &loaded.config, &repo, &git_dir, ctx))
+}
+
 /// `git webhook status`.
-pub fn status(spool: &Spool, clock: &Clock, out: &mut dyn Write) {
-    let c = spool.counts();
-    let _ = writeln!(out, "spool:     {}", spool.root().display());
+pub fn status(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    with_queue(at, ctx, |queue, _, _, _, ctx| show_status(queue, ctx))
+}
+
+fn show_status(queue: &dyn Queue, ctx: &mut Context<'_>) {
+    let (clock, out) = (ctx.clock, &mut *ctx.out);
+    let c = queue.counts();
+    let _ = writeln!(out, "spool:     {}", queue.location());
     let _ = writeln!(out, "pending:   {}", c.pending);
     let _ = writeln!(out, "retrying:  {}", c.retrying);
     let _ = writeln!(out, "in flight: {}", c.in_flight);
@@ -33,8 +60,20 @@ pub fn status(spool: &Spool, clock: &Clock, out: &mut dyn Write) {
 }
 
 /// `git webhook log`: the last `limit` records, as a table or as JSON lines.
-pub fn log(spool: &Spool, limit: usize, json: bool, out: &mut dyn Write) {
-    let records = spool.records();
+pub fn log(
+    at: &RepoArgs,
+    limit: usize,
+    json: bool,
+    ctx: &mut Context<'_>,
+) -> Result<(), CommandError> {
+    with_queue(at, ctx, |queue, _, _, _, ctx| {
+        show_log(queue, limit, json, ctx.out);
+    })
+}
+
+/// The last `limit` records of `queue`'s log.
+pub fn show_log(queue: &dyn Queue, limit: usize, json: bool, out: &mut dyn Write) {
+    let records = queue.records();
     let shown = &records[records.len().saturating_sub(limit)..];
     for r in shown {
         let _ = if json {
@@ -71,15 +110,31 @@ fn line(r: &Record) -> String {
 }
 
 /// `git webhook redeliver ID`: puts the delivered or dead jobs whose job or event id starts with `id`
-/// back in the queue, with the same idempotency id. Returns how many.
-pub fn requeue(
-    spool: &Spool,
-    id: &str,
-    clock: &Clock,
-    out: &mut dyn Write,
-) -> Result<usize, crate::spool::SpoolError> {
-    let now = clock.now_ms();
-    let found = spool.find(id);
+/// back in the queue, with the same idempotency id, and sends what is due.
+pub fn redeliver(at: &RepoArgs, id: &str, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    with_queue(at, ctx, |queue, config, repo, git_dir, ctx| {
+        let requeued = requeue(queue, id, ctx)?;
+        if requeued == 0 {
+            return Err(CommandError::Failed(format!(
+                "no delivered or dead webhook has a job or event id starting with {id:?} (see `git webhook log`)"
+            )));
+        }
+        let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
+        let pass = Pass {
+            queue,
+            config,
+            repo: git_dir,
+            ref_moved: &ref_moved,
+            clock: ctx.clock,
+            ignore_schedule: false,
+        };
+        worker::deliver(pass, Run::Once, ctx.out).map_err(|e| CommandError::from_error(&e))
+    })?
+}
+
+fn requeue(queue: &dyn Queue, id: &str, ctx: &mut Context<'_>) -> Result<usize, CommandError> {
+    let now = ctx.clock.now_ms();
+    let found = queue.finished(id);
     for (job, dead) in &found {
         let mut job = job.clone();
         (
@@ -89,18 +144,20 @@ pub fn requeue(
             job.condition,
             job.last_error,
         ) = (now, now, 0, None, None);
-        spool.enqueue(&job)?;
-        spool.log(&Record::of(&job, now, Outcome::Requeued));
+        queue
+            .enqueue(std::slice::from_ref(&job))
+            .map_err(|e| CommandError::from_error(&e))?;
+        queue.log(&Record::of(&job, now, Outcome::Requeued));
         let from = if *dead {
             "dead letters"
         } else {
             "delivered jobs"
         };
         let _ = writeln!(
-            out,
+            ctx.out,
             "requeued job {} (event {}, {} to {}) from the {from}",
             job.id(),
-            job.delivery.event_id,
+            job.template.event_id,
             job.refname,
             job.endpoint.url
         );

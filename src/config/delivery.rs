@@ -3,12 +3,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::Serialize;
 use toml::Spanned;
 
-use super::{duration, DurationValue};
-use crate::delivery::retry::Policy;
+use super::schema::{DurationValue, RawDelivery};
+use super::{duration, show_duration, show_durations, Located};
 
+/// The built-in retry schedule: the delay before each retry.
+pub const DEFAULT_SCHEDULE: [Duration; 6] = [
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(6 * 3600),
+];
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_PARALLEL: usize = 64;
 pub const DEFAULT_MAX_JOBS: usize = 10_000;
@@ -18,7 +27,8 @@ pub const DEFAULT_UPDATE_WAIT: Duration = Duration::from_secs(60);
 pub const DEFAULT_SPOOL_DIR: &str = "webhook";
 
 /// When the hook sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Spool, start a background deliverer, return at once (the default).
     Async,
@@ -28,34 +38,26 @@ pub enum Mode {
     Queue,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawDelivery {
-    mode: Option<Spanned<String>>,
-    timeout: Option<Spanned<DurationValue>>,
-    retry_schedule: Option<Spanned<Vec<DurationValue>>>,
-    retry_jitter: Option<Spanned<f64>>,
-    max_parallel: Option<Spanned<usize>>,
-    spool_dir: Option<PathBuf>,
-    max_jobs: Option<Spanned<usize>>,
-    max_age: Option<Spanned<DurationValue>>,
-    update_wait: Option<Spanned<DurationValue>>,
-}
-
-/// The checked `[delivery]` table.
-#[derive(Debug, Clone, PartialEq)]
+/// The checked `[delivery]` table; its fields are named as the file's keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delivery {
     pub mode: Mode,
+    #[serde(serialize_with = "show_duration")]
     pub timeout: Duration,
-    pub policy: Policy,
+    #[serde(serialize_with = "show_durations")]
+    pub retry_schedule: Vec<Duration>,
+    /// Each delay is moved by up to this fraction either way (0.2: ±20%).
+    pub retry_jitter: f64,
     pub max_parallel: usize,
     /// Where the spool is; relative paths are taken from the repository's git directory.
     pub spool_dir: PathBuf,
     /// Queued jobs beyond this number push out the oldest (logged, with a warning first).
     pub max_jobs: usize,
     /// Jobs older than this are given up (logged).
+    #[serde(serialize_with = "show_duration")]
     pub max_age: Duration,
     /// How long an `update`-hook event waits for its push to complete.
+    #[serde(serialize_with = "show_duration")]
     pub update_wait: Duration,
 }
 
@@ -64,7 +66,8 @@ impl Default for Delivery {
         Delivery {
             mode: Mode::Async,
             timeout: DEFAULT_TIMEOUT,
-            policy: Policy::default(),
+            retry_schedule: DEFAULT_SCHEDULE.to_vec(),
+            retry_jitter: 0.2,
             max_parallel: DEFAULT_MAX_PARALLEL,
             spool_dir: PathBuf::from(DEFAULT_SPOOL_DIR),
             max_jobs: DEFAULT_MAX_JOBS,
@@ -74,12 +77,11 @@ impl Default for Delivery {
     }
 }
 
-type Located = (usize, String);
-
-fn positive(n: &Spanned<usize>) -> Result<usize, Located> {
-    match *n.get_ref() {
-        0 => Err((n.span().start, "must be at least 1".to_owned())),
-        v => Ok(v),
+fn positive(n: &Option<Spanned<usize>>, default: usize) -> Result<usize, Located> {
+    match n {
+        None => Ok(default),
+        Some(n) if *n.get_ref() == 0 => Err((n.span().start, "must be at least 1".to_owned())),
+        Some(n) => Ok(*n.get_ref()),
     }
 }
 
@@ -103,7 +105,7 @@ pub(crate) fn check(raw: &RawDelivery) -> Result<Delivery, Located> {
             ))
         }
     };
-    let schedule = match &raw.retry_schedule {
+    let retry_schedule = match &raw.retry_schedule {
         Some(list) => list
             .get_ref()
             .iter()
@@ -111,32 +113,23 @@ pub(crate) fn check(raw: &RawDelivery) -> Result<Delivery, Located> {
                 duration(&Spanned::new(list.span(), v.clone())).map_err(|m| (list.span().start, m))
             })
             .collect::<Result<Vec<_>, _>>()?,
-        None => d.policy.schedule.clone(),
+        None => d.retry_schedule,
     };
-    let jitter = match &raw.retry_jitter {
+    let retry_jitter = match &raw.retry_jitter {
         Some(j) if !(0.0..=1.0).contains(j.get_ref()) => {
             return Err((j.span().start, "must be between 0 and 1".to_owned()))
         }
         Some(j) => *j.get_ref(),
-        None => d.policy.jitter,
+        None => d.retry_jitter,
     };
     Ok(Delivery {
         mode,
         timeout: time(&raw.timeout, d.timeout)?,
-        policy: Policy { schedule, jitter },
-        max_parallel: raw
-            .max_parallel
-            .as_ref()
-            .map(positive)
-            .transpose()?
-            .unwrap_or(d.max_parallel),
+        retry_schedule,
+        retry_jitter,
+        max_parallel: positive(&raw.max_parallel, d.max_parallel)?,
         spool_dir: raw.spool_dir.clone().unwrap_or(d.spool_dir),
-        max_jobs: raw
-            .max_jobs
-            .as_ref()
-            .map(positive)
-            .transpose()?
-            .unwrap_or(d.max_jobs),
+        max_jobs: positive(&raw.max_jobs, d.max_jobs)?,
         max_age: time(&raw.max_age, d.max_age)?,
         update_wait: time(&raw.update_wait, d.update_wait)?,
     })

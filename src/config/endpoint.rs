@@ -6,52 +6,39 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use globset::{GlobSet, GlobSetBuilder};
-use serde::Deserialize;
+use serde::{Serialize, Serializer};
 use toml::Spanned;
 
-use super::{duration, DurationValue};
-use crate::event::{EventKind, RefEvent};
+use super::schema::RawEndpoint;
+use super::{duration, show_duration, Located};
 use crate::format::{self, Format, SecretMode};
-use crate::git::refs::RefKind;
-use crate::secret::Secret;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawEndpoint {
-    url: Spanned<String>,
-    format: Option<Spanned<String>>,
-    pub(crate) secret: Option<Spanned<Secret>>,
-    secret_file: Option<Spanned<PathBuf>>,
-    secret_env: Option<Spanned<String>>,
-    secret_mode: Option<Spanned<String>>,
-    events: Option<Spanned<Vec<String>>>,
-    branches: Option<Spanned<Vec<String>>>,
-    tags: Option<Spanned<Vec<String>>>,
-    timeout: Option<Spanned<DurationValue>>,
-    headers: Option<Spanned<BTreeMap<String, String>>>,
-    tls_verify: Option<bool>,
-    ca_file: Option<Spanned<PathBuf>>,
-    client_cert: Option<Spanned<PathBuf>>,
-    client_key: Option<Spanned<PathBuf>>,
-}
-
-impl RawEndpoint {
-    /// Whether the secret (or a URL password) is written in the file itself.
-    pub(crate) fn has_inline_secret(&self) -> bool {
-        self.secret.is_some()
-            || url::Url::parse(self.url.get_ref()).is_ok_and(|u| u.password().is_some())
-    }
-}
+use crate::model::{EventKind, RefEvent, RefKind};
+use crate::secret::{Secret, REDACTED};
 
 /// How an endpoint's TLS connections are checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Tls {
     /// `false`: accept any certificate (`tls_verify = false`).
+    #[serde(rename = "tls_verify")]
     pub verify: bool,
     /// Extra CA certificates (PEM) to trust besides the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
-    /// A client certificate and its key (PEM), for receivers that ask for one.
-    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// A client certificate (PEM), for receivers that ask for one, and its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+}
+
+/// Where an endpoint's secret comes from, as the configuration says it (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// `secret = "..."`: shown as `[REDACTED]`.
+    Secret(Secret),
+    SecretFile(PathBuf),
+    SecretEnv(String),
 }
 
 /// A glob filter on branch or tag names: a pattern matches the short name (`release/*`) or the full
@@ -63,8 +50,11 @@ pub struct RefFilter {
     set: GlobSet,
 }
 
-/// The filter on branch names (kept under its first name).
-pub type BranchFilter = RefFilter;
+impl Serialize for RefFilter {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.patterns.serialize(s)
+    }
+}
 
 impl RefFilter {
     pub fn matches(&self, name: &str) -> bool {
@@ -72,25 +62,50 @@ impl RefFilter {
     }
 }
 
-/// One `[[endpoint]]`, checked and ready to send to.
-#[derive(Clone)]
+/// One `[[endpoint]]`, checked and ready to send to. It serializes as the file's keys, secrets redacted.
+#[derive(Clone, Serialize)]
 pub struct Endpoint {
-    /// 1-based position in the file, as messages name it.
+    /// 1-based position in the configuration, as messages name it.
+    #[serde(skip)]
     pub number: usize,
     /// The URL requests go to, without credentials.
+    #[serde(skip)]
     pub url: url::Url,
     /// `user:password@` from the configured URL, sent as HTTP Basic auth.
+    #[serde(skip)]
     pub basic_auth: Option<(String, Secret)>,
+    /// The URL as messages show it: credentials, if any, as `*****:*****@`.
+    #[serde(rename = "url")]
+    pub shown_url: String,
+    #[serde(serialize_with = "format_id")]
     pub format: &'static dyn Format,
+    /// The secret itself (from `secret`, `secret_file` or `secret_env`).
+    #[serde(skip)]
     pub secret: Option<Secret>,
+    #[serde(flatten)]
+    pub secret_source: Option<SecretSource>,
     pub secret_mode: SecretMode,
     pub events: Vec<EventKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub branches: Option<RefFilter>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<RefFilter>,
+    #[serde(serialize_with = "show_duration")]
     pub timeout: Duration,
-    /// Extra request headers; a format's own headers always win over these.
+    /// Extra request headers; a format's own headers always win over these. Shown redacted: they often
+    /// carry tokens.
+    #[serde(serialize_with = "redacted_values")]
     pub headers: Vec<(String, String)>,
+    #[serde(flatten)]
     pub tls: Tls,
+}
+
+fn format_id<S: Serializer>(f: &&'static dyn Format, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.id())
+}
+
+fn redacted_values<S: Serializer>(headers: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(headers.iter().map(|(name, _)| (name, REDACTED)))
 }
 
 impl fmt::Debug for Endpoint {
@@ -99,26 +114,16 @@ impl fmt::Debug for Endpoint {
             f,
             "Endpoint {} {} ({})",
             self.number,
-            self.masked_url(),
+            self.shown_url,
             self.format.id()
         )
     }
 }
 
 impl Endpoint {
-    /// The URL as messages show it: credentials, if any, as `*****:*****@`.
-    pub fn masked_url(&self) -> String {
-        let mut u = self.url.clone();
-        if self.basic_auth.is_some() {
-            let _ = u.set_username("*****");
-            let _ = u.set_password(Some("*****"));
-        }
-        u.to_string()
-    }
-
     /// A stable number for this endpoint, as forges number their webhooks: derived from its URL.
     pub fn hook_id(&self) -> u64 {
-        crate::project::stable_id(self.url.as_str())
+        crate::ids::stable_id(self.url.as_str())
     }
 
     /// Whether this endpoint wants the event (its `events` and `branches` filters).
@@ -134,8 +139,6 @@ impl Endpoint {
         }
     }
 }
-
-type Located = (usize, String);
 
 fn ref_filter(
     list: &Option<Spanned<Vec<String>>>,
@@ -157,27 +160,40 @@ fn ref_filter(
     }))
 }
 
-/// The secret from `secret`, `secret_file` or `secret_env` (at most one of them).
-fn secret(raw: &RawEndpoint, env: &BTreeMap<String, String>) -> Result<Option<Secret>, Located> {
+/// The secret from `secret`, `secret_file` or `secret_env` (at most one of them), and where it came from.
+fn secret(
+    raw: &RawEndpoint,
+    url_at: usize,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<(Secret, SecretSource)>, Located> {
     match (&raw.secret, &raw.secret_file, &raw.secret_env) {
         (None, None, None) => Ok(None),
-        (Some(s), None, None) => Ok(Some(s.get_ref().clone())),
+        (Some(s), None, None) => Ok(Some((
+            s.get_ref().clone(),
+            SecretSource::Secret(s.get_ref().clone()),
+        ))),
         (None, Some(f), None) => match std::fs::read_to_string(f.get_ref()) {
-            Ok(text) => Ok(Some(Secret::new(text.trim_end_matches(['\r', '\n'])))),
+            Ok(text) => Ok(Some((
+                Secret::new(text.trim_end_matches(['\r', '\n'])),
+                SecretSource::SecretFile(f.get_ref().clone()),
+            ))),
             Err(e) => Err((
                 f.span().start,
                 format!("cannot read secret_file {}: {e}", f.get_ref().display()),
             )),
         },
         (None, None, Some(v)) => match env.get(v.get_ref()) {
-            Some(value) if !value.is_empty() => Ok(Some(Secret::new(value.clone()))),
+            Some(value) if !value.is_empty() => Ok(Some((
+                Secret::new(value.clone()),
+                SecretSource::SecretEnv(v.get_ref().clone()),
+            ))),
             _ => Err((
                 v.span().start,
                 format!("secret_env names ${}, which is not set", v.get_ref()),
             )),
         },
         _ => Err((
-            raw.url.span().start,
+            url_at,
             "give at most one of secret, secret_file and secret_env".to_owned(),
         )),
     }
@@ -191,9 +207,12 @@ fn tls(raw: &RawEndpoint) -> Result<Tls, Located> {
             format!("cannot read {key} {}: {e}", p.get_ref().display()),
         )),
     };
-    let client_cert = match (&raw.client_cert, &raw.client_key) {
-        (None, None) => None,
-        (Some(c), Some(k)) => Some((readable(c, "client_cert")?, readable(k, "client_key")?)),
+    let (client_cert, client_key) = match (&raw.client_cert, &raw.client_key) {
+        (None, None) => (None, None),
+        (Some(c), Some(k)) => (
+            Some(readable(c, "client_cert")?),
+            Some(readable(k, "client_key")?),
+        ),
         (Some(c), None) | (None, Some(c)) => {
             return Err((
                 c.span().start,
@@ -209,28 +228,44 @@ fn tls(raw: &RawEndpoint) -> Result<Tls, Located> {
             .map(|p| readable(p, "ca_file"))
             .transpose()?,
         client_cert,
+        client_key,
     })
 }
 
+/// Whether `name` is an HTTP header name (an RFC 9110 token) and `value` a header value.
+fn valid_header(name: &str, value: &str) -> bool {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty()
+        && name.bytes().all(tchar)
+        && value
+            .bytes()
+            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Checks one `[[endpoint]]` table (`at`: where the table starts, for problems of the whole table).
 pub(crate) fn check(
     number: usize,
     raw: RawEndpoint,
+    at_table: usize,
     default_timeout: Duration,
     env: &BTreeMap<String, String>,
 ) -> Result<Endpoint, Located> {
     let at = |s: std::ops::Range<usize>, m: String| (s.start, m);
-    let mut url = url::Url::parse(raw.url.get_ref().trim()).map_err(|e| {
+    let Some(raw_url) = raw.url.as_ref() else {
+        return Err((at_table, "missing key url".to_owned()));
+    };
+    let mut url = url::Url::parse(raw_url.get_ref().trim()).map_err(|e| {
         at(
-            raw.url.span(),
-            format!("{:?} is not a URL: {e}", mask(raw.url.get_ref())),
+            raw_url.span(),
+            format!("{:?} is not a URL: {e}", mask(raw_url.get_ref())),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(at(
-            raw.url.span(),
+            raw_url.span(),
             format!(
                 "{} must be an http:// or https:// URL with a host",
-                mask(raw.url.get_ref())
+                mask(raw_url.get_ref())
             ),
         ));
     }
@@ -261,7 +296,7 @@ pub(crate) fn check(
                 ),
             )
         })?,
-        None => format::by_id("gitlab").expect("gitlab is always registered"),
+        None => format::by_id(format::DEFAULT).expect("the default format is registered"),
     };
     let secret_mode = match raw.secret_mode.as_ref().map(|m| (m, m.get_ref().as_str())) {
         None | Some((_, "password")) => SecretMode::Password,
@@ -303,9 +338,7 @@ pub(crate) fn check(
     let mut headers = Vec::new();
     if let Some(h) = &raw.headers {
         for (name, value) in h.get_ref() {
-            let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                && reqwest::header::HeaderValue::from_str(value).is_ok();
-            if !valid {
+            if !valid_header(name, value) {
                 return Err(at(
                     h.span(),
                     format!("{name:?} is not a valid header name and value"),
@@ -314,14 +347,21 @@ pub(crate) fn check(
             headers.push((name.clone(), value.clone()));
         }
     }
-    let secret = secret(&raw, env)?;
+    let (secret, secret_source) = secret(&raw, raw_url.span().start, env)?.unzip();
     let tls = tls(&raw)?;
+    let mut shown = url.clone();
+    if basic_auth.is_some() {
+        let _ = shown.set_username("*****");
+        let _ = shown.set_password(Some("*****"));
+    }
     Ok(Endpoint {
         number,
+        shown_url: shown.to_string(),
         url,
         basic_auth,
         format,
         secret,
+        secret_source,
         secret_mode,
         events,
         branches,

@@ -1,64 +1,144 @@
 //! Layered configuration: the server-wide file, the repository's file and the repository's git config
 //! (`webhook.*`, as gitolite sets it), merged key by key, each layer adding its endpoints.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{check_settings, endpoint, locate, Config, ConfigError, Loaded, Problem, RawConfig};
+use super::locate::{line_column, Index};
+use super::schema::{self, git_config_name, Kind, RawConfig, RawEndpoint};
+use super::{check_settings, endpoint, Config, ConfigError, GitConfig, Loaded, Problem};
 use crate::env::HookEnv;
 
 /// One layer of configuration, as TOML text.
-pub(crate) enum Source {
-    File {
-        path: PathBuf,
-        text: String,
-    },
-    /// `webhook.*` entries of the repository's git config, turned into TOML; `names` are the endpoint
-    /// names (`webhook.<name>.url`) in order, for messages.
-    GitConfig {
-        path: PathBuf,
-        text: String,
-        names: Vec<String>,
-    },
+pub(crate) struct Source {
+    path: PathBuf,
+    text: String,
+    index: Index,
+    /// For git config: the git key of each TOML key path (`endpoint.0.url` -> `webhook.ci.url`).
+    git_keys: Option<BTreeMap<String, String>>,
 }
 
 impl Source {
-    fn path(&self) -> &Path {
-        match self {
-            Source::File { path, .. } | Source::GitConfig { path, .. } => path,
+    pub(crate) fn file(path: PathBuf, text: String) -> Source {
+        Source {
+            index: Index::new(&text),
+            path,
+            text,
+            git_keys: None,
         }
     }
 
-    fn text(&self) -> &str {
-        match self {
-            Source::File { text, .. } | Source::GitConfig { text, .. } => text,
+    /// The `webhook.*` entries of the repository's git config, as TOML: `webhook.<table>.<key>` for the
+    /// tables of [`schema::GIT_CONFIG_TABLES`] and `webhook.<name>.<key>` for endpoint `<name>`, keys
+    /// spelled as git config does (`secretFile`, `secret-file`). Unknown keys are kept under their own
+    /// name, so the checks report them. `None` when there are none.
+    pub(crate) fn git_config(config: &GitConfig) -> Option<Source> {
+        let mut tables: BTreeMap<&str, toml::Table> = BTreeMap::new();
+        let mut endpoints: Vec<(String, toml::Table)> = Vec::new();
+        let mut git_keys = BTreeMap::new();
+        for (name, value) in &config.entries {
+            let Some((sub, key)) = name
+                .strip_prefix("webhook.")
+                .and_then(|r| r.rsplit_once('.'))
+            else {
+                continue;
+            };
+            let wanted = git_config_name(key);
+            let (keys, table, path) = match schema::GIT_CONFIG_TABLES
+                .iter()
+                .find(|(t, _)| t.eq_ignore_ascii_case(sub))
+            {
+                Some((t, keys)) => (*keys, tables.entry(t).or_default(), t.to_string()),
+                None => {
+                    let i = match endpoints.iter().position(|(n, _)| n == sub) {
+                        Some(i) => i,
+                        None => {
+                            endpoints.push((sub.to_owned(), toml::Table::new()));
+                            endpoints.len() - 1
+                        }
+                    };
+                    (
+                        RawEndpoint::KEYS,
+                        &mut endpoints[i].1,
+                        format!("endpoint.{i}"),
+                    )
+                }
+            };
+            // A map is given one entry at a time: `header = Name: value` for `headers`.
+            let (field, kind) = keys
+                .iter()
+                .find(|k| {
+                    git_config_name(k.name) == wanted
+                        || (k.kind == Kind::Map
+                            && git_config_name(k.name.trim_end_matches('s')) == wanted)
+                })
+                .map_or((wanted.as_str(), Kind::Text), |k| (k.name, k.kind));
+            put(table, field, kind, value);
+            git_keys.insert(format!("{path}.{field}"), name.clone());
         }
+        if tables.is_empty() && endpoints.is_empty() {
+            return None;
+        }
+        let mut root: toml::Table = tables
+            .into_iter()
+            .map(|(name, t)| (name.to_owned(), toml::Value::Table(t)))
+            .collect();
+        for (i, (name, _)) in endpoints.iter().enumerate() {
+            git_keys.insert(format!("endpoint.{i}"), format!("webhook.{name}"));
+        }
+        root.insert(
+            "endpoint".into(),
+            toml::Value::Array(
+                endpoints
+                    .into_iter()
+                    .map(|(_, t)| toml::Value::Table(t))
+                    .collect(),
+            ),
+        );
+        let text = toml::to_string(&root).unwrap_or_default();
+        Some(Source {
+            index: Index::new(&text),
+            path: config.path.clone(),
+            text,
+            git_keys: Some(git_keys),
+        })
     }
 
-    /// A problem at `offset` of this layer's text (for git config: the endpoint's key, as no lines exist).
-    fn problem(&self, offset: usize, endpoint: Option<usize>, message: String) -> Problem {
-        match self {
-            Source::File { path, text } => {
-                let (line, column, key) = locate(text, offset);
+    /// A problem at `offset` of this layer's text.
+    fn problem(&self, offset: usize, message: String) -> Problem {
+        match &self.git_keys {
+            None => Problem {
+                file: self.path.clone(),
+                at: Some(line_column(&self.text, offset)),
+                key: self.index.key_at(&self.text, offset),
+                message,
+            },
+            Some(keys) => {
+                let path = self.index.path_at(&self.text, offset);
+                let key = keys
+                    .get(&path)
+                    .or_else(|| keys.get(path.rsplit_once('.').map_or("", |(t, _)| t)))
+                    .cloned()
+                    .unwrap_or_else(|| "webhook".to_owned());
                 Problem {
-                    file: path.clone(),
-                    line,
-                    column,
+                    file: self.path.clone(),
+                    at: None,
                     key,
                     message,
                 }
             }
-            Source::GitConfig { path, names, .. } => {
-                let key = endpoint
-                    .and_then(|i| names.get(i))
-                    .map_or_else(|| "webhook".to_owned(), |n| format!("webhook.{n}"));
-                Problem {
-                    file: path.clone(),
-                    line: 0,
-                    column: 0,
-                    key,
-                    message,
-                }
-            }
+        }
+    }
+
+    /// Where this layer sets `path` (`endpoint.0.url`), as `config check` names it.
+    fn origin(&self, path: &str, offset: usize) -> String {
+        match &self.git_keys {
+            None => format!(
+                "{}:{}",
+                self.path.display(),
+                line_column(&self.text, offset).0
+            ),
+            Some(keys) => format!("git config {}", keys.get(path).map_or(path, String::as_str)),
         }
     }
 }
@@ -85,29 +165,39 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
     let mut merged = toml::Table::new();
     let mut layers = Vec::new();
     let mut warnings = Vec::new();
+    let mut origins = BTreeMap::new();
+    let mut endpoints_before = 0;
     for source in sources {
         let located = |e: toml::de::Error| {
             source.problem(
                 e.span().map_or(0, |s| s.start),
-                None,
                 e.message().trim().replace('\n', "; "),
             )
         };
-        let mut table: toml::Table = toml::from_str(source.text()).map_err(located)?;
-        let raw: RawConfig = toml::from_str(source.text()).map_err(located)?;
-        check_settings(&raw, &|offset, m| source.problem(offset, None, m))?;
-        if matches!(source, Source::File { .. })
-            && raw
-                .endpoints
-                .iter()
-                .any(endpoint::RawEndpoint::has_inline_secret)
-            && world_readable(source.path())
+        let mut table: toml::Table = toml::from_str(&source.text).map_err(located)?;
+        let raw: RawConfig = toml::from_str(&source.text).map_err(located)?;
+        check_settings(&raw, &|offset, m| source.problem(offset, m))?;
+        if source.git_keys.is_none()
+            && raw.endpoints.iter().any(RawEndpoint::has_inline_secret)
+            && world_readable(&source.path)
         {
             warnings.push(format!(
                 "{} holds a secret and every user of this machine can read it: `chmod o-r` it, or use secret_file or secret_env",
-                source.path().display()
+                source.path.display()
             ));
         }
+        for (path, offset) in source.index.keys() {
+            // Endpoints are numbered across layers, from 1.
+            let global = match path.strip_prefix("endpoint.").map(|r| r.split_once('.')) {
+                Some(Some((i, key))) => match i.parse::<usize>() {
+                    Ok(i) => format!("endpoint.{}.{key}", endpoints_before + i + 1),
+                    Err(_) => path.to_owned(),
+                },
+                _ => path.to_owned(),
+            };
+            origins.insert(global, source.origin(path, offset));
+        }
+        endpoints_before += raw.endpoints.len();
         table.remove("endpoint");
         merge(&mut merged, table);
         layers.push((source, raw));
@@ -115,12 +205,11 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
     let text = toml::to_string(&merged).unwrap_or_default();
     let last = layers
         .last()
-        .map(|(s, _)| s.path().to_path_buf())
+        .map(|(s, _)| s.path.clone())
         .unwrap_or_default();
     let whole = |m: String| Problem {
         file: last.clone(),
-        line: 0,
-        column: 0,
+        at: None,
         key: "(merged configuration)".to_owned(),
         message: m,
     };
@@ -129,19 +218,16 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
     let (mut endpoints, mut problems) = (Vec::new(), Vec::new());
     for (source, raw) in &mut layers {
         for (i, e) in std::mem::take(&mut raw.endpoints).into_iter().enumerate() {
-            match endpoint::check(
-                endpoints.len() + problems.len() + 1,
-                e,
-                delivery.timeout,
-                &env.vars,
-            ) {
+            let at_table = source.index.header(&format!("endpoint.{i}")).unwrap_or(0);
+            let number = endpoints.len() + problems.len() + 1;
+            match endpoint::check(number, e, at_table, delivery.timeout, &env.vars) {
                 Ok(e) => endpoints.push(e),
-                Err((offset, m)) => problems.push(source.problem(offset, Some(i), m)),
+                Err((offset, m)) => problems.push(source.problem(offset, m)),
             }
         }
     }
     let config = Config {
-        sources: layers.iter().map(|(s, _)| s.path().to_path_buf()).collect(),
+        sources: layers.iter().map(|(s, _)| s.path.clone()).collect(),
         server: base.server,
         project: base.project,
         users: base.users,
@@ -153,92 +239,22 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         config,
         problems,
         warnings,
+        origins,
     })
 }
 
-/// Endpoint keys as git config spells them (lower case, no `_`), and whether each takes a list.
-const ENDPOINT_KEYS: &[(&str, &str, Kind)] = &[
-    ("url", "url", Kind::Text),
-    ("format", "format", Kind::Text),
-    ("secret", "secret", Kind::Text),
-    ("secretfile", "secret_file", Kind::Text),
-    ("secretenv", "secret_env", Kind::Text),
-    ("secretmode", "secret_mode", Kind::Text),
-    ("events", "events", Kind::List),
-    ("branches", "branches", Kind::List),
-    ("tags", "tags", Kind::List),
-    ("timeout", "timeout", Kind::Text),
-    ("tlsverify", "tls_verify", Kind::Bool),
-    ("cafile", "ca_file", Kind::Text),
-    ("clientcert", "client_cert", Kind::Text),
-    ("clientkey", "client_key", Kind::Text),
-    ("header", "headers", Kind::Header),
-];
-const PROJECT_KEYS: &[(&str, &str, Kind)] = &[
-    ("name", "name", Kind::Text),
-    ("namespace", "namespace", Kind::Text),
-    ("weburl", "web_url", Kind::Text),
-    ("githttpurl", "git_http_url", Kind::Text),
-    ("gitsshurl", "git_ssh_url", Kind::Text),
-    ("id", "id", Kind::Int),
-    ("description", "description", Kind::Text),
-    ("visibilitylevel", "visibility_level", Kind::Int),
-    ("defaultbranch", "default_branch", Kind::Text),
-    ("avatarurl", "avatar_url", Kind::Text),
-];
-
-const DELIVERY_KEYS: &[(&str, &str, Kind)] = &[
-    ("mode", "mode", Kind::Text),
-    ("timeout", "timeout", Kind::Text),
-    ("retryschedule", "retry_schedule", Kind::List),
-    ("retryjitter", "retry_jitter", Kind::Float),
-    ("maxparallel", "max_parallel", Kind::Int),
-    ("spooldir", "spool_dir", Kind::Text),
-    ("maxjobs", "max_jobs", Kind::Int),
-    ("maxage", "max_age", Kind::Text),
-    ("updatewait", "update_wait", Kind::Text),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Text,
-    Int,
-    Float,
-    Bool,
-    /// Repeated entries or comma-separated values.
-    List,
-    /// `Name: value`, repeated.
-    Header,
-}
-
+/// Sets `key` of `table` from a git-config string, as the TOML type `kind` says.
 fn put(table: &mut toml::Table, key: &str, kind: Kind, value: &str) {
     let v = value.trim();
-    match kind {
-        Kind::Text => {
-            table.insert(key.to_owned(), v.into());
-        }
-        Kind::Int => {
-            table.insert(
-                key.to_owned(),
-                v.parse::<i64>()
-                    .map_or_else(|_| toml::Value::from(v), toml::Value::from),
-            );
-        }
-        Kind::Float => {
-            table.insert(
-                key.to_owned(),
-                v.parse::<f64>()
-                    .map_or_else(|_| toml::Value::from(v), toml::Value::from),
-            );
-        }
-        Kind::Bool => {
-            let b = match v.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => toml::Value::from(true),
-                "false" | "no" | "off" | "0" => toml::Value::from(false),
-                _ => toml::Value::from(v),
-            };
-            table.insert(key.to_owned(), b);
-        }
+    let parsed = match kind {
+        Kind::Text => None,
+        Kind::Int => v.parse::<i64>().ok().map(toml::Value::from),
+        Kind::Float => v.parse::<f64>().ok().map(toml::Value::from),
+        Kind::Bool => match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Some(true.into()),
+            "false" | "no" | "off" | "0" => Some(false.into()),
+            _ => None,
+        },
         Kind::List => {
             let list = table
                 .entry(key)
@@ -251,84 +267,18 @@ fn put(table: &mut toml::Table, key: &str, kind: Kind, value: &str) {
                         .map(toml::Value::from),
                 );
             }
+            return;
         }
-        Kind::Header => {
-            let headers = table
+        Kind::Map => {
+            let map = table
                 .entry(key)
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let (toml::Value::Table(h), Some((name, value))) = (headers, v.split_once(':')) {
-                h.insert(name.trim().to_owned(), value.trim().into());
+            if let (toml::Value::Table(m), Some((name, value))) = (map, v.split_once(':')) {
+                m.insert(name.trim().to_owned(), value.trim().into());
             }
+            return;
         }
-    }
-}
-
-/// The repository's `webhook.*` git config (its own, the user's and the system's, as git reads them):
-/// `webhook.<name>.url` and the other endpoint keys, `webhook.project.<key>` and `webhook.delivery.<key>`
-/// for those tables (`webUrl` or `web-url` for `web_url`).
-/// Unknown keys are kept under their own name, so the checks report them.
-pub(crate) fn git_config(git_dir: &Path) -> Option<Source> {
-    let repo = git2::Repository::open_bare(git_dir)
-        .or_else(|_| git2::Repository::open(git_dir))
-        .ok()?;
-    let config = repo.config().ok()?.snapshot().ok()?;
-    let mut project = toml::Table::new();
-    let mut delivery = toml::Table::new();
-    let mut endpoints: Vec<(String, toml::Table)> = Vec::new();
-    let mut entries = config.entries(Some("^webhook\\.")).ok()?;
-    while let Some(Ok(entry)) = entries.next() {
-        let (Ok(name), Ok(value)) = (entry.name(), entry.value()) else {
-            continue;
-        };
-        let Some((sub, key)) = name
-            .strip_prefix("webhook.")
-            .and_then(|r| r.rsplit_once('.'))
-        else {
-            continue;
-        };
-        let key = key.to_ascii_lowercase().replace(['-', '_'], "");
-        let (keys, table) = if sub == "project" {
-            (PROJECT_KEYS, &mut project)
-        } else if sub == "delivery" {
-            (DELIVERY_KEYS, &mut delivery)
-        } else {
-            let i = match endpoints.iter().position(|(n, _)| n == sub) {
-                Some(i) => i,
-                None => {
-                    endpoints.push((sub.to_owned(), toml::Table::new()));
-                    endpoints.len() - 1
-                }
-            };
-            (ENDPOINT_KEYS, &mut endpoints[i].1)
-        };
-        match keys.iter().find(|(k, _, _)| *k == key) {
-            Some((_, field, kind)) => put(table, field, *kind, value),
-            None => put(table, &key, Kind::Text, value),
-        }
-    }
-    if project.is_empty() && delivery.is_empty() && endpoints.is_empty() {
-        return None;
-    }
-    let mut root = toml::Table::new();
-    for (name, table) in [("project", project), ("delivery", delivery)] {
-        if !table.is_empty() {
-            root.insert(name.into(), toml::Value::Table(table));
-        }
-    }
-    let names = endpoints.iter().map(|(n, _)| n.clone()).collect();
-    root.insert(
-        "endpoint".into(),
-        toml::Value::Array(
-            endpoints
-                .into_iter()
-                .map(|(_, t)| toml::Value::Table(t))
-                .collect(),
-        ),
-    );
-    let path = repo.path().join("config");
-    Some(Source::GitConfig {
-        path,
-        text: toml::to_string(&root).unwrap_or_default(),
-        names,
-    })
+    };
+    // A value of the wrong shape stays text, so the check names the key and what is wrong with it.
+    table.insert(key.to_owned(), parsed.unwrap_or_else(|| v.into()));
 }

@@ -2,15 +2,6 @@
 
 use std::time::Duration;
 
-/// The built-in schedule: the delay before each retry.
-pub const DEFAULT_SCHEDULE: [Duration; 6] = [
-    Duration::from_secs(10),
-    Duration::from_secs(60),
-    Duration::from_secs(5 * 60),
-    Duration::from_secs(30 * 60),
-    Duration::from_secs(2 * 3600),
-    Duration::from_secs(6 * 3600),
-];
 /// The longest `Retry-After` we honour.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
@@ -44,24 +35,23 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
 }
 
-/// The retry policy from the configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    pub schedule: Vec<Duration>,
+/// The retry policy of `[delivery]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy<'a> {
+    /// The delay before each retry.
+    pub schedule: &'a [Duration],
     /// Each delay is moved by up to this fraction either way (0.2: ±20%).
     pub jitter: f64,
 }
 
-impl Default for Policy {
-    fn default() -> Policy {
+impl<'a> Policy<'a> {
+    pub fn of(delivery: &'a crate::config::Delivery) -> Policy<'a> {
         Policy {
-            schedule: DEFAULT_SCHEDULE.to_vec(),
-            jitter: 0.2,
+            schedule: &delivery.retry_schedule,
+            jitter: delivery.retry_jitter,
         }
     }
-}
 
-impl Policy {
     /// The delay before the next try after `attempts` failed attempts, or `None` when retries are used up.
     /// `unit` is a random number in [0, 1) that places the jitter; `Retry-After`, when longer, wins.
     pub fn next_delay(
@@ -84,7 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classifies_like_the_spec() {
+    fn classifies_statuses() {
         assert_eq!(classify(Some(200), None), Verdict::Delivered);
         assert_eq!(classify(Some(204), None), Verdict::Delivered);
         for s in [None, Some(408), Some(429), Some(500), Some(503)] {
@@ -100,7 +90,8 @@ mod tests {
 
     #[test]
     fn schedule_jitter_and_retry_after() {
-        let p = Policy::default();
+        let d = crate::config::Delivery::default();
+        let p = Policy::of(&d);
         assert_eq!(p.next_delay(1, None, 0.5), Some(Duration::from_secs(10)));
         assert_eq!(p.next_delay(2, None, 0.5), Some(Duration::from_secs(60)));
         assert_eq!(p.next_delay(1, None, 0.0), Some(Duration::from_secs(8)));

@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, Repository};
-use crate::event::{EventKind, PushEvent};
+use super::gitlab_like::{hook_event, Author, Repository};
+use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate};
+use crate::model::{EventKind, PushEvent};
 
 pub struct AtomGit;
 
@@ -48,15 +49,13 @@ struct Commit<'a> {
     author: Author<'a>,
 }
 
-#[derive(Serialize)]
-struct Author<'a> {
-    name: &'a str,
-    email: &'a str,
-}
-
 impl Format for AtomGit {
     fn id(&self) -> &'static str {
         "atomgit"
+    }
+
+    fn secret_help(&self) -> &'static str {
+        "X-AtomGit-Token: <secret>"
     }
 
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
@@ -104,18 +103,15 @@ impl Format for AtomGit {
         }
     }
 
-    fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
-        let event = super::hook_event(d.kind);
+    fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
+        let event = hook_event(d.kind);
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("X-AtomGit-Event", event),
         ];
-        if let Some(secret) = super::secret(&auth) {
+        if let Some(secret) = auth.secret() {
             headers.push(Header::secret("X-AtomGit-Token", secret));
         }
-        Prepared {
-            headers,
-            body: d.body.clone(),
-        }
+        Prepared::new(headers, d)
     }
 }

@@ -3,11 +3,10 @@
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 
+use super::gitlab_like::{hook_event, Author, ProjectAttrs, Repository};
 use super::sign::{hex, hmac_sha256};
-use super::{
-    to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, Repository, SecretMode,
-};
-use crate::event::{Commit, EventKind, PushEvent};
+use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate, SecretMode};
+use crate::model::{Commit, EventKind, PushEvent};
 
 pub struct GitCode;
 
@@ -29,7 +28,7 @@ struct Body<'a> {
     user_email: &'a str,
     user_avatar: Option<&'a str>,
     project_id: u64,
-    project: Project<'a>,
+    project: ProjectAttrs<'a>,
     commits: Vec<GitCodeCommit<'a>>,
     total_commits_count: usize,
     push_options: &'a [String],
@@ -56,45 +55,20 @@ struct HookInfo {
 }
 
 #[derive(Serialize)]
-struct Project<'a> {
-    id: u64,
-    name: &'a str,
-    description: &'a str,
-    web_url: &'a str,
-    avatar_url: Option<&'a str>,
-    git_ssh_url: &'a str,
-    git_http_url: &'a str,
-    namespace: &'a str,
-    visibility_level: u8,
-    path_with_namespace: &'a str,
-    default_branch: &'a str,
-    homepage: &'a str,
-    url: &'a str,
-    ssh_url: &'a str,
-    http_url: &'a str,
-}
-
-#[derive(Serialize)]
 struct GitCodeCommit<'a> {
     id: &'a str,
     message: &'a str,
     timestamp: String,
     url: String,
-    author: Author,
+    author: Author<'a>,
     added: &'a [String],
     removed: &'a [String],
     modified: &'a [String],
-    cooperate_authors: Vec<Author>,
-}
-
-#[derive(Serialize)]
-struct Author {
-    name: String,
-    email: String,
+    cooperate_authors: Vec<Author<'a>>,
 }
 
 /// `Co-authored-by: Name <email>` trailers of a message.
-fn co_authors(message: &str) -> Vec<Author> {
+fn co_authors(message: &str) -> Vec<Author<'_>> {
     message
         .lines()
         .filter_map(|l| {
@@ -105,8 +79,8 @@ fn co_authors(message: &str) -> Vec<Author> {
             let (name, rest) = value.split_once('<')?;
             let email = rest.split_once('>')?.0;
             Some(Author {
-                name: name.trim().to_owned(),
-                email: email.trim().to_owned(),
+                name: name.trim(),
+                email: email.trim(),
             })
         })
         .collect()
@@ -123,8 +97,8 @@ fn commit<'a>(c: &'a Commit, web_url: &str) -> GitCodeCommit<'a> {
             .to_rfc3339_opts(SecondsFormat::Secs, true),
         url: format!("{web_url}/commits/detail/{}", c.id),
         author: Author {
-            name: c.author.name.clone(),
-            email: c.author.email.clone(),
+            name: &c.author.name,
+            email: &c.author.email,
         },
         added: &c.added,
         removed: &c.removed,
@@ -136,6 +110,10 @@ fn commit<'a>(c: &'a Commit, web_url: &str) -> GitCodeCommit<'a> {
 impl Format for GitCode {
     fn id(&self) -> &'static str {
         "gitcode"
+    }
+
+    fn secret_help(&self) -> &'static str {
+        "X-GitCode-Token: <secret>; with secret_mode = \"sign\",\nX-GitCode-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>"
     }
 
     fn supports_sign(&self) -> bool {
@@ -165,23 +143,7 @@ impl Format for GitCode {
             user_email: &u.email,
             user_avatar: u.avatar_url.as_deref(),
             project_id: p.id,
-            project: Project {
-                id: p.id,
-                name: &p.name,
-                description: &p.description,
-                web_url: &p.web_url,
-                avatar_url: p.avatar_url.as_deref(),
-                git_ssh_url: &p.git_ssh_url,
-                git_http_url: &p.git_http_url,
-                namespace: &p.namespace,
-                visibility_level: p.visibility_level,
-                path_with_namespace: &p.path_with_namespace,
-                default_branch: &p.default_branch,
-                homepage: &p.web_url,
-                url: &p.git_ssh_url,
-                ssh_url: &p.git_ssh_url,
-                http_url: &p.git_http_url,
-            },
+            project: ProjectAttrs::of(p, false),
             commits: ch.commits.iter().map(|c| commit(c, &p.web_url)).collect(),
             total_commits_count: ch.total_commits,
             push_options: &event.push_options,
@@ -199,15 +161,15 @@ impl Format for GitCode {
         })
     }
 
-    fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
-        let event = super::hook_event(d.kind);
+    fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
+        let event = hook_event(d.kind);
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", "git-gitcode-hook"),
             Header::new("X-GitCode-Event", event),
             Header::new("X-GitCode-Delivery", d.hook.delivery_id.to_string()),
         ];
-        match (super::secret(&auth), auth.mode) {
+        match (auth.secret(), auth.mode) {
             (None, _) => {}
             (Some(s), SecretMode::Password) => headers.push(Header::secret("X-GitCode-Token", s)),
             (Some(s), SecretMode::Sign) => {
@@ -217,10 +179,7 @@ impl Format for GitCode {
                 ));
             }
         }
-        Prepared {
-            headers,
-            body: d.body.clone(),
-        }
+        Prepared::new(headers, d)
     }
 }
 
@@ -231,13 +190,7 @@ mod tests {
     #[test]
     fn co_author_trailers() {
         let a = co_authors("Fix it\n\nCo-authored-by: Bea Doe <bea@example.com>\nco-authored-by:Cy <cy@x>\nNot-a: trailer\n");
-        let pairs: Vec<(String, String)> = a.into_iter().map(|x| (x.name, x.email)).collect();
-        assert_eq!(
-            pairs,
-            [
-                ("Bea Doe".to_owned(), "bea@example.com".to_owned()),
-                ("Cy".to_owned(), "cy@x".to_owned())
-            ]
-        );
+        let pairs: Vec<(&str, &str)> = a.into_iter().map(|x| (x.name, x.email)).collect();
+        assert_eq!(pairs, [("Bea Doe", "bea@example.com"), ("Cy", "cy@x")]);
     }
 }

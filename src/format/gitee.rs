@@ -3,10 +3,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::gitlab_like::hook_event;
 use super::sign::{base64, hmac_sha256};
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, SecretMode};
-use crate::event::{Commit, EventKind, Person, Project, PushEvent, Pusher};
-use crate::git::refs::Action;
+use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate, SecretMode};
+use crate::ids::stable_id;
+use crate::model::{Action, Commit, EventKind, Person, Project, PushEvent, Pusher, Visibility};
 
 pub struct Gitee;
 
@@ -145,7 +146,7 @@ fn pusher<'a>(p: &'a Pusher, origin: &str, profile: bool) -> User<'a> {
 fn person<'a>(p: &'a Person, origin: &str, with_time: bool) -> User<'a> {
     User {
         time: with_time.then(|| p.time.to_rfc3339()),
-        id: p.username.as_deref().map(crate::project::stable_id),
+        id: p.username.as_deref().map(stable_id),
         name: &p.name,
         email: &p.email,
         username: p.username.as_deref(),
@@ -181,7 +182,7 @@ fn project<'a>(p: &'a Project, pushed_at: &str, origin: &str) -> GiteeProject<'a
         full_name: full,
         owner: User {
             time: None,
-            id: Some(crate::project::stable_id(&p.namespace)),
+            id: Some(stable_id(&p.namespace)),
             name: &p.namespace,
             email: "",
             username: Some(&p.namespace),
@@ -195,7 +196,7 @@ fn project<'a>(p: &'a Project, pushed_at: &str, origin: &str) -> GiteeProject<'a
                 site_admin: false,
             }),
         },
-        private: p.visibility_level != 20,
+        private: p.visibility != Visibility::Public,
         html_url: &p.web_url,
         url: &p.web_url,
         description: &p.description,
@@ -238,6 +239,10 @@ pub fn signature(timestamp_ms: &str, secret: &str) -> String {
 impl Format for Gitee {
     fn id(&self) -> &'static str {
         "gitee"
+    }
+
+    fn secret_help(&self) -> &'static str {
+        "X-Gitee-Token and body \"password\": <secret>; with secret_mode = \"sign\", X-Gitee-Token and\nbody \"sign\": Base64(HMAC-SHA256(secret, \"<X-Gitee-Timestamp>\\n<secret>\"))"
     }
 
     fn supports_sign(&self) -> bool {
@@ -286,15 +291,15 @@ impl Format for Gitee {
         })
     }
 
-    fn prepare(&self, d: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared {
-        let event = super::hook_event(d.kind);
+    fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared {
+        let event = hook_event(d.kind);
         let millis = attempt
             .now
             .duration_since(std::time::UNIX_EPOCH)
             .map(|t| t.as_millis())
             .unwrap_or(0);
         let timestamp = millis.to_string();
-        let secret = super::secret(&auth);
+        let secret = auth.secret();
         let (token, password, sign) = match (secret, auth.mode) {
             (None, _) => (String::new(), String::new(), String::new()),
             (Some(s), SecretMode::Password) => (s.to_owned(), s.to_owned(), String::new()),
@@ -325,6 +330,7 @@ impl Format for Gitee {
         Prepared {
             headers,
             body: to_json(&body),
+            secret_fields: &["password"],
         }
     }
 }

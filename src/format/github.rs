@@ -4,10 +4,9 @@
 use serde_json::{json, Map, Value};
 
 use super::sign::{base64, hex, hmac_sha1, hmac_sha256};
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared};
-use crate::event::{Commit, Person, Project, PushEvent};
-use crate::git::refs::Action;
-use crate::project::stable_id;
+use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate};
+use crate::ids::stable_id;
+use crate::model::{Action, Commit, Person, Project, PushEvent, Visibility};
 
 /// What our `User-Agent` says: `GitHub-Hookshot/<build>`.
 const HOOKSHOT: &str = "GitHub-Hookshot/8f6c5a1";
@@ -117,7 +116,7 @@ fn user(
 fn repository(p: &Project, pushed_at: i64) -> Value {
     let (api, full) = (api_root(p), &p.path_with_namespace);
     let host = p.host();
-    let public = p.visibility_level == 20;
+    let public = p.visibility == Visibility::Public;
     let mut m = Map::new();
     for (k, v) in [
         ("id", json!(p.id)),
@@ -155,11 +154,7 @@ fn repository(p: &Project, pushed_at: i64) -> Value {
     for (key, suffix) in REPO_URLS {
         m.insert((*key).into(), json!(format!("{api}/repos/{full}{suffix}")));
     }
-    let visibility = match p.visibility_level {
-        20 => "public",
-        10 => "internal",
-        _ => "private",
-    };
+    let visibility = p.visibility.as_str();
     let rest = json!({
         "created_at": pushed_at, "updated_at": chrono::DateTime::from_timestamp(pushed_at, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         "pushed_at": pushed_at, "git_url": format!("git://{host}/{full}.git"), "ssh_url": p.git_ssh_url, "clone_url": p.git_http_url,
@@ -199,6 +194,10 @@ impl Format for GitHub {
         "github"
     }
 
+    fn secret_help(&self) -> &'static str {
+        "X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)> (and X-Hub-Signature, SHA-1)"
+    }
+
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let short = |sha: &str| sha.chars().take(12).collect::<String>();
@@ -228,7 +227,7 @@ impl Format for GitHub {
         to_json(&body)
     }
 
-    fn prepare(&self, d: &Delivery, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
+    fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", HOOKSHOT),
@@ -241,7 +240,7 @@ impl Format for GitHub {
             ),
             Header::new("X-GitHub-Hook-Installation-Target-Type", "repository"),
         ];
-        if let Some(secret) = super::secret(&auth) {
+        if let Some(secret) = auth.secret() {
             headers.push(Header::new(
                 "X-Hub-Signature",
                 format!("sha1={}", hex(&hmac_sha1(secret.as_bytes(), &d.body))),
@@ -251,9 +250,6 @@ impl Format for GitHub {
                 format!("sha256={}", hex(&hmac_sha256(secret.as_bytes(), &d.body))),
             ));
         }
-        Prepared {
-            headers,
-            body: d.body.clone(),
-        }
+        Prepared::new(headers, d)
     }
 }

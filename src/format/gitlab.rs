@@ -3,8 +3,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{to_json, Attempt, Auth, Delivery, Format, Header, Hook, Prepared, Repository};
-use crate::event::{Commit, EventKind, PushEvent};
+use super::gitlab_like::{hook_event, Author, ProjectAttrs, Repository};
+use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate};
+use crate::model::{Commit, EventKind, PushEvent};
 
 /// The GitLab release our `User-Agent` claims to be.
 pub const GITLAB_VERSION: &str = "18.6.0";
@@ -36,26 +37,6 @@ struct Body<'a> {
 }
 
 #[derive(Serialize)]
-struct ProjectAttrs<'a> {
-    id: u64,
-    name: &'a str,
-    description: &'a str,
-    web_url: &'a str,
-    avatar_url: Option<&'a str>,
-    git_ssh_url: &'a str,
-    git_http_url: &'a str,
-    namespace: &'a str,
-    visibility_level: u8,
-    path_with_namespace: &'a str,
-    default_branch: &'a str,
-    ci_config_path: Option<&'a str>,
-    homepage: &'a str,
-    url: &'a str,
-    ssh_url: &'a str,
-    http_url: &'a str,
-}
-
-#[derive(Serialize)]
 struct CommitAttrs<'a> {
     id: &'a str,
     message: &'a str,
@@ -66,12 +47,6 @@ struct CommitAttrs<'a> {
     added: &'a [String],
     modified: &'a [String],
     removed: &'a [String],
-}
-
-#[derive(Serialize)]
-struct Author<'a> {
-    name: &'a str,
-    email: &'a str,
 }
 
 /// A commit's title as GitLab shows it: the first line; from 100 characters on, cut at the last space
@@ -144,6 +119,10 @@ impl Format for GitLab {
         "gitlab"
     }
 
+    fn secret_help(&self) -> &'static str {
+        "X-Gitlab-Token: <secret>"
+    }
+
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let kind = ch.kind().as_str();
@@ -166,24 +145,7 @@ impl Format for GitLab {
             user_email: &u.email,
             user_avatar: u.avatar_url.as_deref(),
             project_id: p.id,
-            project: ProjectAttrs {
-                id: p.id,
-                name: &p.name,
-                description: &p.description,
-                web_url: &p.web_url,
-                avatar_url: p.avatar_url.as_deref(),
-                git_ssh_url: &p.git_ssh_url,
-                git_http_url: &p.git_http_url,
-                namespace: &p.namespace,
-                visibility_level: p.visibility_level,
-                path_with_namespace: &p.path_with_namespace,
-                default_branch: &p.default_branch,
-                ci_config_path: None,
-                homepage: &p.web_url,
-                url: &p.git_ssh_url,
-                ssh_url: &p.git_ssh_url,
-                http_url: &p.git_http_url,
-            },
+            project: ProjectAttrs::of(p, true),
             commits: ch.commits.iter().map(|c| commit(c, &p.web_url)).collect(),
             total_commits_count: ch.total_commits,
             push_options: push_options(&event.push_options),
@@ -191,8 +153,8 @@ impl Format for GitLab {
         })
     }
 
-    fn prepare(&self, d: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared {
-        let event = super::hook_event(d.kind);
+    fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared {
+        let event = hook_event(d.kind);
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", format!("GitLab/{GITLAB_VERSION}")),
@@ -201,17 +163,14 @@ impl Format for GitLab {
             Header::new("X-Gitlab-Webhook-UUID", attempt.id.to_string()),
             Header::new("X-Gitlab-Instance", d.instance.clone()),
         ];
-        if let Some(secret) = super::secret(&auth) {
+        if let Some(secret) = auth.secret() {
             headers.push(Header::secret(
                 "X-Gitlab-Token",
                 secret.replace(['\r', '\n'], ""),
             ));
         }
         headers.push(Header::new("X-Gitlab-Event-UUID", d.event_id.to_string()));
-        Prepared {
-            headers,
-            body: d.body.clone(),
-        }
+        Prepared::new(headers, d)
     }
 }
 

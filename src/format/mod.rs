@@ -1,17 +1,23 @@
 //! Webhook formats: one file per vendor, registered in [`FORMATS`]; each turns a neutral event into a request.
+//!
+//! A format is two pure steps. [`Format::body`] renders the event once, when the push is queued (no clock,
+//! no secret: what the queue keeps). [`Format::prepare`] adds, for each attempt, what changes between
+//! attempts and what the secret makes: ids, timestamps, tokens, signatures. Everything else a user reads
+//! about a format (`--help`, the README, `config.example.toml`, the tests) comes from this registry.
 
 mod atomgit;
 mod gitcode;
 mod gitee;
 mod github;
 mod gitlab;
+mod gitlab_like;
 pub mod sign;
 
 use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::event::{EventKind, PushEvent};
+use crate::model::{EventKind, PushEvent};
 use crate::secret::Secret;
 
 /// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
@@ -23,12 +29,15 @@ pub static FORMATS: &[&dyn Format] = &[
     &github::GitHub,
 ];
 
+/// The format an endpoint uses when it names none.
+pub const DEFAULT: &str = "gitlab";
+
 /// The format with this configuration id.
 pub fn by_id(id: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.id() == id)
 }
 
-/// The known ids, for error messages: `"gitlab"`, ...
+/// The known ids, for error messages: `"gitlab", "gitee", ...`.
 pub fn known_ids() -> String {
     FORMATS
         .iter()
@@ -37,8 +46,24 @@ pub fn known_ids() -> String {
         .join(", ")
 }
 
+/// The formats and how each carries the secret, as `--help`, the README and `config.example.toml` list
+/// them: one entry per format, its id in a column of `width`, continuation lines indented to match.
+pub fn table(width: usize, prefix: &str) -> String {
+    let mut text = String::new();
+    for f in FORMATS {
+        let mut lines = f.secret_help().lines();
+        let first = lines.next().unwrap_or_default();
+        text.push_str(&format!("{prefix}{:<width$} {first}\n", f.id()));
+        for more in lines {
+            text.push_str(&format!("{prefix}{:<width$} {more}\n", ""));
+        }
+    }
+    text
+}
+
 /// How an endpoint's secret is presented, for formats that offer a choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SecretMode {
     /// The secret itself travels in a token header (and, for some formats, the body).
     #[default]
@@ -82,9 +107,9 @@ pub struct Hook {
     pub delivery_id: Uuid,
 }
 
-/// What stays the same for every attempt to send one event to one endpoint (what the spool keeps).
+/// What stays the same for every attempt to send one event to one endpoint (what the queue keeps).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Delivery {
+pub struct RequestTemplate {
     /// The event's id, shared by all endpoints of one event.
     pub event_id: Uuid,
     pub hook: Hook,
@@ -92,12 +117,12 @@ pub struct Delivery {
     /// Scheme, host and port of the project's web URL.
     pub instance: String,
     pub project_id: u64,
-    /// The rendered body, before any per-attempt fields (JSON text, kept as text in the spool).
+    /// The rendered body, before any per-attempt fields (JSON text, kept as text in the queue).
     #[serde(with = "body_text")]
     pub body: Vec<u8>,
 }
 
-/// Bodies are UTF-8 JSON: the spool stores them as a string rather than an array of numbers.
+/// Bodies are UTF-8 JSON: the queue stores them as a string rather than an array of numbers.
 mod body_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -124,17 +149,40 @@ pub struct Auth<'a> {
     pub mode: SecretMode,
 }
 
+impl<'a> Auth<'a> {
+    /// The secret when one is set and not empty.
+    pub fn secret(&self) -> Option<&'a str> {
+        self.secret.map(Secret::expose).filter(|s| !s.is_empty())
+    }
+}
+
 /// A request ready for the wire: headers in the order sent, and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     pub headers: Vec<Header>,
     pub body: Vec<u8>,
+    /// Top-level keys of the JSON body whose values carry the secret (or are made from it): shown as
+    /// `[REDACTED]` wherever a request is printed.
+    pub secret_fields: &'static [&'static str],
+}
+
+impl Prepared {
+    /// The usual case: headers, and the body as the queue kept it.
+    pub fn new(headers: Vec<Header>, template: &RequestTemplate) -> Prepared {
+        Prepared {
+            headers,
+            body: template.body.clone(),
+            secret_fields: &[],
+        }
+    }
 }
 
 /// A vendor's webhook format.
 pub trait Format: Sync {
     /// The id used in configuration, e.g. `gitlab`.
     fn id(&self) -> &'static str;
+    /// How the endpoint's secret travels, in a line or two for `--help` and the docs.
+    fn secret_help(&self) -> &'static str;
     /// Whether `secret_mode = "sign"` means anything for this format.
     fn supports_sign(&self) -> bool {
         false
@@ -142,7 +190,7 @@ pub trait Format: Sync {
     /// The JSON body for one event at one endpoint. Pure: no clock, no secret.
     fn body(&self, event: &PushEvent, hook: Hook) -> Vec<u8>;
     /// Headers (and final body) for one attempt: ids, timestamps and signatures are made here.
-    fn prepare(&self, delivery: &Delivery, auth: Auth<'_>, attempt: Attempt) -> Prepared;
+    fn prepare(&self, template: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared;
 }
 
 /// Serializes a payload struct as compact JSON; the structs have only string, number and map keys, so this cannot fail.
@@ -150,41 +198,17 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("payload structs always serialize")
 }
 
-/// The event header value GitLab and the forges modelled on it send: `Push Hook` or `Tag Push Hook`.
-pub(crate) fn hook_event(kind: EventKind) -> &'static str {
-    match kind {
-        EventKind::Push => "Push Hook",
-        EventKind::TagPush => "Tag Push Hook",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_the_default_is_registered() {
+        let mut ids: Vec<&str> = FORMATS.iter().map(|f| f.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), FORMATS.len());
+        assert!(by_id(DEFAULT).is_some());
+        assert!(table(8, "  ").starts_with("  gitlab   X-Gitlab-Token"));
     }
-}
-
-/// The deprecated `repository` object GitLab still sends, which AtomGit and GitCode send too.
-#[derive(serde::Serialize)]
-pub(crate) struct Repository<'a> {
-    name: &'a str,
-    url: &'a str,
-    description: &'a str,
-    homepage: &'a str,
-    git_http_url: &'a str,
-    git_ssh_url: &'a str,
-    visibility_level: u8,
-}
-
-impl<'a> Repository<'a> {
-    pub(crate) fn of(p: &'a crate::event::Project) -> Repository<'a> {
-        Repository {
-            name: &p.name,
-            url: &p.git_ssh_url,
-            description: &p.description,
-            homepage: &p.web_url,
-            git_http_url: &p.git_http_url,
-            git_ssh_url: &p.git_ssh_url,
-            visibility_level: p.visibility_level,
-        }
-    }
-}
-
-/// The secret when one is set and not empty.
-pub(crate) fn secret<'a>(auth: &Auth<'a>) -> Option<&'a str> {
-    auth.secret.map(Secret::expose).filter(|s| !s.is_empty())
 }

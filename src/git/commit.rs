@@ -3,7 +3,7 @@
 use chrono::{DateTime, FixedOffset, TimeZone};
 
 use super::{Context, GitError};
-use crate::event::{Commit, Person};
+use crate::model::{Commit, Person};
 
 /// Decodes message bytes: by the object's `encoding` header when it names one, as UTF-8 when valid, and
 /// otherwise as Windows-1252 (a superset of Latin-1), so no byte is ever dropped.

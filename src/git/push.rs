@@ -1,10 +1,10 @@
-//! From a push's ref updates to neutral [`RefEvent`]s: one per branch or tag, with the commits SPEC §4 selects.
+//! From a push's ref updates to neutral [`RefEvent`]s: one per branch or tag, with the commits it brought
+//! (`git rev-list new ^old`; for a new branch, `new --not <every ref before the push>`).
 
 use git2::{Oid, Repository};
 
-use super::refs::{Action, RefKind, RefUpdate};
 use super::{commit, walk, Context, GitError};
-use crate::event::{RefEvent, TagInfo};
+use crate::model::{Action, RefEvent, RefKind, RefUpdate, TagInfo};
 
 /// Why one ref of a push produced no event.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,8 @@ pub enum RefError {
     },
     #[error("{refname}: {message}")]
     Tips { refname: String, message: String },
+    #[error("no ref {refname}")]
+    NoRef { refname: String },
     #[error("{refname}: {source}")]
     Git {
         refname: String,
@@ -65,7 +67,7 @@ pub fn events(
         match walk::tips_before_push(repo, pushed) {
             Ok(tips) => Some(tips),
             Err(e) => {
-                let message = crate::notice::chain(&e);
+                let message = crate::error::chain(&e);
                 return relevant
                     .into_iter()
                     .map(|u| {
@@ -160,4 +162,37 @@ fn event(
         _ => None,
     };
     Ok(ev)
+}
+
+/// The newest `n` commits of `refname` as one update from the oldest of them to the tip.
+pub fn sample(repo: &Repository, refname: &str, n: usize) -> Result<RefEvent, RefError> {
+    let tip = repo.refname_to_id(refname).map_err(|_| RefError::NoRef {
+        refname: refname.to_owned(),
+    })?;
+    let git = |source: GitError| RefError::Git {
+        refname: refname.to_owned(),
+        source,
+    };
+    let selection = walk::select(repo, tip, &[], n).map_err(git)?;
+    let oldest = selection.newest_first.last().copied().unwrap_or(tip);
+    let mut commits = Vec::new();
+    for id in selection.newest_first.iter().rev() {
+        let c = repo
+            .find_commit(*id)
+            .context(|| format!("cannot read commit {id}"))
+            .map_err(git)?;
+        commits.push(commit::read(repo, &c).map_err(git)?);
+    }
+    Ok(RefEvent {
+        update: RefUpdate {
+            old: oldest.to_string(),
+            new: tip.to_string(),
+            refname: refname.to_owned(),
+        },
+        total_commits: commits.len(),
+        head: commits.last().cloned(),
+        commits,
+        tag: None,
+        forced: false,
+    })
 }

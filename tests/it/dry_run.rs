@@ -65,7 +65,7 @@ fn dry_run_flag_on_the_command_line_is_reproducible_with_a_seed() {
     let input = format!("{ZERO} {id} refs/heads/main\n");
     let run = || {
         server.run_hook(
-            &["--dry-run", "post-receive"],
+            &["post-receive", "--dry-run"],
             input.as_bytes(),
             &[("GIT_WEBHOOK_SEED", "7")],
         )

@@ -457,7 +457,7 @@ fn the_full_request_of_one_fixed_push_per_format() {
         ("GIT_WEBHOOK_SEED", "1"),
         ("GIT_WEBHOOK_NOW", "1700000100000"),
     ];
-    let out = server.run_hook(&["--dry-run", "post-receive"], line.as_bytes(), &envs);
+    let out = server.run_hook(&["post-receive", "--dry-run"], line.as_bytes(), &envs);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf8");
     assert!(!text.contains(SECRET), "secrets never print");

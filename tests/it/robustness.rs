@@ -135,7 +135,7 @@ fn missing_configuration_and_bad_arguments_never_fail() {
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
 
     let out = server.run_hook(
-        &["--config", "/nonexistent/x.toml", "post-receive"],
+        &["post-receive", "--config", "/nonexistent/x.toml"],
         line.as_bytes(),
         &[],
     );

@@ -257,7 +257,7 @@ fn git_config_alone_configures_a_repository_with_secrets_from_a_file_or_the_envi
     let config = server.bare.join("config");
     assert!(
         text(&out).contains(&format!(
-            "problem: {}: webhook.bad: ftp://nowhere/ must be an http:// or https:// URL",
+            "problem: {}: webhook.bad.url: ftp://nowhere/ must be an http:// or https:// URL",
             config.display()
         )),
         "{}",
@@ -265,7 +265,8 @@ fn git_config_alone_configures_a_repository_with_secrets_from_a_file_or_the_envi
     );
     let missing = run_bin(&server.bare, &["config", "check"], b"", &[]);
     assert!(
-        text(&missing).contains("webhook.bot: secret_env names $BOT_TOKEN, which is not set"),
+        text(&missing)
+            .contains("webhook.bot.secretenv: secret_env names $BOT_TOKEN, which is not set"),
         "{}",
         text(&missing)
     );
@@ -278,8 +279,8 @@ fn config_check_shows_the_effective_configuration_and_names_a_broken_key() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("path_with_namespace = \"acme/demo\"")
-            && t.contains("url = \"https://*****:*****@ci.example.com/hook\""),
+        t.contains("name = \"demo\"  # derived")
+            && t.contains("url = \"https://*****:*****@ci.example.com/hook\"  # "),
         "{t}"
     );
     assert!(
@@ -287,7 +288,7 @@ fn config_check_shows_the_effective_configuration_and_names_a_broken_key() {
         "{t}"
     );
     assert!(
-        t.contains("headers.\"X-Team\" = \"[REDACTED]\"") && !t.contains("core"),
+        t.contains("headers = { X-Team = \"[REDACTED]\" }") && !t.contains("core"),
         "header values are shown redacted: {t}"
     );
     assert!(t.contains("0 problem(s)"), "{t}");
@@ -303,6 +304,77 @@ fn config_check_shows_the_effective_configuration_and_names_a_broken_key() {
         "{}",
         text(&out)
     );
+}
+
+/// Every key of every table, with its value and where it came from: a file's line, a git config key,
+/// the default, or (for the project) what the repository says.
+#[test]
+fn config_check_lists_every_key_with_its_origin() {
+    let server = Server::new("[payload]\nmax_commits = 5\n\n[delivery]\nmax_age = \"2days\"\n\n[users.alice]\nemail = \"alice@example.com\"\n\n[[endpoint]]\nurl = \"http://127.0.0.1:9/a\"\n");
+    let global = server.tmp.path().join("global.toml");
+    std::fs::write(
+        &global,
+        "[server]\nbase_url = \"https://git.example.com\"\n",
+    )
+    .expect("write");
+    git(
+        &server.bare,
+        &["config", "webhook.delivery.updateWait", "90s"],
+    );
+    git(
+        &server.bare,
+        &["config", "webhook.ci.url", "http://127.0.0.1:9/ci"],
+    );
+    let out = run_bin(
+        &server.bare,
+        &["config", "check"],
+        b"",
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", global.to_str().expect("utf8"))],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let repo_file = server.bare.join("webhook.toml");
+    let line = |l: &str| {
+        assert!(t.lines().any(|x| x == l), "no line {l:?} in:\n{t}");
+    };
+    line(&format!(
+        "base_url = \"https://git.example.com\"  # {}:2",
+        global.display()
+    ));
+    line("# repos_root: not set");
+    line("web_url = \"https://git.example.com/acme/demo\"  # derived");
+    line("visibility_level = 0  # derived");
+    line(&format!(
+        "email = \"alice@example.com\"  # {}:8",
+        repo_file.display()
+    ));
+    line(&format!("max_commits = 5  # {}:2", repo_file.display()));
+    line("mode = \"async\"  # default");
+    line(&format!("max_age = \"2days\"  # {}:5", repo_file.display()));
+    line("update_wait = \"1m 30s\"  # git config webhook.delivery.updatewait");
+    line("max_jobs = 10000  # default");
+    line("retry_schedule = [\"10s\", \"1m\", \"5m\", \"30m\", \"2h\", \"6h\"]  # default");
+    line("[[endpoint]]  # 2");
+    line("url = \"http://127.0.0.1:9/ci\"  # git config webhook.ci.url");
+    line("format = \"gitlab\"  # default");
+    line("timeout = \"10s\"  # default");
+    // Every key of the schema is listed, with a value or as not set.
+    for key in [
+        "spool_dir",
+        "max_parallel",
+        "retry_jitter",
+        "tls_verify",
+        "secret_mode",
+        "events",
+        "namespace",
+        "id",
+    ] {
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with(&format!("{key} = ")) || l == format!("# {key}: not set")),
+            "{key} missing:\n{t}"
+        );
+    }
 }
 
 #[test]
@@ -343,7 +415,7 @@ fn test_sends_the_newest_three_commits_now() {
     // The test ignores the endpoint's filters; dry-run prints instead of sending.
     let out = run_bin(
         &server.bare,
-        &["--dry-run", "test", "--endpoint", "2"],
+        &["test", "--dry-run", "--endpoint", "2"],
         b"",
         &[],
     );
@@ -383,7 +455,7 @@ fn custom_headers_arrive_and_cannot_override_the_formats_own() {
     );
     let head = work.git(&["rev-parse", "HEAD"]);
     let dry = server.run_hook(
-        &["--dry-run", "post-receive"],
+        &["post-receive", "--dry-run"],
         format!("{ZERO} {head} refs/heads/main\n").as_bytes(),
         &[],
     );

@@ -6,7 +6,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-pub use git_webhook::receiver::{Receiver, Reply, Request};
+#[path = "../../../src/receiver.rs"]
+mod receiver;
+pub use receiver::{Receiver, Reply, Request};
 use serde_json::Value;
 
 pub const ZERO: &str = "0000000000000000000000000000000000000000";

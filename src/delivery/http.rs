@@ -1,82 +1,16 @@
-//! Turning a push's events into one job per endpoint, and making one attempt to send a job.
+//! The HTTP transport: one attempt of a [`WireRequest`] with reqwest, and what came of it.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use crate::clock::Clock;
-use crate::config::{Endpoint, Tls};
-use crate::delivery::retry::parse_retry_after;
-use crate::event::PushEvent;
-use crate::format::{Attempt, Auth, Delivery, Hook, Prepared};
-use crate::notice::chain;
-use crate::spool::{Condition, EndpointRef, Job, SCHEMA};
+use super::request::WireRequest;
+use super::retry::parse_retry_after;
+use crate::config::Tls;
+use crate::error::chain;
 
 /// How much of a response body is read (the rest is dropped), and how much of it a message quotes.
 const MAX_RESPONSE_BYTES: u64 = 64 << 10;
 const QUOTED_RESPONSE_CHARS: usize = 200;
-
-/// Every (endpoint, event) pair the endpoints' filters let through, as spool jobs due now: for each
-/// endpoint, its events in push order. `wait_for_ref` makes each job wait until its ref has moved.
-pub fn plan(
-    endpoints: &[Endpoint],
-    events: &[PushEvent],
-    clock: &Clock,
-    wait_for_ref: bool,
-) -> Vec<Job> {
-    let now = clock.now_ms();
-    let mut jobs = Vec::new();
-    for endpoint in endpoints {
-        for e in events.iter().filter(|e| endpoint.wants(&e.change)) {
-            let hook = Hook {
-                id: endpoint.hook_id(),
-                delivery_id: clock.uuid(),
-            };
-            let update = &e.change.update;
-            jobs.push(Job {
-                schema: SCHEMA,
-                delivery: Delivery {
-                    event_id: e.id,
-                    hook,
-                    kind: e.change.kind(),
-                    instance: e.project.instance_url(),
-                    project_id: e.project.id,
-                    body: endpoint.format.body(e, hook),
-                },
-                endpoint: EndpointRef {
-                    number: endpoint.number,
-                    format: endpoint.format.id().to_owned(),
-                    url: endpoint.url.to_string(),
-                },
-                refname: update.refname.clone(),
-                // One millisecond apart, so that file names keep this order: endpoints as configured,
-                // each endpoint's events in push order.
-                created_ms: now + jobs.len() as u64,
-                next_ms: now,
-                attempts: 0,
-                condition: wait_for_ref.then(|| Condition {
-                    refname: update.refname.clone(),
-                    new: update.new.clone(),
-                }),
-                last_error: None,
-                repo: None,
-            });
-        }
-    }
-    jobs
-}
-
-/// Headers and body for a new attempt of `delivery` at `endpoint`: fresh attempt id, now, signatures.
-pub fn prepare(endpoint: &Endpoint, delivery: &Delivery, clock: &Clock) -> Prepared {
-    let auth = Auth {
-        secret: endpoint.secret.as_ref(),
-        mode: endpoint.secret_mode,
-    };
-    let attempt = Attempt {
-        id: clock.uuid(),
-        now: clock.now(),
-    };
-    endpoint.format.prepare(delivery, auth, attempt)
-}
 
 /// How one attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,20 +42,27 @@ impl Attempted {
 
     /// `200 OK in 12 ms`, `FAILED: 503 Service Unavailable: <body>`, `FAILED: cannot connect: ...`.
     pub fn summary(&self) -> String {
+        match (self.status, self.failure()) {
+            (Some(s), None) => format!("{s} {} in {} ms", reason(s), self.elapsed.as_millis()),
+            (_, failure) => format!("FAILED: {}", failure.unwrap_or_default()),
+        }
+    }
+
+    /// What went wrong, as the log and the pusher read it (status, redirect target, body or error);
+    /// `None` for a 2xx answer.
+    pub fn failure(&self) -> Option<String> {
         match (self.status, &self.error) {
-            (Some(s @ 200..=299), _) => {
-                format!("{s} {} in {} ms", reason(s), self.elapsed.as_millis())
-            }
+            (Some(200..=299), _) => None,
             (Some(s), _) => {
-                let mut text = format!("FAILED: {s} {}", reason(s));
+                let mut text = format!("{s} {}", reason(s));
                 if let Some(l) = &self.location {
                     text.push_str(&format!(" (redirect to {l} not followed)"));
                 } else if let Some(body) = self.error.as_deref().filter(|b| !b.is_empty()) {
                     text.push_str(&format!(": {body}"));
                 }
-                text
+                Some(text)
             }
-            (None, e) => format!("FAILED: {}", e.as_deref().unwrap_or("no answer")),
+            (None, e) => Some(e.as_deref().unwrap_or("no answer").to_owned()),
         }
     }
 }
@@ -133,35 +74,18 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("")
 }
 
-/// Sends one attempt of `job` to `endpoint`.
-pub fn attempt(
-    endpoint: &Endpoint,
-    job: &Job,
+/// Sends one request, waiting at most `timeout` for its answer.
+pub fn send(
+    wire: &WireRequest,
+    timeout: Duration,
     client: &reqwest::blocking::Client,
-    clock: &Clock,
 ) -> Attempted {
-    let prepared = prepare(endpoint, &job.delivery, clock);
     let mut request = client
-        .post(endpoint.url.clone())
-        .timeout(endpoint.timeout)
-        .body(prepared.body);
-    // The endpoint's own headers first; the format's headers (and Basic auth) always win: no duplicates.
-    for (name, value) in &endpoint.headers {
-        let basic = endpoint.basic_auth.is_some() && name.eq_ignore_ascii_case("authorization");
-        if !basic
-            && !prepared
-                .headers
-                .iter()
-                .any(|h| h.name.eq_ignore_ascii_case(name))
-        {
-            request = request.header(name.as_str(), value.as_str());
-        }
-    }
-    for h in &prepared.headers {
-        request = request.header(h.name, &h.value);
-    }
-    if let Some((user, password)) = &endpoint.basic_auth {
-        request = request.basic_auth(user, Some(password.expose()));
+        .post(wire.url.clone())
+        .timeout(timeout)
+        .body(wire.body.clone());
+    for h in &wire.headers {
+        request = request.header(h.name.as_str(), h.value.as_str());
     }
     let started = Instant::now();
     match request.send() {
@@ -202,7 +126,7 @@ pub fn attempt(
         }
         Err(e) => Attempted {
             elapsed: started.elapsed(),
-            ..Attempted::failed(describe(&e, endpoint.timeout))
+            ..Attempted::failed(describe(&e, timeout))
         },
     }
 }
@@ -245,7 +169,7 @@ pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, String> {
             builder = builder.add_root_certificate(cert);
         }
     }
-    if let Some((cert, key)) = &tls.client_cert {
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
         let pem = [read(cert)?, read(key)?].concat();
         builder = builder.identity(
             reqwest::Identity::from_pem(&pem).map_err(|e| format!("{}: {e}", cert.display()))?,

@@ -4,21 +4,12 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::env::HookEnv;
-use crate::event::{Person, Project, Pusher, RefEvent};
+use crate::ids::stable_id;
+use crate::model::{Person, Project, Pusher, RefEvent};
 
 /// git's placeholder text in a new repository's `description` file, which describes nothing.
 const PLACEHOLDER_DESCRIPTION: &str =
     "Unnamed repository; edit this file 'description' to name the repository.";
-
-/// A stable positive id (FNV-1a, 31 bits) for things the configuration gives no id.
-pub fn stable_id(key: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % 0x7fff_fffe) + 1
-}
 
 fn file_name(path: &Path) -> String {
     path.file_name()
@@ -43,11 +34,12 @@ fn ssh_url(web_url: &str, path_with_namespace: &str) -> String {
     }
 }
 
-/// Describes the repository at `git_dir`: configured values first, then what its path and files say.
+/// Describes the repository at `git_dir`: configured values first, then what its path and files say
+/// (`head_branch`: the branch its HEAD names).
 pub fn describe(
     config: &Config,
     git_dir: &Path,
-    repo: Option<&git2::Repository>,
+    head_branch: Option<String>,
     env: &HookEnv,
 ) -> Project {
     let p = &config.project;
@@ -116,15 +108,31 @@ pub fn describe(
         default_branch: p
             .default_branch
             .clone()
-            .or_else(|| repo.and_then(crate::git::default_branch))
+            .or(head_branch)
             .unwrap_or_else(|| "main".to_owned()),
-        visibility_level: p.visibility_level.as_ref().map_or(0, |v| *v.get_ref()),
+        visibility: p.visibility(),
         avatar_url: p.avatar_url.clone(),
         name,
         namespace,
         path_with_namespace,
         description,
         web_url,
+    }
+}
+
+/// The project as `[project]` keys, every one set: what `config check` shows as effective.
+pub fn as_config(p: &Project) -> crate::config::schema::Project {
+    crate::config::schema::Project {
+        name: Some(p.name.clone()),
+        namespace: Some(p.namespace.clone()),
+        web_url: Some(p.web_url.clone()),
+        git_http_url: Some(p.git_http_url.clone()),
+        git_ssh_url: Some(p.git_ssh_url.clone()),
+        id: Some(p.id),
+        description: Some(p.description.clone()),
+        visibility_level: Some(toml::Spanned::new(0..0, p.visibility.level())),
+        default_branch: Some(p.default_branch.clone()),
+        avatar_url: p.avatar_url.clone(),
     }
 }
 
@@ -226,18 +234,11 @@ mod tests {
     }
 
     #[test]
-    fn stable_ids_are_stable_and_positive() {
-        assert_eq!(stable_id("acme/demo"), stable_id("acme/demo"));
-        assert_ne!(stable_id("acme/demo"), stable_id("acme/demo2"));
-        assert!(stable_id("") > 0);
-    }
-
-    #[test]
     fn pusher_from_login_and_users_table() {
         let mut config = Config::default();
         config.users.insert(
             "alice".into(),
-            crate::config::UserConfig {
+            crate::config::schema::User {
                 name: Some("Alice Example".into()),
                 email: Some("alice@example.com".into()),
                 id: Some(4),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
-use crate::git::refs::{Action, RefKind, RefUpdate};
+use super::refs::{Action, RefKind, RefUpdate};
 
 /// A name, an e-mail address and the moment with its original time-zone offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +103,45 @@ impl RefEvent {
     }
 }
 
+/// Who may see the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    #[default]
+    Private,
+    Internal,
+    Public,
+}
+
+impl Visibility {
+    /// GitLab's numbering, which configuration files use too: 0, 10 or 20.
+    pub fn level(self) -> u8 {
+        match self {
+            Visibility::Private => 0,
+            Visibility::Internal => 10,
+            Visibility::Public => 20,
+        }
+    }
+
+    /// The visibility of a GitLab level; `None` for any other number.
+    pub fn from_level(level: u8) -> Option<Visibility> {
+        match level {
+            0 => Some(Visibility::Private),
+            10 => Some(Visibility::Internal),
+            20 => Some(Visibility::Public),
+            _ => None,
+        }
+    }
+
+    /// `private`, `internal` or `public`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Internal => "internal",
+            Visibility::Public => "public",
+        }
+    }
+}
+
 /// How the repository is described in payloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
@@ -115,8 +154,7 @@ pub struct Project {
     pub web_url: String,
     pub git_http_url: String,
     pub git_ssh_url: String,
-    /// 0 private, 10 internal, 20 public.
-    pub visibility_level: u8,
+    pub visibility: Visibility,
     pub default_branch: String,
     pub avatar_url: Option<String>,
 }

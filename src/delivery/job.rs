@@ -1,11 +1,11 @@
-//! What the spool keeps: a job (one event for one endpoint, never a secret) and a log record per attempt.
+//! What a queue keeps: a job (one event for one endpoint, never a secret) and a log record per attempt.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::format::Delivery;
+use crate::format::RequestTemplate;
 
-/// The spool's file format version.
+/// The job format's version.
 pub const SCHEMA: u32 = 1;
 
 /// Which configured endpoint a job is for, named without credentials.
@@ -29,7 +29,9 @@ pub struct Condition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub schema: u32,
-    pub delivery: Delivery,
+    /// What every attempt sends (kept under its first name, so queued jobs stay readable).
+    #[serde(rename = "delivery")]
+    pub template: RequestTemplate,
     pub endpoint: EndpointRef,
     pub refname: String,
     /// When the job was made, and when it is next due (Unix milliseconds).
@@ -50,7 +52,7 @@ pub struct Job {
 impl Job {
     /// The job's id: the delivery id receivers see as their idempotency key.
     pub fn id(&self) -> Uuid {
-        self.delivery.hook.delivery_id
+        self.template.hook.delivery_id
     }
 
     /// The file name it is kept under: creation time first, so names sort in creation order.
@@ -121,7 +123,7 @@ impl Record {
         Record {
             time_ms,
             job: job.id(),
-            event: job.delivery.event_id,
+            event: job.template.event_id,
             refname: job.refname.clone(),
             endpoint: job.endpoint.url.clone(),
             format: job.endpoint.format.clone(),

@@ -1,0 +1,82 @@
+//! `config check`: every key of the effective configuration, where each value came from, and every problem.
+
+use super::{open_repo, Context};
+use crate::cli::RepoArgs;
+use crate::config::{self, Endpoint};
+use crate::delivery::WireRequest;
+use crate::describe;
+use crate::error::{chain, CommandError};
+use crate::format::{Hook, RequestTemplate};
+use crate::model::EventKind;
+
+/// The endpoint's own headers that its format (or Basic auth) replaces: as the one request builder
+/// drops them from a sample request.
+fn overridden(e: &Endpoint, ctx: &Context<'_>) -> Vec<String> {
+    let sample = RequestTemplate {
+        event_id: uuid::Uuid::nil(),
+        hook: Hook {
+            id: e.hook_id(),
+            delivery_id: uuid::Uuid::nil(),
+        },
+        kind: EventKind::Push,
+        instance: String::new(),
+        project_id: 0,
+        body: b"{}".to_vec(),
+    };
+    WireRequest::build(e, &sample, ctx.clock).overridden
+}
+
+/// `git webhook config check`: exit status 1 when there is a problem.
+pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    let env = ctx.env;
+    let (git_dir, repo) = open_repo(at, env)?;
+    let loaded = match config::load(at.config.as_deref(), env, &git_dir, &repo.webhook_config()) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return Err(CommandError::from_error(&config::NotConfigured::new(
+                at.config.as_deref(),
+                env,
+                &git_dir,
+            )))
+        }
+        Err(e) => return Err(CommandError::Failed(chain(&e))),
+    };
+    let c = &loaded.config;
+    let project = describe::describe(c, &git_dir, repo.default_branch(), env);
+    let _ = write!(
+        ctx.out,
+        "{}",
+        config::effective(&loaded, &describe::as_config(&project))
+    );
+    let mut problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+    for e in &c.endpoints {
+        for name in overridden(e, ctx) {
+            problems.push(format!(
+                "endpoint {}: header {name} cannot be overridden ({} sets it); it is not sent",
+                e.number,
+                e.format.id()
+            ));
+        }
+    }
+    if c.endpoints.is_empty() {
+        problems.push("no endpoint is configured: nothing would be sent".to_owned());
+    }
+    let _ = writeln!(ctx.out);
+    for w in &loaded.warnings {
+        let _ = writeln!(ctx.out, "warning: {w}");
+    }
+    for p in &problems {
+        let _ = writeln!(ctx.out, "problem: {p}");
+    }
+    let _ = writeln!(
+        ctx.out,
+        "{} problem(s), {} warning(s)",
+        problems.len(),
+        loaded.warnings.len()
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Unhappy)
+    }
+}

@@ -1,0 +1,102 @@
+//! `test`: a sample push (the newest three commits of a branch) sent to the endpoints now, with their answers.
+
+use super::{load_config, open_repo, Context};
+use crate::cli::RepoArgs;
+use crate::config::Endpoint;
+use crate::delivery::{http, plan, WireRequest};
+use crate::describe;
+use crate::error::{chain, CommandError};
+use crate::model::PushEvent;
+
+/// How many of the newest commits the sample carries, as GitLab's "Test" button sends.
+const SAMPLE_COMMITS: usize = 3;
+
+/// `git webhook test`: sends (or with dry-run prints) the sample event to every endpoint, or to
+/// endpoint `only`, and prints each answer. Exit status 1 when an endpoint did not answer 2xx.
+pub fn run(
+    at: &RepoArgs,
+    refname: Option<&str>,
+    only: Option<usize>,
+    dry_run: bool,
+    ctx: &mut Context<'_>,
+) -> Result<(), CommandError> {
+    let (git_dir, repo) = open_repo(at, ctx.env)?;
+    let config = load_config(at, ctx.env, &git_dir, &repo, ctx)?.config;
+    let project = describe::describe(&config, &git_dir, repo.default_branch(), ctx.env);
+    let refname = match refname {
+        Some(r) if r.starts_with("refs/") => r.to_owned(),
+        Some(r) => format!("refs/heads/{r}"),
+        None => format!("refs/heads/{}", project.default_branch),
+    };
+    let mut change = repo
+        .sample(&refname, SAMPLE_COMMITS)
+        .map_err(|e| CommandError::Failed(chain(&e)))?;
+    describe::name_authors(&config, &mut change);
+    let event = PushEvent {
+        id: ctx.clock.uuid(),
+        change,
+        project,
+        pusher: describe::pusher(&config, ctx.env),
+        push_options: Vec::new(),
+        pushed_at: ctx.clock.now_seconds(),
+    };
+    let endpoints: Vec<&Endpoint> = config
+        .endpoints
+        .iter()
+        .filter(|e| only.is_none_or(|n| e.number == n))
+        .collect();
+    if endpoints.is_empty() {
+        return Err(CommandError::Failed(match only {
+            Some(n) => format!(
+                "no endpoint {n} (the configuration has {})",
+                config.endpoints.len()
+            ),
+            None => "no endpoint is configured".to_owned(),
+        }));
+    }
+    let mut all_ok = true;
+    for e in endpoints {
+        // The test ignores the endpoint's filters, as a forge's Test button does.
+        let unfiltered = Endpoint {
+            events: vec![event.change.kind()],
+            branches: None,
+            tags: None,
+            ..e.clone()
+        };
+        for job in plan::plan(
+            std::slice::from_ref(&unfiltered),
+            std::slice::from_ref(&event),
+            ctx.clock,
+            false,
+        ) {
+            if dry_run || ctx.env.dry_run {
+                let _ = ctx
+                    .out
+                    .write_all(WireRequest::dry_run(e, &job, ctx.clock).as_bytes());
+                continue;
+            }
+            let wire = WireRequest::build(e, &job.template, ctx.clock);
+            let client = http::client(&e.tls).map_err(CommandError::Failed)?;
+            let a = http::send(&wire, e.timeout, &client);
+            all_ok &= a.status.is_some_and(|s| (200..300).contains(&s));
+            let _ = writeln!(
+                ctx.out,
+                "endpoint {} ({}) {}: {}",
+                e.number,
+                e.format.id(),
+                e.shown_url,
+                a.summary()
+            );
+            if !a.body.is_empty() {
+                let _ = writeln!(ctx.out, "  response: {}", a.body);
+            }
+        }
+    }
+    if all_ok {
+        Ok(())
+    } else {
+        Err(CommandError::Failed(
+            "an endpoint did not answer with 2xx".to_owned(),
+        ))
+    }
+}

@@ -1,0 +1,264 @@
+//! The configuration schema, stated once: every table and key with its type and doc line. The serde
+//! structs below are what files are parsed into; their key lists drive the git-config names
+//! (`webhook.<endpoint>.secretFile`), `config check`'s listing and the check of `config.example.toml`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::secret::Secret;
+
+/// The shape of a key's value, which says how a git-config string becomes a TOML value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    Float,
+    Bool,
+    /// Repeated entries or comma-separated values.
+    List,
+    /// `Name: value` entries (headers).
+    Map,
+}
+
+/// One key of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The first line of its documentation.
+    pub doc: &'static str,
+}
+
+/// The value shape of a Rust type used in the schema.
+pub trait Typed {
+    const KIND: Kind;
+}
+
+macro_rules! typed {
+    ($kind:ident: $($t:ty),*) => { $(impl Typed for $t { const KIND: Kind = Kind::$kind; })* };
+}
+typed!(Text: String, PathBuf, Secret, DurationValue);
+typed!(Int: u8, u64, usize);
+typed!(Float: f64);
+typed!(Bool: bool);
+typed!(List: Vec<String>, Vec<DurationValue>);
+typed!(Map: BTreeMap<String, String>);
+
+impl<T: Typed> Typed for Spanned<T> {
+    const KIND: Kind = T::KIND;
+}
+
+/// Declares a table: its struct (every key optional, unknown keys refused) and its key list.
+macro_rules! table {
+    ($(#[doc = $tdoc:literal])* $name:ident { $( #[doc = $doc:literal] $(#[doc = $more:literal])* $field:ident: $ty:ty ),* $(,)? }) => {
+        $(#[doc = $tdoc])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $( #[doc = $doc] $(#[doc = $more])* #[serde(skip_serializing_if = "Option::is_none")] pub $field: Option<$ty>, )*
+        }
+
+        impl $name {
+            /// Every key of the table, in documentation order.
+            pub const KEYS: &'static [Key] = &[
+                $( Key { name: stringify!($field), kind: <$ty as Typed>::KIND, doc: $doc.trim_ascii() }, )*
+            ];
+        }
+    };
+}
+
+/// A duration: seconds, or text like `"10s"`, `"1m 30s"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum DurationValue {
+    Seconds(u64),
+    Text(String),
+}
+
+table! {
+    /// `[server]`: what a server-wide file says about every repository on the machine.
+    Server {
+        /// The web address repositories are served under: `https://git.example.com`.
+        base_url: String,
+        /// The directory holding the repositories: `<root>/acme/demo.git` is `acme/demo`.
+        repos_root: PathBuf,
+    }
+}
+
+table! {
+    /// `[project]`: how the repository is described in payloads. Missing keys are derived.
+    Project {
+        /// The project's name (default: the repository directory without `.git`).
+        name: String,
+        /// Its namespace: `acme` in `acme/demo` (default: the parent directory).
+        namespace: String,
+        /// Its web page (default: `[server] base_url` + path, or `http://<host name>/<path>`).
+        web_url: String,
+        /// The HTTP clone URL (default: `web_url` + `.git`).
+        git_http_url: String,
+        /// The SSH clone URL (default: `git@<host>:<path>.git`).
+        git_ssh_url: String,
+        /// The numeric project id (default: a stable hash of the path).
+        id: u64,
+        /// A description (default: the repository's `description` file).
+        description: String,
+        /// 0 private, 10 internal, 20 public (default 0).
+        visibility_level: Spanned<u8>,
+        /// The default branch (default: the branch HEAD names).
+        default_branch: String,
+        /// An avatar image URL.
+        avatar_url: String,
+    }
+}
+
+table! {
+    /// `[users.<login>]`: the identity payloads give a pusher who logged in as `<login>`.
+    User {
+        /// Display name.
+        name: String,
+        /// E-mail address; commits by this address are attributed to the login.
+        email: String,
+        /// Numeric user id (default: a stable hash of the login).
+        id: u64,
+        /// The username payloads show (default: the login).
+        username: String,
+        /// An avatar image URL.
+        avatar_url: String,
+    }
+}
+
+table! {
+    /// `[payload]`: what bodies carry.
+    Payload {
+        /// The newest commits listed per event (default 20); `total_commits_count` stays the true count.
+        max_commits: Spanned<usize>,
+    }
+}
+
+table! {
+    /// `[delivery]`: how and when requests go out.
+    RawDelivery {
+        /// `async` (queue, send in the background), `sync` (send before the push returns) or `queue`.
+        mode: Spanned<String>,
+        /// Time allowed for one request (default 10s); an endpoint's `timeout` overrides it.
+        timeout: Spanned<DurationValue>,
+        /// The delays before each retry (default 10s, 1m, 5m, 30m, 2h, 6h).
+        retry_schedule: Spanned<Vec<DurationValue>>,
+        /// Each delay moves by up to this fraction either way (default 0.2).
+        retry_jitter: Spanned<f64>,
+        /// Endpoints sent to at once (default 64).
+        max_parallel: Spanned<usize>,
+        /// The spool directory, relative to the repository's git directory (default `webhook`).
+        spool_dir: PathBuf,
+        /// Queued jobs beyond this push out the oldest (default 10000).
+        max_jobs: Spanned<usize>,
+        /// Jobs older than this are given up (default 7 days).
+        max_age: Spanned<DurationValue>,
+        /// How long an `update`-hook event waits for its push to complete (default 1m).
+        update_wait: Spanned<DurationValue>,
+    }
+}
+
+table! {
+    /// `[[endpoint]]`: one receiver.
+    RawEndpoint {
+        /// Where requests go; `user:password@` becomes HTTP Basic auth.
+        url: Spanned<String>,
+        /// The webhook format (default `gitlab`).
+        format: Spanned<String>,
+        /// The secret, carried the way the format's forge does it.
+        secret: Spanned<Secret>,
+        /// A file holding the secret (trailing newline dropped).
+        secret_file: Spanned<PathBuf>,
+        /// An environment variable holding the secret.
+        secret_env: Spanned<String>,
+        /// `password` (default) or `sign`, for formats that sign.
+        secret_mode: Spanned<String>,
+        /// Which events to send: `push`, `tag_push` (default both).
+        events: Spanned<Vec<String>>,
+        /// Glob filter on branch names (default: all).
+        branches: Spanned<Vec<String>>,
+        /// Glob filter on tag names (default: all).
+        tags: Spanned<Vec<String>>,
+        /// Time allowed for one request (default `[delivery] timeout`).
+        timeout: Spanned<DurationValue>,
+        /// Extra request headers; a format's own headers win over these.
+        headers: Spanned<BTreeMap<String, String>>,
+        /// `false` accepts any TLS certificate (default true).
+        tls_verify: bool,
+        /// Extra CA certificates (PEM) to trust.
+        ca_file: Spanned<PathBuf>,
+        /// A client certificate (PEM), with `client_key`.
+        client_cert: Spanned<PathBuf>,
+        /// The client certificate's key (PEM).
+        client_key: Spanned<PathBuf>,
+    }
+}
+
+impl RawEndpoint {
+    /// Whether the secret (or a URL password) is written in the file itself.
+    pub(crate) fn has_inline_secret(&self) -> bool {
+        self.secret.is_some()
+            || self
+                .url
+                .as_ref()
+                .and_then(|u| url::Url::parse(u.get_ref()).ok())
+                .is_some_and(|u| u.password().is_some())
+    }
+}
+
+/// A whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub project: Project,
+    #[serde(default)]
+    pub users: BTreeMap<String, User>,
+    #[serde(default)]
+    pub payload: Payload,
+    #[serde(default)]
+    pub delivery: RawDelivery,
+    #[serde(default, rename = "endpoint")]
+    pub endpoints: Vec<RawEndpoint>,
+}
+
+/// The tables git config can set as `webhook.<table>.<key>`; any other `webhook.<name>.<key>` is an endpoint.
+pub const GIT_CONFIG_TABLES: &[(&str, &[Key])] = &[
+    ("server", Server::KEYS),
+    ("project", Project::KEYS),
+    ("payload", Payload::KEYS),
+    ("delivery", RawDelivery::KEYS),
+];
+
+/// A key as git config spells it: case-insensitive, without `_` (`secretfile` for `secret_file`).
+pub fn git_config_name(key: &str) -> String {
+    key.to_ascii_lowercase().replace(['-', '_'], "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_the_structs() {
+        let names: Vec<&str> = RawEndpoint::KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(names[..3], ["url", "format", "secret"]);
+        let find = |n: &str| RawEndpoint::KEYS.iter().find(|k| k.name == n).unwrap();
+        assert_eq!(find("branches").kind, Kind::List);
+        assert_eq!(find("headers").kind, Kind::Map);
+        assert_eq!(find("tls_verify").kind, Kind::Bool);
+        assert_eq!(find("timeout").kind, Kind::Text);
+        assert_eq!(
+            find("url").doc,
+            "Where requests go; `user:password@` becomes HTTP Basic auth."
+        );
+        assert_eq!(git_config_name("secret_file"), "secretfile");
+        assert_eq!(git_config_name("Web-Url"), "weburl");
+    }
+}

@@ -1,0 +1,311 @@
+//! One delivery pass: claim what is due, send to every endpoint in parallel (each endpoint's jobs in
+//! order), then settle each job as delivered, scheduled for a retry, or dead.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+use super::http::{self, Attempted};
+use super::job::{Job, Outcome, Record};
+use super::queue::{Claim, Queue, Settle};
+use super::request::WireRequest;
+use super::retry::{self, Policy, Verdict};
+use crate::clock::Clock;
+use crate::config::{Config, Endpoint};
+use crate::error::chain;
+use crate::notice::Notice;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub delivered: usize,
+    pub retrying: usize,
+    pub dead: usize,
+    pub dropped: usize,
+    /// One line per request made, in job order, and any queue problem.
+    pub notices: Vec<Notice>,
+    /// When the earliest job left waiting for its schedule is due (jobs waiting for their ref to move
+    /// count as due now); `None` when none waits.
+    pub next_due_ms: Option<u64>,
+}
+
+impl Summary {
+    /// Notes a job that becomes due at `due_ms`.
+    fn wait_for(&mut self, due_ms: u64) {
+        self.next_due_ms = Some(self.next_due_ms.map_or(due_ms, |d| d.min(due_ms)));
+    }
+
+    fn add(&mut self, other: Summary) {
+        self.delivered += other.delivered;
+        self.retrying += other.retrying;
+        self.dead += other.dead;
+        self.dropped += other.dropped;
+        self.notices.extend(other.notices);
+        if let Some(due) = other.next_due_ms {
+            self.wait_for(due);
+        }
+    }
+}
+
+/// Whether an `update`-hook job's ref has moved to its new value yet: `(refname, new)`.
+pub type RefMoved<'a> = &'a dyn Fn(&str, &str) -> bool;
+
+/// The settings of one pass.
+#[derive(Clone, Copy)]
+pub struct Pass<'a> {
+    pub queue: &'a dyn Queue,
+    pub config: &'a Config,
+    /// The repository whose jobs this pass sends (a shared spool holds other repositories' too).
+    pub repo: &'a Path,
+    pub ref_moved: RefMoved<'a>,
+    pub clock: &'a Clock,
+    /// Send every queued job now, whatever its schedule (`deliver --now`).
+    pub ignore_schedule: bool,
+}
+
+/// The pool that sends to endpoints in parallel, built once per process (its size: the first
+/// configuration's `max_parallel`).
+fn pool(size: usize) -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(size)
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// What the parallel part of a pass needs: the queue, the configuration, the clock.
+#[derive(Clone, Copy)]
+struct Sender<'a> {
+    queue: &'a dyn Queue,
+    config: &'a Config,
+    clock: &'a Clock,
+}
+
+impl Pass<'_> {
+    fn sender(&self) -> Sender<'_> {
+        Sender {
+            queue: self.queue,
+            config: self.config,
+            clock: self.clock,
+        }
+    }
+
+    /// Claims the jobs that are due; expires, drops or leaves the others.
+    fn claim_due(&self, summary: &mut Summary) -> Vec<Claim> {
+        let s = self.sender();
+        let now = self.clock.now_ms();
+        let settings = &self.config.delivery;
+        let mine: PathBuf = self
+            .repo
+            .canonicalize()
+            .unwrap_or_else(|_| self.repo.to_path_buf());
+        let mut due = Vec::new();
+        for job in self.queue.waiting() {
+            if job.repo.as_ref().is_some_and(|r| *r != mine) {
+                continue; // Another repository's job, in a shared spool: its own deliverer sends it.
+            }
+            let age = Duration::from_millis(now.saturating_sub(job.created_ms));
+            if age > settings.max_age {
+                if let Some(mut c) = self.queue.claim(&job) {
+                    c.job.last_error = Some(format!(
+                        "not delivered within {}",
+                        humantime::format_duration(settings.max_age)
+                    ));
+                    s.log(&c.job, Outcome::Expired, |r| {
+                        r.error.clone_from(&c.job.last_error);
+                    });
+                    s.settle(c, Settle::Dead, summary);
+                    summary.dead += 1;
+                }
+                continue;
+            }
+            if let Some(cond) = &job.condition {
+                if !(self.ref_moved)(&cond.refname, &cond.new) {
+                    summary.wait_for(now);
+                    if age > settings.update_wait {
+                        if let Some(c) = self.queue.claim(&job) {
+                            s.log(&c.job, Outcome::Dropped, |r| {
+                                r.error = Some("push did not complete".to_owned());
+                            });
+                            s.settle(c, Settle::Forget, summary);
+                            summary.dropped += 1;
+                        }
+                    }
+                    continue;
+                }
+            }
+            if self.ignore_schedule || job.next_ms <= now {
+                due.extend(self.queue.claim(&job));
+            } else {
+                summary.wait_for(job.next_ms);
+            }
+        }
+        due
+    }
+
+    /// One delivery pass over the queue.
+    pub fn run(&self) -> Summary {
+        self.queue.recover();
+        let mut summary = Summary::default();
+        let due = self.claim_due(&mut summary);
+        // One group per endpoint, jobs in creation order (the queue lists them so).
+        let mut groups: Vec<Vec<Claim>> = Vec::new();
+        for c in due {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].job.endpoint == c.job.endpoint)
+            {
+                Some(g) => g.push(c),
+                None => groups.push(vec![c]),
+            }
+        }
+        let sender = self.sender();
+        let work = || {
+            groups
+                .into_par_iter()
+                .map(|g| sender.send_group(g))
+                .collect::<Vec<_>>()
+        };
+        let results = match pool(self.config.delivery.max_parallel.max(1)) {
+            Some(pool) => pool.install(work),
+            None => work(),
+        };
+        for r in results {
+            summary.add(r);
+        }
+        self.queue.prune();
+        summary
+    }
+}
+
+impl Sender<'_> {
+    fn log(&self, job: &Job, outcome: Outcome, fill: impl FnOnce(&mut Record)) {
+        let mut record = Record::of(job, self.clock.now_ms(), outcome);
+        fill(&mut record);
+        self.queue.log(&record);
+    }
+
+    fn settle(&self, claim: Claim, how: Settle, summary: &mut Summary) {
+        if let Err(e) = self.queue.settle(claim, how) {
+            summary.notices.push(Notice::QueueProblem(chain(&e)));
+        }
+    }
+
+    fn endpoint(&self, job: &Job) -> Option<&Endpoint> {
+        let r = &job.endpoint;
+        let same = |e: &&Endpoint| e.format.id() == r.format && e.url.as_str() == r.url;
+        let endpoints = &self.config.endpoints;
+        endpoints
+            .iter()
+            .filter(same)
+            .find(|e| e.number == r.number)
+            .or_else(|| endpoints.iter().find(same))
+    }
+
+    fn send_group(&self, group: Vec<Claim>) -> Summary {
+        let mut summary = Summary::default();
+        let endpoint = self.endpoint(&group[0].job);
+        let client = endpoint.map(|e| http::client(&e.tls));
+        for mut claim in group {
+            claim.job.attempts += 1;
+            let attempted = match (endpoint, &client) {
+                (Some(e), Some(Ok(client))) => {
+                    let wire = WireRequest::build(e, &claim.job.template, self.clock);
+                    http::send(&wire, e.timeout, client)
+                }
+                (Some(_), Some(Err(err))) => Attempted::failed(err.clone()),
+                _ => {
+                    let r = &claim.job.endpoint;
+                    claim.job.last_error = Some(format!(
+                        "endpoint {} ({} {}) is no longer in the configuration",
+                        r.number, r.format, r.url
+                    ));
+                    self.log(&claim.job, Outcome::Dead, |rec| {
+                        rec.error.clone_from(&claim.job.last_error);
+                    });
+                    summary.dead += 1;
+                    self.settle(claim, Settle::Dead, &mut summary);
+                    continue;
+                }
+            };
+            self.conclude(claim, &attempted, endpoint, &mut summary);
+        }
+        summary
+    }
+
+    /// Logs an attempt and settles its job as its answer says.
+    fn conclude(
+        &self,
+        mut claim: Claim,
+        attempted: &Attempted,
+        endpoint: Option<&Endpoint>,
+        summary: &mut Summary,
+    ) {
+        let job = &mut claim.job;
+        let failure = attempted.failure();
+        let fill = |r: &mut Record| {
+            r.status = attempted.status;
+            r.duration_ms = u64::try_from(attempted.elapsed.as_millis()).ok();
+            r.error.clone_from(&failure);
+        };
+        let verdict = retry::classify(attempted.status, attempted.retry_after);
+        let policy = Policy::of(&self.config.delivery);
+        let next = match verdict {
+            Verdict::Retryable { retry_after } => {
+                policy.next_delay(job.attempts, retry_after, self.clock.unit())
+            }
+            _ => None,
+        };
+        let url = endpoint.map_or_else(|| job.endpoint.url.clone(), |e| e.shown_url.clone());
+        let (refname, format) = (job.refname.clone(), job.endpoint.format.clone());
+        let mut text = attempted.summary();
+        let how = match (verdict, next) {
+            (Verdict::Delivered, _) => {
+                self.log(job, Outcome::Delivered, fill);
+                summary.delivered += 1;
+                Settle::Delivered
+            }
+            (Verdict::Retryable { .. }, Some(delay)) => {
+                job.next_ms =
+                    self.clock.now_ms() + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                job.last_error = Some(text.clone());
+                text.push_str(&format!(
+                    "; retry {} of {} in {}",
+                    job.attempts,
+                    policy.schedule.len(),
+                    humantime::format_duration(Duration::from_secs(delay.as_secs()))
+                ));
+                self.log(job, Outcome::Retry, |r| {
+                    fill(r);
+                    r.next_ms = Some(job.next_ms);
+                });
+                summary.retrying += 1;
+                summary.wait_for(job.next_ms);
+                Settle::Retry
+            }
+            _ => {
+                job.last_error = Some(text.clone());
+                text.push_str(if matches!(verdict, Verdict::Permanent) {
+                    "; not retried, kept as a dead letter"
+                } else {
+                    "; retries used up, kept as a dead letter"
+                });
+                self.log(job, Outcome::Dead, fill);
+                summary.dead += 1;
+                Settle::Dead
+            }
+        };
+        summary.notices.push(Notice::Sent {
+            refname,
+            url,
+            format,
+            summary: text,
+        });
+        self.settle(claim, how, summary);
+    }
+}

@@ -1,0 +1,144 @@
+//! The request one attempt sends, built in one place: sending, dry-run, `test` and `config check` all
+//! take it from [`WireRequest::build`], so what is printed is what is sent.
+
+use std::fmt;
+
+use super::job::Job;
+use crate::clock::Clock;
+use crate::config::Endpoint;
+use crate::format::{Attempt, Auth, RequestTemplate};
+use crate::secret::REDACTED;
+
+/// One header as sent, and as printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireHeader {
+    pub name: String,
+    pub value: String,
+    /// What printouts show: the value, or `[REDACTED]` (with `Basic ` kept for Basic auth).
+    pub shown: String,
+}
+
+/// An attempt's request: URL, headers in the order sent, body.
+#[derive(Debug, Clone)]
+pub struct WireRequest {
+    /// Where it goes, without credentials (they travel as the `Authorization` header).
+    pub url: url::Url,
+    /// The URL as printouts show it: credentials masked.
+    pub shown_url: String,
+    pub headers: Vec<WireHeader>,
+    pub body: Vec<u8>,
+    /// The body's top-level keys whose values carry the secret.
+    secret_fields: &'static [&'static str],
+    /// The endpoint's own headers that are not sent because the format (or Basic auth) sets them.
+    pub overridden: Vec<String>,
+}
+
+impl WireRequest {
+    /// The request for a new attempt of `template` at `endpoint`: fresh attempt id and time, signatures.
+    /// Headers: the endpoint's own first, then the format's, then Basic auth from the URL; a header the
+    /// format or Basic auth sets is never also sent from the endpoint's list.
+    pub fn build(endpoint: &Endpoint, template: &RequestTemplate, clock: &Clock) -> WireRequest {
+        let auth = Auth {
+            secret: endpoint.secret.as_ref(),
+            mode: endpoint.secret_mode,
+        };
+        let attempt = Attempt {
+            id: clock.uuid(),
+            now: clock.now(),
+        };
+        let prepared = endpoint.format.prepare(template, auth, attempt);
+        let basic = endpoint.basic_auth.as_ref().map(|(user, password)| {
+            let token =
+                crate::format::sign::base64(format!("{user}:{}", password.expose()).as_bytes());
+            WireHeader {
+                name: "Authorization".to_owned(),
+                value: format!("Basic {token}"),
+                shown: format!("Basic {REDACTED}"),
+            }
+        });
+        let taken = |name: &str| {
+            prepared
+                .headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(name))
+                || basic
+                    .as_ref()
+                    .is_some_and(|b| b.name.eq_ignore_ascii_case(name))
+        };
+        let (mut headers, mut overridden) = (Vec::new(), Vec::new());
+        for (name, value) in &endpoint.headers {
+            if taken(name) {
+                overridden.push(name.clone());
+            } else {
+                // Custom header values often carry tokens: shown redacted, like every secret.
+                headers.push(WireHeader {
+                    name: name.clone(),
+                    value: value.clone(),
+                    shown: REDACTED.to_owned(),
+                });
+            }
+        }
+        headers.extend(prepared.headers.into_iter().map(|h| WireHeader {
+            name: h.name.to_owned(),
+            shown: if h.secret {
+                REDACTED.to_owned()
+            } else {
+                h.value.clone()
+            },
+            value: h.value,
+        }));
+        headers.extend(basic);
+        WireRequest {
+            url: endpoint.url.clone(),
+            shown_url: endpoint.shown_url.clone(),
+            headers,
+            body: prepared.body,
+            secret_fields: prepared.secret_fields,
+            overridden,
+        }
+    }
+
+    /// What dry-run prints for a job: a comment naming the endpoint and ref, then the request.
+    pub fn dry_run(endpoint: &Endpoint, job: &Job, clock: &Clock) -> String {
+        format!(
+            "# endpoint {} ({}), {}\n{}\n",
+            endpoint.number,
+            endpoint.format.id(),
+            job.refname,
+            WireRequest::build(endpoint, &job.template, clock)
+        )
+    }
+
+    /// The body as printouts show it: pretty JSON, the format's secret fields (when not empty) redacted,
+    /// every other value as sent.
+    pub fn shown_body(&self) -> String {
+        match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(mut v) => {
+                if let Some(map) = v.as_object_mut() {
+                    for key in self.secret_fields {
+                        if let Some(value) = map.get_mut(*key) {
+                            if value.as_str().is_none_or(|s| !s.is_empty()) {
+                                *value = REDACTED.into();
+                            }
+                        }
+                    }
+                }
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            }
+            // Not JSON: no format sends that, and no secret can be told apart in it.
+            Err(_) => REDACTED.to_owned(),
+        }
+    }
+}
+
+/// The request as dry-run prints it: `POST <url>`, headers, a blank line, the body.
+impl fmt::Display for WireRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "POST {}", self.shown_url)?;
+        for h in &self.headers {
+            writeln!(f, "{}: {}", h.name, h.shown)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "{}", self.shown_body())
+    }
+}
