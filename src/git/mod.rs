@@ -4,6 +4,8 @@
 pub mod commit;
 pub mod push;
 pub mod walk;
+#[cfg(test)]
+mod walk_oracle;
 
 use std::path::{Path, PathBuf};
 

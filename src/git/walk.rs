@@ -97,6 +97,12 @@ fn limited(repo: &Repository, include: Oid, hide: &[Oid], cap: usize) -> Option<
             queued += 1;
         }
         node.flags |= flags;
+        // As git does when it takes a hidden tip (handle_commit): what its parents reach among the
+        // commits read so far is excluded at once. With clock skew, an older hidden tip can reach a
+        // newer commit, which must not come out of the queue as interesting first.
+        if flags & UNINTERESTING != 0 {
+            mark_parents(&mut nodes, id);
+        }
     }
     let (mut kept, mut slop, mut date) = (Vec::new(), SLOP, i64::MAX);
     // A queued commit last seen interesting, so that looking for one rarely scans the queue (git's

@@ -2,8 +2,14 @@
 
 use crate::support::*;
 
+/// Runs the binary in a fresh temporary directory (with a hermetic environment).
+fn run_in_temp(args: &[&str]) -> std::process::Output {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    run_bin(tmp.path(), args, b"", &[])
+}
+
 fn help(args: &[&str]) -> String {
-    let out = run_bin(std::path::Path::new("/"), args, b"", &[]);
+    let out = run_in_temp(args);
     assert!(out.status.success(), "{args:?}");
     String::from_utf8(out.stdout).expect("utf8")
 }
@@ -35,7 +41,7 @@ fn man_page_and_completions() {
 
 #[test]
 fn usage_errors_exit_2_and_version_prints() {
-    let out = run_bin(std::path::Path::new("/"), &["frobnicate"], b"", &[]);
+    let out = run_in_temp(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand 'frobnicate'"));
     let v = help(&["--version"]);
@@ -43,4 +49,80 @@ fn usage_errors_exit_2_and_version_prints() {
         v.trim(),
         format!("git-webhook {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// Defect: outside a repository, `deliver --watch`, `status` and `log` fell back to the current
+/// directory, used default settings and created an empty spool there. Now every command that needs a
+/// repository says where it looked, exits 1 and writes nothing.
+#[test]
+fn commands_outside_a_repository_say_where_they_looked_and_write_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("not-a-repo");
+    std::fs::create_dir(&dir).expect("mkdir");
+    for args in [
+        &["deliver", "--watch"][..],
+        &["deliver"],
+        &["status"],
+        &["log"],
+        &["redeliver", "abc"],
+        &["test"],
+        &["config", "check"],
+    ] {
+        let mut child = hermetic(std::process::Command::new(bin()), &dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // A command that (wrongly) starts watching is stopped after a bounded wait.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while child.try_wait().expect("wait").is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "git-webhook: error: not a git repository: {} (from the current directory); run inside the repository, or pass --repo DIR\n",
+                dir.display()
+            ),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let named = run_bin(&dir, &["status", "--repo", "elsewhere"], b"", &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&named.stderr),
+        format!(
+            "git-webhook: error: not a git repository: {} (from --repo); run inside the repository, or pass --repo DIR\n",
+            dir.join("elsewhere").display()
+        )
+    );
+    let from_env = run_bin(&dir, &["log"], b"", &[("GIT_DIR", "gone.git")]);
+    assert!(String::from_utf8_lossy(&from_env.stderr).contains("(from $GIT_DIR)"));
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("read_dir").count(),
+        0,
+        "nothing was written"
+    );
+}
+
+/// Flags belong to the commands they affect: `--dry-run` means nothing to `status`, `log`, `install`
+/// or `man`, and they refuse it.
+#[test]
+fn flags_belong_to_their_commands() {
+    for args in [
+        &["status", "--dry-run"][..],
+        &["log", "--dry-run"],
+        &["install", "--dry-run", "x"],
+        &["man", "--dry-run"],
+        &["man", "--repo", "x"],
+        &["--dry-run", "status"],
+    ] {
+        let out = run_in_temp(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
 }

@@ -466,82 +466,48 @@ fn custom_headers_arrive_and_cannot_override_the_formats_own() {
     );
 }
 
-/// A self-signed certificate for 127.0.0.1, made with the openssl command.
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-addext",
-            "extendedKeyUsage=serverAuth",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
+/// An HTTPS receiver on 127.0.0.1 with a self-signed certificate made in-process; returns it and the
+/// certificate (PEM).
+fn https_receiver() -> (Receiver, String) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("certificate parameters");
+    params.subject_alt_names = vec![rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    )];
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key DER"),
+    )
+    .expect("server config");
+    let config = std::sync::Arc::new(config);
+    let receiver = Receiver::start_wrapped(
+        0,
+        move |tcp| {
+            let session = rustls::ServerConnection::new(config.clone()).ok()?;
+            let stream: Box<dyn Stream> = Box::new(rustls::StreamOwned::new(session, tcp));
+            Some(stream)
+        },
+        |_| Reply::default(),
+    )
+    .expect("https receiver");
+    (receiver, cert.pem())
 }
-
-/// An HTTPS receiver (Python's standard library) that answers 200 and appends each request path to a file.
-const HTTPS_RECEIVER: &str = r#"
-import http.server, ssl, sys
-port_file, cert, key, log = sys.argv[1:5]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        open(log, "a").write(self.path + "\n")
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-server = http.server.HTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
-server.socket = ctx.wrap_socket(server.socket, server_side=True)
-server.timeout = 0.5
-open(port_file + ".tmp", "w").write(str(server.server_address[1]))
-import os; os.rename(port_file + ".tmp", port_file)
-for _ in range(120):
-    server.handle_request()
-"#;
 
 #[test]
 fn a_self_signed_https_receiver_is_refused_by_default_and_accepted_with_its_ca_file() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (cert, key) = self_signed(tmp.path());
-    let (port_file, log) = (tmp.path().join("port"), tmp.path().join("log"));
-    let mut python = std::process::Command::new("python3")
-        .args(["-c", HTTPS_RECEIVER])
-        .args([&port_file, &cert, &key, &log])
-        .spawn()
-        .expect("python3");
-    let mut port = String::new();
-    for _ in 0..100 {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            port = p;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!port.is_empty(), "the HTTPS receiver started");
+    let (receiver, pem) = https_receiver();
+    let cert = tmp.path().join("cert.pem");
+    std::fs::write(&cert, pem).expect("write certificate");
+    let port = receiver.port();
     let url = |path: &str| format!("https://127.0.0.1:{port}{path}");
     let config = format!(
         "{SYNC}[[endpoint]]\nurl = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\nca_file = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\ntls_verify = false\n",
@@ -554,10 +520,8 @@ fn a_self_signed_https_receiver_is_refused_by_default_and_accepted_with_its_ca_f
     let work = server.clone_work();
     work.commits(1, "a");
     let stderr = work.push(&["origin", "main"]);
-    let _ = python.kill();
-    let _ = python.wait();
-    let logged = std::fs::read_to_string(&log).unwrap_or_default();
-    let mut paths: Vec<&str> = logged.lines().collect();
+    let got = receiver.requests();
+    let mut paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
     paths.sort_unstable();
     assert_eq!(paths, ["/no-verify", "/with-ca"], "{stderr}");
     assert!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[path = "../../../src/receiver.rs"]
 mod receiver;
-pub use receiver::{Receiver, Reply, Request};
+pub use receiver::{Receiver, Reply, Request, Stream};
 use serde_json::Value;
 
 pub const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -240,10 +240,15 @@ pub const SYNC: &str = "[delivery]\nmode = \"sync\"\n\n";
 
 /// A `webhook.toml` (sync delivery) with one gitlab endpoint at `url` and the given extra endpoint keys.
 pub fn config_for(url: &str, extra: &str) -> String {
+    config_in_format(url, "gitlab", extra)
+}
+
+/// The same with an endpoint of another format.
+pub fn config_in_format(url: &str, format: &str, extra: &str) -> String {
     format!(
         "{SYNC}[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n\
          [users.alice]\nname = \"Alice Example\"\nemail = \"alice@example.com\"\nid = 4\n\n\
-         [[endpoint]]\nurl = \"{url}\"\nformat = \"gitlab\"\n{extra}\n"
+         [[endpoint]]\nurl = \"{url}\"\nformat = \"{format}\"\n{extra}\n"
     )
 }
 

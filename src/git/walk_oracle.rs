@@ -1,0 +1,181 @@
+//! The commit walk against its oracle, `git rev-list`, on generated histories: random merges, several
+//! roots, same-second commits, clock skew and many refs; for first pushes, updates, force pushes and new
+//! branches; order and count.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use git2::{Oid, Repository};
+
+use super::walk::select;
+
+/// A small deterministic generator (xorshift64*), so every run builds the same histories.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// git with a cleared environment (the tests' only window on the process environment is `PATH`).
+#[allow(clippy::disallowed_methods)]
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    cmd
+}
+
+fn rev_list(dir: &Path, args: &[String]) -> Vec<Oid> {
+    let out = git(dir)
+        .arg("rev-list")
+        .args(args)
+        .output()
+        .expect("git rev-list");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| Oid::from_str(l).expect("oid"))
+        .collect()
+}
+
+/// Builds history `seed` with `git fast-import`: returns the commits (in creation order) and the refs.
+fn build(dir: &Path, seed: u64) -> (Vec<Oid>, Vec<Oid>) {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let commits = 10 + rng.below(70);
+    let mut stream = String::new();
+    let mut time: i64 = 1_600_000_000;
+    for i in 1..=commits {
+        // Mostly forward, often the same second, sometimes back in time (a skewed clock).
+        time += match rng.below(10) {
+            0..=3 => 0,
+            4 => -(rng.below(5000) as i64),
+            _ => rng.below(600) as i64,
+        };
+        let root = i == 1 || rng.below(25) == 0;
+        if root {
+            stream.push_str("reset refs/heads/scratch\n");
+        }
+        let msg = format!("c{i}");
+        stream.push_str(&format!(
+            "commit refs/heads/scratch\nmark :{i}\ncommitter C <c@example.com> {time} +0000\ndata {}\n{msg}\n",
+            msg.len()
+        ));
+        if !root {
+            // The first parent is usually a recent commit; a merge adds any earlier one.
+            let first = i - 1 - rng.below((i - 1).min(4));
+            stream.push_str(&format!("from :{first}\n"));
+            if rng.below(3) == 0 {
+                let other = 1 + rng.below(i - 1);
+                if other != first {
+                    stream.push_str(&format!("merge :{other}\n"));
+                }
+            }
+        }
+        stream.push_str(&format!(
+            "M 100644 inline f{}.txt\ndata 2\n{}\n\n",
+            i % 7,
+            i % 10
+        ));
+    }
+    let refs = 1 + rng.below(30);
+    for r in 0..refs {
+        stream.push_str(&format!(
+            "reset refs/heads/r{r}\nfrom :{}\n\n",
+            1 + rng.below(commits)
+        ));
+    }
+    stream.push_str(&format!("reset refs/heads/scratch\nfrom :{commits}\n\n"));
+    let mut import = git(dir)
+        .args(["fast-import", "--quiet", "--export-marks=marks"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("git fast-import");
+    std::io::Write::write_all(import.stdin.as_mut().expect("stdin"), stream.as_bytes())
+        .expect("write");
+    assert!(import.wait().expect("wait").success());
+    let marks = std::fs::read_to_string(dir.join("marks")).expect("marks");
+    let mut ids = vec![Oid::ZERO_SHA1; commits];
+    for line in marks.lines() {
+        let (mark, id) = line.split_once(' ').expect("mark line");
+        let n: usize = mark.trim_start_matches(':').parse().expect("mark");
+        ids[n - 1] = Oid::from_str(id).expect("oid");
+    }
+    let repo = Repository::open(dir).expect("open");
+    let tips = (0..refs)
+        .map(|r| {
+            repo.refname_to_id(&format!("refs/heads/r{r}"))
+                .expect("ref")
+        })
+        .collect();
+    (ids, tips)
+}
+
+/// `select` must give `git rev-list`'s commits in its order: all of them, and the newest few.
+fn check(repo: &Repository, dir: &Path, include: Oid, hide: &[Oid], what: &str) -> usize {
+    let mut args = vec![include.to_string()];
+    args.extend(hide.iter().map(|h| format!("^{h}")));
+    let expected = rev_list(dir, &args);
+    let all = select(repo, include, hide, usize::MAX).expect("select");
+    assert_eq!(all.newest_first, expected, "{what}: rev-list {args:?}");
+    assert_eq!(all.total, expected.len(), "{what}");
+    let few = select(repo, include, hide, 3).expect("select");
+    assert_eq!(
+        few.newest_first,
+        expected[..expected.len().min(3)],
+        "{what}"
+    );
+    assert_eq!(few.total, expected.len(), "{what}");
+    expected.len()
+}
+
+#[test]
+fn the_walk_matches_git_rev_list_on_generated_histories() {
+    const HISTORIES: u64 = 200;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut compared = 0;
+    for seed in 0..HISTORIES {
+        let dir = tmp.path().join(format!("h{seed}.git"));
+        std::fs::create_dir(&dir).expect("mkdir");
+        assert!(git(&dir)
+            .args(["init", "-q", "--bare"])
+            .status()
+            .expect("git init")
+            .success());
+        let (ids, tips) = build(&dir, seed);
+        let repo = Repository::open(&dir).expect("open");
+        let mut rng = Rng(seed + 1);
+        let pick = |rng: &mut Rng| ids[rng.below(ids.len())];
+        let what = |case: &str| format!("history {seed}, {case}");
+        // A first push: everything the new tip reaches.
+        let tip = *ids.last().expect("a commit");
+        compared += check(&repo, &dir, tip, &[], &what("first push"));
+        for _ in 0..3 {
+            // An update from any commit to any other: a fast-forward, or a force push when the old
+            // value is not an ancestor of the new one.
+            let (old, new) = (pick(&mut rng), pick(&mut rng));
+            compared += check(&repo, &dir, new, &[old], &what("update"));
+            // A new branch: what no ref before the push reached.
+            let others: Vec<Oid> = tips.iter().copied().filter(|t| *t != new).collect();
+            compared += check(&repo, &dir, new, &others, &what("new branch"));
+        }
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+    assert!(compared > 1000, "only {compared} commits compared");
+}
