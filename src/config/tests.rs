@@ -96,22 +96,22 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
         all.config.server.base_url.as_deref(),
         Some("https://git.example.com")
     );
-    for key in [
-        "name",
-        "namespace",
-        "web_url",
-        "git_http_url",
-        "git_ssh_url",
-        "id",
-        "description",
-        "visibility_level",
-        "default_branch",
-        "avatar_url",
+    // Every key of the schema is documented: written out, as `# key = ...`, in its table.
+    for (table, keys) in [
+        ("server", schema::Server::KEYS),
+        ("project", schema::Project::KEYS),
+        ("users", schema::User::KEYS),
+        ("payload", schema::Payload::KEYS),
+        ("delivery", schema::RawDelivery::KEYS),
+        ("endpoint", schema::RawEndpoint::KEYS),
     ] {
-        assert!(
-            uncommented.contains(&format!("\n{key} = ")),
-            "config.example.toml lacks project key {key}"
-        );
+        for key in keys {
+            assert!(
+                uncommented.contains(&format!("\n{} = ", key.name)),
+                "config.example.toml lacks {table} key {}",
+                key.name
+            );
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::gitlab_like::{hook_event, Author, Repository};
-use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate};
 use crate::model::{EventKind, PushEvent};
 
 pub struct AtomGit;
@@ -54,8 +54,12 @@ impl Format for AtomGit {
         "atomgit"
     }
 
-    fn secret_help(&self) -> &'static str {
-        "X-AtomGit-Token: <secret>"
+    fn docs(&self) -> Docs {
+        Docs {
+            event: "`X-AtomGit-Event: Push Hook` / `Tag Push Hook`",
+            secret: "`X-AtomGit-Token: <secret>`",
+            check: "compares the token",
+        }
     }
 
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::gitlab_like::{hook_event, Author, ProjectAttrs, Repository};
 use super::sign::{hex, hmac_sha256};
-use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate, SecretMode};
+use super::{
+    to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, SecretMode,
+};
 use crate::model::{Commit, EventKind, PushEvent};
 
 pub struct GitCode;
@@ -112,8 +114,13 @@ impl Format for GitCode {
         "gitcode"
     }
 
-    fn secret_help(&self) -> &'static str {
-        "X-GitCode-Token: <secret>; with secret_mode = \"sign\",\nX-GitCode-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>"
+    fn docs(&self) -> Docs {
+        Docs {
+            event: "`X-GitCode-Event: Push Hook` / `Tag Push Hook`",
+            secret: "`X-GitCode-Token: <secret>`; with `secret_mode = \"sign\"`,\n\
+                     `X-GitCode-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`",
+            check: "compares the token, or recomputes the HMAC of the raw body",
+        }
     }
 
     fn supports_sign(&self) -> bool {

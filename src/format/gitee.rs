@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::gitlab_like::hook_event;
 use super::sign::{base64, hmac_sha256};
-use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate, SecretMode};
+use super::{
+    to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, SecretMode,
+};
 use crate::ids::stable_id;
 use crate::model::{Action, Commit, EventKind, Person, Project, PushEvent, Pusher, Visibility};
 
@@ -241,8 +243,15 @@ impl Format for Gitee {
         "gitee"
     }
 
-    fn secret_help(&self) -> &'static str {
-        "X-Gitee-Token and body \"password\": <secret>; with secret_mode = \"sign\", X-Gitee-Token and\nbody \"sign\": Base64(HMAC-SHA256(secret, \"<X-Gitee-Timestamp>\\n<secret>\"))"
+    fn docs(&self) -> Docs {
+        Docs {
+            event: "`X-Gitee-Event` and `X-Git-Oschina-Event`: `Push Hook` / `Tag Push Hook`",
+            secret:
+                "`X-Gitee-Token` and body `password`: <secret>; with `secret_mode = \"sign\"`,\n\
+                     `X-Gitee-Token` and body `sign`:\n\
+                     Base64(HMAC-SHA256(secret, `\"<X-Gitee-Timestamp>\\n<secret>\"`))",
+            check: "compares the token, or recomputes the signature from the timestamp header",
+        }
     }
 
     fn supports_sign(&self) -> bool {

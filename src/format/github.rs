@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::sign::{base64, hex, hmac_sha1, hmac_sha256};
-use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate};
 use crate::ids::stable_id;
 use crate::model::{Action, Commit, Person, Project, PushEvent, Visibility};
 
@@ -194,8 +194,13 @@ impl Format for GitHub {
         "github"
     }
 
-    fn secret_help(&self) -> &'static str {
-        "X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)> (and X-Hub-Signature, SHA-1)"
+    fn docs(&self) -> Docs {
+        Docs {
+            event: "`X-GitHub-Event: push`",
+            secret: "`X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`\n\
+                     (and the legacy `X-Hub-Signature: sha1=...`)",
+            check: "recomputes the HMAC of the raw body",
+        }
     }
 
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {

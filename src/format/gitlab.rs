@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::gitlab_like::{hook_event, Author, ProjectAttrs, Repository};
-use super::{to_json, Attempt, Auth, Format, Header, Hook, Prepared, RequestTemplate};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate};
 use crate::model::{Commit, EventKind, PushEvent};
 
 /// The GitLab release our `User-Agent` claims to be.
@@ -119,8 +119,12 @@ impl Format for GitLab {
         "gitlab"
     }
 
-    fn secret_help(&self) -> &'static str {
-        "X-Gitlab-Token: <secret>"
+    fn docs(&self) -> Docs {
+        Docs {
+            event: "`X-Gitlab-Event: Push Hook` / `Tag Push Hook`",
+            secret: "`X-Gitlab-Token: <secret>`",
+            check: "compares the token with its secret",
+        }
     }
 
     fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {

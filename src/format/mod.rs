@@ -51,7 +51,7 @@ pub fn known_ids() -> String {
 pub fn table(width: usize, prefix: &str) -> String {
     let mut text = String::new();
     for f in FORMATS {
-        let mut lines = f.secret_help().lines();
+        let mut lines = f.docs().secret.lines();
         let first = lines.next().unwrap_or_default();
         text.push_str(&format!("{prefix}{:<width$} {first}\n", f.id()));
         for more in lines {
@@ -177,12 +177,23 @@ impl Prepared {
     }
 }
 
+/// What `--help`, the README and `config.example.toml` say of a format (Markdown-ish: backticks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Docs {
+    /// The header that names the event.
+    pub event: &'static str,
+    /// How the endpoint's secret travels, in a line or two (`secret_mode` included).
+    pub secret: &'static str,
+    /// How a receiver checks it.
+    pub check: &'static str,
+}
+
 /// A vendor's webhook format.
 pub trait Format: Sync {
     /// The id used in configuration, e.g. `gitlab`.
     fn id(&self) -> &'static str;
-    /// How the endpoint's secret travels, in a line or two for `--help` and the docs.
-    fn secret_help(&self) -> &'static str;
+    /// What the docs say of it.
+    fn docs(&self) -> Docs;
     /// Whether `secret_mode = "sign"` means anything for this format.
     fn supports_sign(&self) -> bool {
         false
@@ -202,6 +213,70 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// The text between `start` and `end` in `text`.
+    fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
+        let from = text.find(start).map(|i| i + start.len()).expect(start);
+        let to = text[from..].find(end).expect(end) + from;
+        &text[from..to]
+    }
+
+    /// The README's table of formats, as the registry says it.
+    fn markdown_table() -> String {
+        let mut t = String::from(
+            "\n| format | event header | secret (`secret_mode`) | how a receiver checks it |\n|---|---|---|---|\n",
+        );
+        for f in FORMATS {
+            let d = f.docs();
+            let secret = d.secret.replace('\n', " ");
+            t.push_str(&format!(
+                "| `{}` | {} | {secret} | {} |\n",
+                f.id(),
+                d.event,
+                d.check
+            ));
+        }
+        t
+    }
+
+    /// The README and `config.example.toml` list the formats from this registry: a new format fails
+    /// here until its docs are in, and the message gives the text to paste.
+    #[test]
+    fn the_docs_list_every_registered_format() {
+        let readme = include_str!("../../README.md");
+        let markdown = markdown_table();
+        assert_eq!(
+            between(
+                readme,
+                "<!-- formats: made from the format registry -->",
+                "<!-- end formats -->"
+            ),
+            markdown,
+            "README.md's formats table should read:\n{markdown}"
+        );
+        for f in FORMATS {
+            assert!(
+                readme.contains(&format!("\n### {}\n", f.id())),
+                "README.md has no section ### {}",
+                f.id()
+            );
+        }
+        let example = include_str!("../../config.example.toml");
+        let listed = format!("\n{}", table(8, "#   "));
+        assert_eq!(
+            between(example, "# secret travels:", "# secret = "),
+            listed,
+            "config.example.toml's list of formats should read:{listed}"
+        );
+        assert!(
+            example.contains(&format!(
+                "# Payload and headers to send, one of: {}.\n",
+                known_ids()
+            )),
+            "config.example.toml should name the formats: {}",
+            known_ids()
+        );
+    }
+
     #[test]
     fn ids_are_unique_and_the_default_is_registered() {
         let mut ids: Vec<&str> = FORMATS.iter().map(|f| f.id()).collect();
@@ -209,6 +284,6 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), FORMATS.len());
         assert!(by_id(DEFAULT).is_some());
-        assert!(table(8, "  ").starts_with("  gitlab   X-Gitlab-Token"));
+        assert!(table(8, "  ").starts_with("  gitlab   `X-Gitlab-Token"));
     }
 }

@@ -111,14 +111,16 @@ fn printed_and_received(
     let server = Server::new(&config_in_format(&url, format, endpoint_keys));
     let work = server.clone_work();
     let id = work.commits(2, "a")[1].clone();
-    let pushed = work.push(&["origin", "main"]);
+    // One fixed clock for the push and the dry-run: bodies that carry the push time agree.
+    let now = [("GIT_WEBHOOK_NOW", "1700000100000")];
+    let pushed = work.push_env(&["origin", "main"], &now);
     let got = receiver.wait_for(1, std::time::Duration::from_secs(20));
     let sent = got
         .into_iter()
         .next()
         .unwrap_or_else(|| panic!("nothing sent:\n{pushed}"));
     let input = format!("{ZERO} {id} refs/heads/main\n");
-    let out = server.run_hook(&["post-receive", "--dry-run"], input.as_bytes(), &[]);
+    let out = server.run_hook(&["post-receive", "--dry-run"], input.as_bytes(), &now);
     assert!(out.status.success());
     (String::from_utf8(out.stdout).expect("utf8"), sent)
 }

@@ -8,28 +8,39 @@ mod dry_run;
 mod durable;
 mod formats;
 mod gitlab;
+mod remote;
 mod robustness;
 mod selection;
 mod server;
 
-/// Every file in tests/it/ is a module above (a forgotten file would silently never run).
+/// Every file in tests/it/ (and in its module folders) is declared as a module, so none silently
+/// never runs.
 #[test]
 fn no_forgotten_test_files() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
-    let main = std::fs::read_to_string(dir.join("main.rs")).expect("main.rs");
-    for entry in std::fs::read_dir(&dir).expect("tests/it") {
-        let path = entry.expect("entry").path();
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        if stem == "main" || path.is_dir() {
-            continue;
+    fn check(dir: &std::path::Path, parent: &str) {
+        let declared = std::fs::read_to_string(dir.join(parent)).expect("module file");
+        for entry in std::fs::read_dir(dir).expect("test folder") {
+            let path = entry.expect("entry").path();
+            let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if matches!(stem, "main" | "mod" | "snapshots") {
+                continue;
+            }
+            assert!(
+                declared.contains(&format!("mod {stem};")),
+                "{} is not declared in {parent}",
+                path.display()
+            );
+            if path.is_dir() {
+                check(&path, "mod.rs");
+            }
         }
-        assert!(
-            main.contains(&format!("mod {stem};")),
-            "tests/it/{stem} is not declared in main.rs"
-        );
     }
+    check(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it"),
+        "main.rs",
+    );
 }
 
 /// The repository root holds only what the product is made of (a stray experiment fails here).
