@@ -19,12 +19,6 @@ impl CommandError {
     }
 }
 
-impl From<crate::git::NotARepository> for CommandError {
-    fn from(e: crate::git::NotARepository) -> CommandError {
-        CommandError::from_error(&e)
-    }
-}
-
 /// An error and its causes on one line: `outer: cause: root cause`.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -38,7 +38,7 @@ impl Context<'_> {
 /// The repository a command works on, opened; `None` of its own accord is an error that names
 /// where it looked.
 fn open_repo(at: &RepoArgs, env: &HookEnv) -> Result<(PathBuf, Repo), CommandError> {
-    let git_dir = git::locate(at.repo.as_deref(), env)?;
+    let git_dir = git::locate(at.repo.as_deref(), env).map_err(|e| CommandError::from_error(&e))?;
     let repo = Repo::open(&git_dir, env).map_err(|e| CommandError::from_error(&e))?;
     Ok((git_dir, repo))
 }
