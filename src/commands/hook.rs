@@ -8,7 +8,6 @@ use crate::config::{self, NotConfigured};
 use crate::delivery::{plan, worker, WireRequest};
 use crate::describe;
 use crate::error::chain;
-use crate::git::{self, Repo};
 use crate::model::{refs, PushEvent, RefUpdate};
 use crate::notice::Notice;
 
@@ -49,14 +48,9 @@ fn run(
     ctx: &mut Context<'_>,
 ) {
     let env = ctx.env;
-    let (git_dir, repo) = match git::locate(at.repo.as_deref(), env)
-        .map_err(|e| chain(&e))
-        .and_then(|dir| match Repo::open(&dir, env) {
-            Ok(repo) => Ok((dir, repo)),
-            Err(e) => Err(chain(&e)),
-        }) {
+    let (git_dir, repo) = match super::open_repo(at, env) {
         Ok(found) => found,
-        Err(e) => return ctx.say(Notice::RepositoryUnusable(e)),
+        Err(e) => return ctx.say(Notice::RepositoryUnusable(e.to_string())),
     };
     let loaded = match config::load(at.config.as_deref(), env, &git_dir, &repo.webhook_config()) {
         Ok(Some(loaded)) => loaded,
