@@ -1,5 +1,7 @@
 //! The command line: every flag and command, documented here (this is what `--help` prints). The list of
 //! formats comes from the format registry.
+// The doc comments below are --help text, written for a terminal, not for rustdoc.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 
@@ -66,7 +68,7 @@ pub fn command() -> clap::Command {
         .after_help(AFTER_HELP.replace("{table}", &format::table(8, "  ")))
 }
 
-/// Parses an argument list (argv[0] included).
+/// Parses an argument list (`argv[0]` included).
 pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
     let matches = command().try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)

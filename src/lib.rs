@@ -16,7 +16,7 @@
 //! as a hook, still 0).
 //!
 //! The library's public surface is what embedding it needs: [`run`], the environment it runs in
-//! ([`env::HookEnv`]), the neutral event [`model`] and the webhook [`format`]s that render it.
+//! ([`env::HookEnv`]), the neutral event ([`model`]) and the webhook formats that render it ([`mod@format`]).
 
 pub(crate) mod cli;
 pub(crate) mod clock;
@@ -42,7 +42,7 @@ use std::process::ExitCode;
 use crate::env::HookEnv;
 use crate::error::CommandError;
 
-/// Runs the program for an argument vector (argv[0] included) with the given environment and streams.
+/// Runs the program for an argument vector (`argv[0]` included) with the given environment and streams.
 pub fn run(
     argv: Vec<OsString>,
     env: &HookEnv,

@@ -230,7 +230,7 @@ fn project<'a>(p: &'a Project, pushed_at: &str, origin: &str) -> GiteeProject<'a
     }
 }
 
-/// Gitee's signature: Base64(HMAC-SHA256(key = secret, message = "<timestamp>\n<secret>")), not URL-encoded.
+/// Gitee's signature: `Base64(HMAC-SHA256(key = secret, message = "<timestamp>\n<secret>"))`, not URL-encoded.
 pub fn signature(timestamp_ms: &str, secret: &str) -> String {
     base64(&hmac_sha256(
         secret.as_bytes(),
