@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Benchmark of the hook's commit walk (not a test): builds a synthetic linear history with
-# `git fast-import`, then prints the hook's dry-run time for a first push (0 -> head) as a ratio to
-# `git rev-list --count head` on the same repository, its peak memory, and the time for a
-# 500-commit update. Targets: ratio <= 1.0, peak RSS <= 64 MB, 500-commit update <= 50 ms.
+# Benchmark of the hook (not a test). Prints, for each case, the hook's dry-run time against git
+# answering the same question on the same repository, the ratio, the hook's peak memory, and whether
+# both listed the same commits; then what a pusher feels: `git push` wall time with the hook installed
+# against the same push without it, and the hook's own time against its start-up cost.
 #
-#   bash bench/hook.sh            # 100,000 commits
-#   COMMITS=20000 bash bench/hook.sh
+#   bash bench/hook.sh                          # a generated merge-heavy history (100,000 commits)
+#   COMMITS=20000 RUNS=3 bash bench/hook.sh     # smaller, fewer runs
+#   bash bench/hook.sh --repo /srv/git/big.git  # an existing repository (only read, never written)
+#
+# Cases, each with and without a commit-graph (`core.commitGraph = false` turns it off for both):
+#   first push   0 -> main, nothing else in the repository  vs  git rev-list --count main
+#   update       the newest ~2,000 commits of main          vs  git rev-list --count main ^old
+#   update       3 new commits on main                      vs  git rev-list --count new ^main
+#   new branch   3 new commits among every existing ref     vs  git rev-list new --not <other refs>
+# Targets: ratio <= 1.0; peak RSS <= 64 MB (first push), <= 32 MB (3-commit update).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commits=${COMMITS:-100000}
-runs=${RUNS:-9}
+runs=${RUNS:-5}
+source_repo=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --repo) source_repo=$(cd "${2:?--repo needs a path}" && pwd); shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/hook.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 cargo build --release --quiet
 bin=$PWD/target/release/git-webhook
@@ -18,58 +34,158 @@ trap 'rm -rf "$tmp"' EXIT
 # Nothing of the caller's git (an exported GIT_DIR, GIT_INDEX_FILE, ...) may reach the commands below.
 for v in $(compgen -e | grep '^GIT_'); do unset "$v"; done
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
-unset GIT_WEBHOOK_CONFIG GIT_WEBHOOK_DRY_RUN
+export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 
-repo=$tmp/bench.git
-git init -q --bare -b main "$repo"
-echo "building $commits commits with git fast-import..."
-awk -v n="$commits" 'BEGIN {
-  for (i = 1; i <= n; i++) {
-    msg = "Commit number " i "\n"; body = "line " i "\n"
-    printf "commit refs/heads/main\ncommitter Bench <bench@example.com> %d +0200\ndata %d\n%s", 1600000000 + i * 60, length(msg), msg
-    printf "M 100644 inline file%d.txt\ndata %d\n%s\n", i % 100, length(body), body
-  }
-}' | git -C "$repo" fast-import --quiet
-cat > "$repo/webhook.toml" <<'TOML'
-[project]
+if [ -z "$source_repo" ]; then
+  source_repo=$tmp/source.git
+  git init -q --bare -b main "$source_repo"
+  echo "building a merge-heavy history of $commits commits with git fast-import..."
+  # A main line and up to 12 topic branches that grow and are merged back (about one commit in
+  # seven is a merge), a third of the commits in the same second as the one before, a tag every
+  # 200 commits and a branch every 250: deterministic (a fixed seed).
+  awk -v n="$commits" 'BEGIN {
+    srand(8); t = 1600000000; nb = 0
+    for (i = 1; i <= n; i++) {
+      t += (rand() < 0.3) ? 0 : int(rand() * 90)
+      r = rand(); merge = ""
+      if (i == 1) { parent = ""; onto = "main" }
+      else if (nb > 0 && r < 0.15) { k = 1 + int(rand() * nb); parent = main; merge = tip[k]; onto = "main"; tip[k] = tip[nb]; name[k] = name[nb]; nb-- }
+      else if (nb < 12 && r < 0.25) { nb++; name[nb] = "topic" i; tip[nb] = main; parent = main; onto = nb }
+      else if (nb > 0 && r < 0.75) { k = 1 + int(rand() * nb); parent = tip[k]; onto = k }
+      else { parent = main; onto = "main" }
+      msg = "commit " i
+      printf "commit refs/heads/scratch\nmark :%d\ncommitter Bench <bench@example.com> %d +0000\ndata %d\n%s\n", i, t, length(msg), msg
+      if (parent != "") printf "from :%d\n", parent
+      if (merge != "" && merge != parent) printf "merge :%d\n", merge
+      printf "M 100644 inline f%d.txt\ndata %d\n%s\n\n", i % 500, length(msg) + 1, msg
+      if (onto == "main") main = i; else tip[onto] = i
+      if (i % 200 == 0) printf "reset refs/tags/v%d\nfrom :%d\n\n", i, main
+      if (i % 250 == 0) printf "reset refs/heads/b%d\nfrom :%d\n\n", i, (nb > 0 ? tip[1] : main)
+    }
+    printf "reset refs/heads/main\nfrom :%d\n\n", main
+    for (k = 1; k <= nb; k++) printf "reset refs/heads/%s\nfrom :%d\n\n", name[k], tip[k]
+    printf "reset refs/heads/scratch\nfrom 0000000000000000000000000000000000000000\n\n"
+  }' | git -C "$source_repo" fast-import --quiet
+  git -C "$source_repo" update-ref -d refs/heads/scratch
+fi
+branch=$(git -C "$source_repo" symbolic-ref --short HEAD 2>/dev/null || echo main)
+head=$(git -C "$source_repo" rev-parse --verify "refs/heads/$branch^{commit}")
+zero=$(printf '%0*d' ${#head} 0)
+
+# Repositories that borrow the source's objects (alternates) and never write into it: `first` holds
+# one ref, `server` every ref of the source plus a branch of three new commits.
+config='[project]
 web_url = "https://git.example.com/bench/bench"
+[delivery]
+retry_schedule = []
 [[endpoint]]
-url = "http://127.0.0.1:9/never-sent"
-TOML
+url = "http://127.0.0.1:9/never-sent"'
+borrow() {
+  git init -q --bare "$1"
+  echo "$source_repo/objects" > "$1/objects/info/alternates"
+  printf '%s\n' "$config" > "$1/webhook.toml"
+}
+borrow "$tmp/first.git"
+git -C "$tmp/first.git" update-ref "refs/heads/$branch" "$head"
+borrow "$tmp/server.git"
+git -C "$source_repo" for-each-ref --format='create %(refname) %(objectname)' | git -C "$tmp/server.git" update-ref --stdin
+git -C "$tmp/server.git" pack-refs --all # As `git gc` leaves a server's refs.
+old=$(git -C "$source_repo" rev-list --max-count=2000 "$head" | tail -n 1)
+new=$head
+for i in 1 2 3; do
+  new=$(git -C "$tmp/server.git" commit-tree -p "$new" -m "new $i" "$head^{tree}")
+done
+git -C "$tmp/server.git" update-ref refs/heads/bench-new-branch "$new"
+refs=$(git -C "$tmp/server.git" for-each-ref | wc -l)
+count=$(git -C "$source_repo" rev-list --count "$head")
+merges=$(git -C "$source_repo" rev-list --count --merges "$head")
+echo "history: $count commits ($merges merges) on $branch, $refs refs"
 
-head=$(git -C "$repo" rev-parse main)
-zero=0000000000000000000000000000000000000000
-back500=$(git -C "$repo" rev-parse main~500)
-
-now() { date +%s%N; }
+now() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 # Wall time of one run of "$@", in microseconds.
 time_us() { local t0 t1; t0=$(now); "$@" >/dev/null 2>&1; t1=$(now); echo $(( (t1 - t0) / 1000 )); }
 median_ms() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'; }
-hook() { printf '%s %s refs/heads/main\n' "$1" "$head" | GIT_DIR=$repo GIT_WEBHOOK_DRY_RUN=1 "$bin" post-receive; }
-
-count=$(git -C "$repo" rev-list --count main)
-# Baseline and hook alternate, so a busy moment on the machine hits both alike.
-revlist=(); first=(); update=()
-for _ in $(seq "$runs"); do
-  revlist+=("$(time_us git -C "$repo" rev-list --count main)")
-  first+=("$(time_us hook "$zero")")
-  update+=("$(time_us hook "$back500")")
-done
-revlist_ms=$(median_ms "${revlist[@]}")
-first_ms=$(median_ms "${first[@]}")
-update_ms=$(median_ms "${update[@]}")
-total=$(hook "$zero" 2>/dev/null | grep -o '"total_commits_count": [0-9]*' | grep -o '[0-9]*$')
-if [ -x /usr/bin/time ]; then
-  rss_kb=$( { printf '%s %s refs/heads/main\n' "$zero" "$head" | GIT_DIR=$repo GIT_WEBHOOK_DRY_RUN=1 /usr/bin/time -f '%M' "$bin" post-receive >/dev/null 2>"$tmp/err"; } ; tail -n 1 "$tmp/err")
-  rss="$(awk -v k="$rss_kb" 'BEGIN { printf "%.1f MB", k / 1024 }')"
-else
-  rss="n/a (GNU time not installed)"
-fi
+# The hook's dry-run in repository $1 for the update line $2.
+hook() { printf '%s\n' "$2" | GIT_DIR=$1 GIT_WEBHOOK_DRY_RUN=1 "$bin" post-receive; }
+peak_rss() {
+  if [ -x /usr/bin/time ]; then
+    printf '%s\n' "$2" | GIT_DIR=$1 GIT_WEBHOOK_DRY_RUN=1 /usr/bin/time -f '%M' "$bin" post-receive >/dev/null 2>"$tmp/time"
+    awk 'END { printf "%.1f MB", $1 / 1024 }' "$tmp/time"
+  else
+    echo "n/a"
+  fi
+}
+# What the hook listed (newest 20, oldest first, and the total) against git's answer.
+same() {
+  local listed total expected
+  listed=$(hook "$1" "$2" 2>/dev/null | grep -oE '"id": "[0-9a-f]{40,64}"' | grep -oE '[0-9a-f]{40,64}' | tr '\n' ' ')
+  total=$(hook "$1" "$2" 2>/dev/null | grep -oE '"total_commits_count": [0-9]+' | grep -oE '[0-9]+$')
+  expected=$(git -C "$1" rev-list --max-count=20 "${@:3}" | tac | tr '\n' ' ')
+  if [ "$listed" = "$expected" ] && [ "$total" = "$(git -C "$1" rev-list --count "${@:3}")" ]; then echo yes; else echo no; fi
+}
+# case NAME REPO LINE GIT-REV-LIST-ARGUMENTS...
+row() {
+  local name=$1 repo=$2 line=$3; shift 3
+  local g=() h=()
+  for _ in $(seq "$runs"); do
+    g+=("$(time_us git -C "$repo" rev-list --count "$@")")
+    h+=("$(time_us hook "$repo" "$line")")
+  done
+  local gm hm
+  gm=$(median_ms "${g[@]}"); hm=$(median_ms "${h[@]}")
+  printf '| %-36s | %9s | %9s | %5s | %9s | %4s |\n' "$name" "$hm ms" "$gm ms" \
+    "$(awk -v a="$hm" -v b="$gm" 'BEGIN { printf "%.2f", a / b }')" "$(peak_rss "$repo" "$line")" "$(same "$repo" "$line" "$@")"
+}
+cases() {
+  row "first push, $1" "$tmp/first.git" "$zero $head refs/heads/$branch" "$head"
+  row "update ($(git -C "$tmp/server.git" rev-list --count "$head" "^$old") commits), $1" \
+    "$tmp/server.git" "$old $head refs/heads/$branch" "$head" "^$old"
+  row "update (3 commits), $1" "$tmp/server.git" "$head $new refs/heads/$branch" "$new" "^$head"
+  row "new branch (3 commits), $1" "$tmp/server.git" "$zero $new refs/heads/bench-new-branch" \
+    "$new" --not --exclude=refs/heads/bench-new-branch --all
+}
 
 echo
-echo "history: $count commits; the hook reported total_commits_count $total"
-echo "git rev-list --count main:      ${revlist_ms} ms (median of $runs)"
-echo "hook dry-run, first push:       ${first_ms} ms"
-echo "ratio hook / rev-list:          $(awk -v a="$first_ms" -v b="$revlist_ms" 'BEGIN { printf "%.2f", a / b }')   (target <= 1.0)"
-echo "hook peak RSS, first push:      $rss   (target <= 64 MB)"
-echo "hook dry-run, 500-commit update: ${update_ms} ms   (target <= 50 ms)"
+echo "hook dry-run vs git, median of $runs runs"
+echo "| case                                 |      hook |       git | ratio |  peak RSS | same |"
+echo "|--------------------------------------|-----------|-----------|-------|-----------|------|"
+for r in first server; do git -C "$tmp/$r.git" commit-graph write --reachable 2>/dev/null; done
+cases "graph"
+for r in first server; do git -C "$tmp/$r.git" config core.commitGraph false; done
+cases "no graph"
+for r in first server; do git -C "$tmp/$r.git" config --unset core.commitGraph; done
+
+# What the pusher feels: the same pushes into an empty repository with and without the hook.
+# The hook is on for real (async delivery to a closed port on 127.0.0.1: one refused attempt).
+push_time() { # push_time yes|no: a first push of the whole branch, then 3 more commits
+  local target=$tmp/target.git first update
+  rm -rf "$target"
+  git init -q --bare "$target"
+  printf '%s\n' "$config" > "$target/webhook.toml"
+  if [ "$1" = yes ]; then ln -s "$bin" "$target/hooks/post-receive"; fi
+  first=$(time_us git -C "$tmp/server.git" push -q "$target" "$head:refs/heads/$branch")
+  update=$(time_us git -C "$tmp/server.git" push -q "$target" "$new:refs/heads/$branch")
+  sleep 1 # The background deliverers end (one refused attempt each) before the next run.
+  echo "$first $update"
+}
+echo
+echo "git push wall time (median of $runs runs): with the hook vs without"
+fw=(); fo=(); uw=(); uo=()
+for _ in $(seq "$runs"); do
+  read -r a b <<<"$(push_time with yes)"; fw+=("$a"); uw+=("$b")
+  read -r a b <<<"$(push_time without no)"; fo+=("$a"); uo+=("$b")
+done
+printf '| %-34s | %10s | %10s |\n' "push" "with hook" "without"
+printf '|------------------------------------|------------|------------|\n'
+printf '| %-34s | %7s ms | %7s ms |\n' "first push ($count commits)" "$(median_ms "${fw[@]}")" "$(median_ms "${fo[@]}")"
+printf '| %-34s | %7s ms | %7s ms |\n' "update (3 commits)" "$(median_ms "${uw[@]}")" "$(median_ms "${uo[@]}")"
+
+# The hook's own time as post-receive (dry-run off), against its start-up cost (an empty push).
+own=(); base=()
+for _ in $(seq "$runs"); do
+  own+=("$(time_us sh -c "printf '%s\n' '$zero $head refs/heads/$branch' | GIT_DIR='$tmp/first.git' '$bin' post-receive")")
+  base+=("$(time_us sh -c "GIT_DIR='$tmp/first.git' '$bin' post-receive </dev/null")")
+done
+echo
+echo "hook as post-receive, first push of $count commits: $(median_ms "${own[@]}") ms; start-up cost (nothing pushed): $(median_ms "${base[@]}") ms"

@@ -64,6 +64,15 @@ impl Clock {
         u64::try_from(self.now_millis()).unwrap_or(u64::MAX)
     }
 
+    /// A random number, to seed another clock's ids.
+    pub fn seed(&self) -> u64 {
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        rng.next_u64()
+    }
+
     /// A fresh random (version 4) UUID.
     pub fn uuid(&self) -> Uuid {
         let mut bytes = [0u8; 16];

@@ -74,6 +74,11 @@ pub enum Notice {
     NoBackground(String),
     /// The queue failed to record what became of a job.
     QueueProblem(String),
+    /// A push could not be recorded for a deliverer (its webhooks are made at once instead), or
+    /// recorded pushes could not be taken.
+    NotRecorded(String),
+    /// A recorded push that cannot be read, set aside under this name.
+    UnreadablePush(PathBuf),
 }
 
 impl fmt::Display for Notice {
@@ -156,6 +161,12 @@ impl fmt::Display for Notice {
                 "{p}: warning: cannot start the background deliverer: {e}; run `git webhook deliver`"
             ),
             Notice::QueueProblem(e) => write!(f, "{p}: warning: {e}"),
+            Notice::NotRecorded(e) => write!(f, "{p}: warning: cannot record the push: {e}"),
+            Notice::UnreadablePush(path) => write!(
+                f,
+                "{p}: warning: cannot read the recorded push {}; set aside",
+                path.display()
+            ),
         }
     }
 }

@@ -19,11 +19,16 @@ pub fn run(
     let queue = worker::open(&loaded.config, &git_dir, ctx.clock)
         .map_err(|e| CommandError::from_error(&e))?;
     let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
+    let (env, clock) = (ctx.env, ctx.clock);
+    // Pushes the hook recorded become jobs first, in every pass.
+    let intake =
+        || super::hook::take_recorded(&queue, &repo, &git_dir, &loaded.config, (env, clock));
     let pass = Pass {
         queue: &queue,
         config: &loaded.config,
         repo: &git_dir,
         ref_moved: &ref_moved,
+        intake: &intake,
         clock: ctx.clock,
         ignore_schedule: now,
     };

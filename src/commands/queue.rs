@@ -6,8 +6,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{load_config, open_repo, Context};
 use crate::cli::RepoArgs;
+use crate::delivery::spool::Spool;
 use crate::delivery::worker::{self, Run};
-use crate::delivery::{Outcome, Pass, Queue, Record};
+use crate::delivery::{pushes, Outcome, Pass, Queue, Record};
 use crate::error::CommandError;
 
 fn when(ms: u64) -> String {
@@ -21,7 +22,7 @@ fn with_queue<T>(
     at: &RepoArgs,
     ctx: &mut Context<'_>,
     f: impl FnOnce(
-        &dyn Queue,
+        &Spool,
         &crate::config::Config,
         &crate::git::Repo,
         &std::path::Path,
@@ -40,10 +41,17 @@ pub fn status(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> 
     with_queue(at, ctx, |queue, _, _, _, ctx| show_status(queue, ctx))
 }
 
-fn show_status(queue: &dyn Queue, ctx: &mut Context<'_>) {
+fn show_status(queue: &Spool, ctx: &mut Context<'_>) {
     let (clock, out) = (ctx.clock, &mut *ctx.out);
     let c = queue.counts();
     let _ = writeln!(out, "spool:     {}", queue.location());
+    let recorded = pushes::files(queue.root()).len();
+    if recorded > 0 {
+        let _ = writeln!(
+            out,
+            "recorded:  {recorded} push(es), made into webhooks by the next deliverer"
+        );
+    }
     let _ = writeln!(out, "pending:   {}", c.pending);
     let _ = writeln!(out, "retrying:  {}", c.retrying);
     let _ = writeln!(out, "in flight: {}", c.in_flight);
@@ -120,11 +128,14 @@ pub fn redeliver(at: &RepoArgs, id: &str, ctx: &mut Context<'_>) -> Result<(), C
             )));
         }
         let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
+        let (env, clock) = (ctx.env, ctx.clock);
+        let intake = || super::hook::take_recorded(queue, repo, git_dir, config, (env, clock));
         let pass = Pass {
             queue,
             config,
             repo: git_dir,
             ref_moved: &ref_moved,
+            intake: &intake,
             clock: ctx.clock,
             ignore_schedule: false,
         };

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::schema::RawEndpoint;
 use super::{duration, show_duration, Located};
 use crate::format::{self, Format, SecretMode};
-use crate::model::{EventKind, RefEvent, RefKind};
+use crate::model::{EventKind, RefKind, RefUpdate};
 use crate::secret::{Secret, REDACTED};
 
 /// How an endpoint's TLS connections are checked.
@@ -126,12 +126,12 @@ impl Endpoint {
         crate::ids::stable_id(self.url.as_str())
     }
 
-    /// Whether this endpoint wants the event (its `events` and `branches` filters).
-    pub fn wants(&self, event: &RefEvent) -> bool {
-        if !self.events.contains(&event.kind()) {
+    /// Whether this endpoint wants the event of this ref update (its `events`, `branches` and `tags` filters).
+    pub fn wants(&self, update: &RefUpdate) -> bool {
+        if !self.events.contains(&EventKind::of(update)) {
             return false;
         }
-        match (event.update.kind(), &self.branches, &self.tags) {
+        match (update.kind(), &self.branches, &self.tags) {
             (RefKind::Branch(name), Some(filter), _) | (RefKind::Tag(name), _, Some(filter)) => {
                 filter.matches(&name)
             }

@@ -1,4 +1,4 @@
-//! Delivery, from a push's events to answered requests: planning jobs ([`plan`]), the queue interface
+//! Delivery, from a push's events to answered requests: planning jobs ([`plan`]), pushes recorded for later ([`pushes`]), the queue interface
 //! ([`queue`]) and its file implementation ([`spool`]), the one wire request ([`request`]), the HTTP
 //! transport ([`http`]), the retry policy ([`retry`]), a delivery pass ([`pass`]) and the workers
 //! ([`worker`]).
@@ -7,6 +7,7 @@ pub mod http;
 pub mod job;
 pub mod pass;
 pub mod plan;
+pub mod pushes;
 pub mod queue;
 pub mod request;
 pub mod retry;

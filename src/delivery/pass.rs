@@ -52,6 +52,9 @@ impl Summary {
 /// Whether an `update`-hook job's ref has moved to its new value yet: `(refname, new)`.
 pub type RefMoved<'a> = &'a dyn Fn(&str, &str) -> bool;
 
+/// Turns what waits to become jobs (recorded pushes) into queued jobs, saying what went wrong.
+pub type Intake<'a> = &'a dyn Fn() -> Vec<Notice>;
+
 /// The settings of one pass.
 #[derive(Clone, Copy)]
 pub struct Pass<'a> {
@@ -60,6 +63,8 @@ pub struct Pass<'a> {
     /// The repository whose jobs this pass sends (a shared spool holds other repositories' too).
     pub repo: &'a Path,
     pub ref_moved: RefMoved<'a>,
+    /// Runs first in every pass.
+    pub intake: Intake<'a>,
     pub clock: &'a Clock,
     /// Send every queued job now, whatever its schedule (`deliver --now`).
     pub ignore_schedule: bool,
@@ -150,8 +155,11 @@ impl Pass<'_> {
 
     /// One delivery pass over the queue.
     pub fn run(&self) -> Summary {
+        let mut summary = Summary {
+            notices: (self.intake)(),
+            ..Summary::default()
+        };
         self.queue.recover();
-        let mut summary = Summary::default();
         let due = self.claim_due(&mut summary);
         // One group per endpoint, jobs in creation order (the queue lists them so).
         let mut groups: Vec<Vec<Claim>> = Vec::new();

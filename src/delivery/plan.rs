@@ -18,7 +18,7 @@ pub fn plan(
     let now = clock.now_ms();
     let mut jobs = Vec::new();
     for endpoint in endpoints {
-        for e in events.iter().filter(|e| endpoint.wants(&e.change)) {
+        for e in events.iter().filter(|e| endpoint.wants(&e.change.update)) {
             let hook = Hook {
                 id: endpoint.hook_id(),
                 delivery_id: clock.uuid(),

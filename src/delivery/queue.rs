@@ -86,7 +86,8 @@ pub trait Queue: Sync {
     /// Removes the oldest waiting jobs so that `incoming` more stay within `max`; returns how many
     /// jobs wait once they are added, and the removed jobs (for the caller to log).
     fn make_room(&self, incoming: usize, max: usize) -> (usize, Vec<Job>);
-    /// A number that changes when jobs are added, cheap to read: workers wait for it to move.
+    /// A number that changes when jobs (or pushes to make jobs of) are added, cheap to read: workers
+    /// wait for it to move.
     fn mark(&self) -> u64;
     /// Forgets old delivered jobs and dead letters beyond what is kept.
     fn prune(&self);

@@ -20,7 +20,11 @@ const LOG_ROTATE_BYTES: u64 = 8 << 20;
 const MAX_WRITERS: usize = 32;
 const DIRS: [&str; 6] = ["queue", "inflight", "done", "dead", "tmp", "owners"];
 
-fn ctx<T>(what: &'static str, path: &Path, r: std::io::Result<T>) -> Result<T, QueueError> {
+pub(super) fn ctx<T>(
+    what: &'static str,
+    path: &Path,
+    r: std::io::Result<T>,
+) -> Result<T, QueueError> {
     r.map_err(|source| QueueError {
         what,
         path: path.to_path_buf(),
@@ -35,7 +39,8 @@ struct Owner {
     _lock: File,
 }
 
-/// A spool directory: `queue/`, `inflight/`, `done/`, `dead/`, `tmp/`, `owners/` and `log.jsonl`.
+/// A spool directory: `queue/`, `inflight/`, `done/`, `dead/`, `tmp/`, `owners/` and `log.jsonl`, and
+/// `pushes/` (see [`super::pushes`]).
 #[derive(Debug)]
 pub struct Spool {
     root: PathBuf,
@@ -44,7 +49,8 @@ pub struct Spool {
     owner: OnceLock<Result<Owner, String>>,
 }
 
-fn json_files(dir: &Path) -> Vec<PathBuf> {
+/// The `.json` files of a directory, sorted by name.
+pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
@@ -61,7 +67,27 @@ fn read_job(path: &Path) -> Option<Job> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
+/// Writes `value` as JSON to `tmp` and syncs it to disk (`dest` names it in errors): the first half
+/// of a durable write, before the rename into place.
+pub(super) fn write_synced(
+    tmp: &Path,
+    value: &impl serde::Serialize,
+    dest: &Path,
+) -> Result<(), QueueError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| QueueError {
+        what: "cannot encode",
+        path: dest.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut file = ctx("cannot create", tmp, File::create(tmp))?;
+    ctx(
+        "cannot write",
+        tmp,
+        file.write_all(&bytes).and_then(|()| file.sync_all()),
+    )
+}
+
+pub(super) fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
     ctx(
         "cannot sync directory",
         dir,
@@ -130,17 +156,7 @@ impl Spool {
             let name = job.file_name();
             let tmp = self.dir("tmp").join(format!("{name}.{}", self.owner_name));
             let dest = self.dir(dir).join(&name);
-            let bytes = serde_json::to_vec(job).map_err(|e| QueueError {
-                what: "cannot encode job",
-                path: dest.clone(),
-                source: e.into(),
-            })?;
-            let mut file = ctx("cannot create", &tmp, File::create(&tmp))?;
-            ctx(
-                "cannot write",
-                &tmp,
-                file.write_all(&bytes).and_then(|()| file.sync_all()),
-            )?;
+            write_synced(&tmp, job, &dest)?;
             Ok((tmp, dest))
         };
         // The fsyncs of several files overlap when made at once (the file system commits them
@@ -352,6 +368,7 @@ impl Queue for Spool {
     fn mark(&self) -> u64 {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.queued_files().hash(&mut hasher);
+        json_files(&self.dir("pushes")).hash(&mut hasher);
         hasher.finish()
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::job::{Job, Outcome, Record};
 use super::pass::{Pass, RefMoved, Summary};
+use super::pushes::{self, RecordedPush};
 use super::queue::{Queue, QueueError};
 use super::spool::{self, Spool};
 use crate::clock::Clock;
@@ -42,14 +43,20 @@ pub struct Submit<'a> {
 }
 
 /// Makes room under `[delivery] max_jobs`, oldest first, saying so; warns from 80% full on.
-fn enforce_limit(queue: &dyn Queue, s: &Submit<'_>, incoming: usize, say: &mut dyn FnMut(Notice)) {
-    let max = s.config.delivery.max_jobs;
+fn enforce_limit(
+    queue: &dyn Queue,
+    config: &Config,
+    clock: &Clock,
+    incoming: usize,
+    say: &mut dyn FnMut(Notice),
+) {
+    let max = config.delivery.max_jobs;
     let (after, removed) = queue.make_room(incoming, max);
     if after * 5 >= max * 4 {
         say(Notice::NearlyFull { queued: after, max });
     }
     for old in removed {
-        let mut r = Record::of(&old, s.clock.now_ms(), Outcome::Discarded);
+        let mut r = Record::of(&old, clock.now_ms(), Outcome::Discarded);
         r.error = Some(format!("the spool was over [delivery] max_jobs = {max}"));
         queue.log(&r);
         say(Notice::Discarded {
@@ -61,20 +68,66 @@ fn enforce_limit(queue: &dyn Queue, s: &Submit<'_>, incoming: usize, say: &mut d
     }
 }
 
-/// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
-pub fn submit(jobs: &[Job], s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
-    let repo = s
-        .git_dir
+/// Adds a push's jobs to `queue`, as jobs of the repository at `git_dir`, within `[delivery]
+/// max_jobs`; returns how many were queued. All at once (one directory sync); should that fail, one
+/// by one, so that a bad write loses only its job (and says so).
+pub fn enqueue(
+    queue: &dyn Queue,
+    jobs: Vec<Job>,
+    (config, git_dir, clock): (&Config, &Path, &Clock),
+    say: &mut dyn FnMut(Notice),
+) -> usize {
+    let repo = git_dir
         .canonicalize()
-        .unwrap_or_else(|_| s.git_dir.to_path_buf());
+        .unwrap_or_else(|_| git_dir.to_path_buf());
     let jobs: Vec<Job> = jobs
-        .iter()
-        .cloned()
+        .into_iter()
         .map(|j| Job {
             repo: Some(repo.clone()),
             ..j
         })
         .collect();
+    enforce_limit(queue, config, clock, jobs.len(), say);
+    if queue.enqueue(&jobs).is_ok() {
+        return jobs.len();
+    }
+    let mut queued = 0;
+    for job in &jobs {
+        match queue.enqueue(std::slice::from_ref(job)) {
+            Ok(()) => queued += 1,
+            Err(e) => say(Notice::Lost {
+                error: chain(&e),
+                refname: job.refname.clone(),
+                url: job.endpoint.url.clone(),
+            }),
+        }
+    }
+    queued
+}
+
+/// Records a push for the background deliverer to turn into jobs after the push has ended, and
+/// starts it; `count` is how many webhooks the push makes. `Err` when the repository's spool cannot
+/// keep it: the caller then makes the jobs itself.
+pub fn record(
+    push: &RecordedPush,
+    count: usize,
+    s: &Submit<'_>,
+    say: &mut dyn FnMut(Notice),
+) -> Result<(), QueueError> {
+    let spool = open(s.config, s.git_dir, s.clock)?;
+    pushes::record(spool.root(), push)?;
+    if let Err(e) = spawn_background(spool.root(), s) {
+        say(Notice::NoBackground(e.to_string()));
+    }
+    say(Notice::Queued {
+        count,
+        mode: s.config.delivery.mode,
+    });
+    Ok(())
+}
+
+/// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
+pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
     // A repository that cannot be written still never loses an event: its spool moves to the temp dir.
     let opened = open(s.config, s.git_dir, s.clock).or_else(|e| {
         let fallback = spool::fallback_for(s.git_dir, &s.env.temp_dir);
@@ -94,22 +147,7 @@ pub fn submit(jobs: &[Job], s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
             return;
         }
     };
-    enforce_limit(&spool, s, jobs.len(), say);
-    // All at once (one directory sync); should that fail, one by one, so a bad write loses only its job.
-    let mut queued = jobs.len();
-    if spool.enqueue(&jobs).is_err() {
-        queued = 0;
-        for job in &jobs {
-            match spool.enqueue(std::slice::from_ref(job)) {
-                Ok(()) => queued += 1,
-                Err(e) => say(Notice::Lost {
-                    error: chain(&e),
-                    refname: job.refname.clone(),
-                    url: job.endpoint.url.clone(),
-                }),
-            }
-        }
-    }
+    let queued = enqueue(&spool, jobs, (s.config, s.git_dir, s.clock), say);
     let background = |say: &mut dyn FnMut(Notice)| {
         if let Err(e) = spawn_background(spool.root(), s) {
             say(Notice::NoBackground(e.to_string()));
@@ -134,6 +172,7 @@ pub fn submit(jobs: &[Job], s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
                 config: s.config,
                 repo: s.git_dir,
                 ref_moved: s.ref_moved,
+                intake: &Vec::new,
                 clock: s.clock,
                 ignore_schedule: false,
             }

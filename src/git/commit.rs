@@ -52,6 +52,21 @@ pub fn changed_files(
     repo: &git2::Repository,
     commit: &git2::Commit<'_>,
 ) -> Result<[Vec<String>; 3], GitError> {
+    // Most commits are read straight from their trees; libgit2 finds renames in the others.
+    if let Ok(odb) = repo.odb() {
+        let parent_tree = commit.parent(0).ok().map(|p| p.tree_id());
+        if let Some(c) = super::tree_diff::changes(&odb, parent_tree, commit.tree_id()) {
+            return Ok([c.added, c.modified, c.removed]);
+        }
+    }
+    libgit2_changes(repo, commit)
+}
+
+/// The same through libgit2's diff, which finds renames.
+pub(super) fn libgit2_changes(
+    repo: &git2::Repository,
+    commit: &git2::Commit<'_>,
+) -> Result<[Vec<String>; 3], GitError> {
     let id = commit.id();
     let tree = commit
         .tree()

@@ -3,6 +3,7 @@
 
 pub mod commit;
 pub mod push;
+mod tree_diff;
 pub mod walk;
 #[cfg(test)]
 mod walk_oracle;
@@ -136,9 +137,20 @@ impl Repo {
     pub fn events(
         &self,
         updates: &[RefUpdate],
+        others: Option<&[git2::Oid]>,
         cap: usize,
     ) -> Vec<Result<RefEvent, push::RefError>> {
-        push::events(&self.repo, updates, cap)
+        push::events(&self.repo, updates, others, cap)
+    }
+
+    /// What the events of a push that creates a branch need to know of the refs before it: what every
+    /// ref but the pushed ones points at. `Ok(None)` when the push creates no branch.
+    pub fn others_before(&self, updates: &[RefUpdate]) -> Result<Option<Vec<git2::Oid>>, GitError> {
+        if !push::creates_branch(updates) {
+            return Ok(None);
+        }
+        let pushed: Vec<&str> = updates.iter().map(|u| u.refname.as_str()).collect();
+        walk::other_refs(&self.repo, &pushed).map(Some)
     }
 
     /// The sample event GitLab's "Test" button sends: the newest `n` commits of `refname`, oldest first,

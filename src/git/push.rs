@@ -43,29 +43,48 @@ fn oid(
     Ok(oid)
 }
 
-/// Builds the events of one push. Updates of refs that are neither branches nor tags are left out;
-/// a ref that cannot be read gives an error in its place and does not stop the others.
+/// Whether a push creates a branch: its events then need what the other refs pointed at before it.
+pub fn creates_branch(updates: &[RefUpdate]) -> bool {
+    updates
+        .iter()
+        .any(|u| matches!(u.kind(), RefKind::Branch(_)) && u.action() == Action::Create)
+}
+
+/// Builds the events of one push. `others` is what every ref but the pushed ones pointed at before
+/// the push ([`walk::other_refs`], recorded when the push happened), needed when it creates a branch;
+/// `None` reads it now. Updates of refs that are neither branches nor tags are left out; a ref that
+/// cannot be read gives an error in its place and does not stop the others.
 pub fn events(
     repo: &Repository,
     updates: &[RefUpdate],
+    others: Option<&[Oid]>,
     cap: usize,
 ) -> Vec<Result<RefEvent, RefError>> {
     let relevant: Vec<&RefUpdate> = updates
         .iter()
         .filter(|u| u.kind() != RefKind::Other)
         .collect();
-    let needs_tips = relevant
-        .iter()
-        .any(|u| matches!(u.kind(), RefKind::Branch(_)) && u.action() == Action::Create);
-    let tips = if needs_tips {
-        let pushed = updates.iter().map(|u| {
-            let old = (u.action() != Action::Create)
-                .then(|| Oid::from_str(&u.old).ok())
-                .flatten();
-            (u.refname.as_str(), old)
-        });
-        match walk::tips_before_push(repo, pushed) {
-            Ok(tips) => Some(tips),
+    let tips = if creates_branch(updates) {
+        let others = match others {
+            Some(others) => Ok(others.to_vec()),
+            None => {
+                let pushed: Vec<&str> = updates.iter().map(|u| u.refname.as_str()).collect();
+                walk::other_refs(repo, &pushed)
+            }
+        };
+        match others {
+            Ok(others) => {
+                // The pushed refs' old values count too: they were refs before the push. The
+                // walk follows tags to their commits.
+                let olds = updates
+                    .iter()
+                    .filter(|u| u.action() != Action::Create)
+                    .filter_map(|u| Oid::from_str(&u.old).ok());
+                let mut tips: Vec<Oid> = others.into_iter().chain(olds).collect();
+                tips.sort_unstable();
+                tips.dedup();
+                tips
+            }
             Err(e) => {
                 let message = crate::error::chain(&e);
                 return relevant
@@ -80,11 +99,11 @@ pub fn events(
             }
         }
     } else {
-        None
+        Vec::new()
     };
     relevant
         .into_iter()
-        .map(|u| event(repo, u, tips.as_deref().unwrap_or(&[]), cap))
+        .map(|u| event(repo, u, &tips, cap))
         .collect()
 }
 
@@ -128,17 +147,16 @@ fn event(
             walk::Selection {
                 newest_first: peeled.into_iter().collect(),
                 total: usize::from(peeled.is_some()),
+                reaches_hidden: false,
             }
         }
         _ if action == Action::Update => {
             let old = oid(update, "old object", &update.old, repo)?;
-            let old_commit = walk::peel_to_commit(repo, old);
-            ev.forced = match old_commit {
-                Some(o) => o != new && !repo.graph_descendant_of(new, o).unwrap_or(false),
-                None => true,
-            };
-            walk::select(repo, new, &old_commit.into_iter().collect::<Vec<_>>(), cap)
-                .map_err(git)?
+            let selection = walk::select(repo, new, &[old], cap).map_err(git)?;
+            // The new value does not contain the old one: a force push (the walk tells, reading no
+            // more than it already did).
+            ev.forced = !selection.reaches_hidden;
+            selection
         }
         _ => walk::select(repo, new, tips, cap).map_err(git)?,
     };

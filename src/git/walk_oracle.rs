@@ -1,6 +1,8 @@
 //! The commit walk against its oracle, `git rev-list`, on generated histories: random merges, several
 //! roots, same-second commits, clock skew and many refs; for first pushes, updates, force pushes and new
-//! branches; order and count.
+//! branches; order, count and whether an update is a force push. A quarter of the histories have no
+//! commit-graph, a quarter a whole one, a quarter one that covers only their older half (the walk reads
+//! the rest from objects), and a quarter a split chain of two graph files.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,14 +29,18 @@ impl Rng {
 
 /// git with a cleared environment (the tests' only window on the process environment is `PATH`).
 #[allow(clippy::disallowed_methods)]
-fn git(dir: &Path) -> Command {
+pub(super) fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        // Throw-away repositories: no fsync (commit-graph writes would spend most of the test in it).
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "core.fsync")
+        .env("GIT_CONFIG_VALUE_0", "none");
     cmd
 }
 
@@ -55,13 +61,55 @@ fn rev_list(dir: &Path, args: &[String]) -> Vec<Oid> {
         .collect()
 }
 
-/// Builds history `seed` with `git fast-import`: returns the commits (in creation order) and the refs.
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("git");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Feeds `stream` to `git fast-import`, keeping marks across calls.
+fn import(dir: &Path, stream: &str) {
+    let marks = dir.join("marks");
+    let mut cmd = git(dir);
+    cmd.args(["fast-import", "--quiet", "--force", "--export-marks=marks"]);
+    if marks.exists() {
+        cmd.arg("--import-marks=marks");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("git fast-import");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), stream.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Builds history `seed` with `git fast-import`, with a commit-graph as `seed % 4` says: returns the
+/// commits (in creation order) and the refs.
 fn build(dir: &Path, seed: u64) -> (Vec<Oid>, Vec<Oid>) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let commits = 10 + rng.below(70);
     let mut stream = String::new();
     let mut time: i64 = 1_600_000_000;
+    let half = commits / 2;
     for i in 1..=commits {
+        if i == half + 1 {
+            import(dir, &std::mem::take(&mut stream));
+            match seed % 4 {
+                2 => run(git(dir).args(["commit-graph", "write", "--reachable"])),
+                3 => run(git(dir).args(["commit-graph", "write", "--reachable", "--split"])),
+                _ => {}
+            }
+        }
         // Mostly forward, often the same second, sometimes back in time (a skewed clock).
         time += match rng.below(10) {
             0..=3 => 0,
@@ -102,14 +150,12 @@ fn build(dir: &Path, seed: u64) -> (Vec<Oid>, Vec<Oid>) {
         ));
     }
     stream.push_str(&format!("reset refs/heads/scratch\nfrom :{commits}\n\n"));
-    let mut import = git(dir)
-        .args(["fast-import", "--quiet", "--export-marks=marks"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("git fast-import");
-    std::io::Write::write_all(import.stdin.as_mut().expect("stdin"), stream.as_bytes())
-        .expect("write");
-    assert!(import.wait().expect("wait").success());
+    import(dir, &stream);
+    match seed % 4 {
+        1 => run(git(dir).args(["commit-graph", "write", "--reachable"])),
+        3 => run(git(dir).args(["commit-graph", "write", "--reachable", "--split=no-merge"])),
+        _ => {}
+    }
     let marks = std::fs::read_to_string(dir.join("marks")).expect("marks");
     let mut ids = vec![Oid::ZERO_SHA1; commits];
     for line in marks.lines() {
@@ -135,6 +181,16 @@ fn check(repo: &Repository, dir: &Path, include: Oid, hide: &[Oid], what: &str) 
     let all = select(repo, include, hide, usize::MAX).expect("select");
     assert_eq!(all.newest_first, expected, "{what}: rev-list {args:?}");
     assert_eq!(all.total, expected.len(), "{what}");
+    // For an update, what the walk says of reachability (force push or not) is what libgit2's own
+    // graph code says (an independent implementation; asking git would cost a process per check).
+    if let [old] = hide {
+        let contains =
+            *old == include || repo.graph_descendant_of(include, *old).expect("descendant");
+        assert_eq!(
+            all.reaches_hidden, contains,
+            "{what}: reaches the old value"
+        );
+    }
     let few = select(repo, include, hide, 3).expect("select");
     assert_eq!(
         few.newest_first,
@@ -159,6 +215,17 @@ fn the_walk_matches_git_rev_list_on_generated_histories() {
             .expect("git init")
             .success());
         let (ids, tips) = build(&dir, seed);
+        let info = dir.join("objects").join("info");
+        let has_graph = info.join("commit-graph").exists()
+            || info
+                .join("commit-graphs")
+                .join("commit-graph-chain")
+                .exists();
+        assert_eq!(
+            has_graph,
+            seed % 4 != 0,
+            "history {seed}: commit-graph as planned"
+        );
         let repo = Repository::open(&dir).expect("open");
         let mut rng = Rng(seed + 1);
         let pick = |rng: &mut Rng| ids[rng.below(ids.len())];

@@ -65,6 +65,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// A tag's update makes a tag push; any other ref's a push.
+    pub fn of(update: &RefUpdate) -> EventKind {
+        match update.kind() {
+            RefKind::Tag(_) => EventKind::TagPush,
+            _ => EventKind::Push,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Push => "push",
@@ -75,10 +83,7 @@ impl EventKind {
 
 impl RefEvent {
     pub fn kind(&self) -> EventKind {
-        match self.update.kind() {
-            RefKind::Tag(_) => EventKind::TagPush,
-            _ => EventKind::Push,
-        }
+        EventKind::of(&self.update)
     }
 
     pub fn action(&self) -> Action {

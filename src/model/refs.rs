@@ -109,6 +109,11 @@ impl RefUpdate {
         RefUpdate::new(old, new, refname).map_err(|reason| ParseError { line: None, reason })
     }
 
+    /// The update as a post-receive line, `<old> <new> <ref>`.
+    pub fn to_line(&self) -> String {
+        format!("{} {} {}", self.old, self.new, self.refname)
+    }
+
     pub fn action(&self) -> Action {
         if is_zero(&self.old) {
             Action::Create

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod deferred;
 mod delivery;
 mod dry_run;
 mod durable;

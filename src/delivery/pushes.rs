@@ -1,0 +1,177 @@
+//! Recorded pushes: what a post-receive hook keeps of a push so that its events can be made after the
+//! push has ended (the walk over its commits can be long; the pusher should not wait for it). They live
+//! in the repository's spool, under `pushes/`, written durably; a deliverer turns each into jobs, in the
+//! order the pushes came, then removes it.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::queue::QueueError;
+use super::spool::{ctx, fsync_dir, json_files, write_synced};
+
+/// The record format's version.
+const SCHEMA: u32 = 1;
+
+/// A push as the hook saw it: everything its events are made from that could change after the push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPush {
+    pub schema: u32,
+    /// The repository (its git directory, absolute): a spool may be shared by several.
+    pub repo: PathBuf,
+    /// The ref updates, as `<old> <new> <ref>` lines.
+    pub updates: Vec<String>,
+    /// For a push that creates a branch: what every other ref pointed at before the push (a new
+    /// branch brings the commits none of them reached). `None` when no branch is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Vec<String>>,
+    /// The branch HEAD named at push time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// The pusher's login and `git push -o` options, from the hook's environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    #[serde(default)]
+    pub push_options: Vec<String>,
+    /// When the push was received (Unix milliseconds), and the seed of its ids: making the jobs
+    /// from the record gives the same payloads, ids and times whenever it happens.
+    pub at_ms: u64,
+    pub seed: u64,
+}
+
+impl RecordedPush {
+    pub fn new(repo: PathBuf, at_ms: u64, seed: u64) -> RecordedPush {
+        RecordedPush {
+            schema: SCHEMA,
+            repo,
+            updates: Vec::new(),
+            before: None,
+            head: None,
+            login: None,
+            push_options: Vec::new(),
+            at_ms,
+            seed,
+        }
+    }
+
+    fn file_name(&self) -> String {
+        format!("{:013}-{:016x}.json", self.at_ms, self.seed)
+    }
+}
+
+/// The `pushes/` directory of the spool at `root`.
+fn dir(root: &Path) -> PathBuf {
+    root.join("pushes")
+}
+
+/// Keeps `push` under the spool at `root`: whole or not at all, and on disk before this returns.
+pub fn record(root: &Path, push: &RecordedPush) -> Result<(), QueueError> {
+    let dir = dir(root);
+    ctx("cannot create", &dir, fs::create_dir_all(&dir))?;
+    let dest = dir.join(push.file_name());
+    let tmp = dir.join(format!("{}.tmp", push.file_name()));
+    write_synced(&tmp, push, &dest)?;
+    ctx("cannot move into place", &dest, fs::rename(&tmp, &dest))?;
+    fsync_dir(&dir)
+}
+
+/// The recorded pushes' files, oldest first.
+pub fn files(root: &Path) -> Vec<PathBuf> {
+    json_files(&dir(root))
+}
+
+/// Hands every push of the repository `repo` recorded under `root` to `make`, oldest first, removing
+/// each once `make` has returned `true` (its jobs are queued). One caller at a time (a lock), so
+/// pushes turn into jobs in the order they came. A record that cannot be read is set aside as
+/// `<name>.bad`; returns those.
+pub fn take(
+    root: &Path,
+    repo: &Path,
+    make: &mut dyn FnMut(&RecordedPush) -> bool,
+) -> Result<Vec<PathBuf>, QueueError> {
+    let dir = dir(root);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let lock_path = dir.join(".lock");
+    let lock = ctx("cannot open", &lock_path, File::create(&lock_path))?;
+    ctx("cannot lock", &lock_path, lock.lock())?;
+    let mut bad = Vec::new();
+    for path in files(root) {
+        let parsed = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<RecordedPush>(&b).ok());
+        match parsed {
+            Some(push) if push.repo != repo => {} // Another repository's, for its own deliverer.
+            Some(push) => {
+                if !make(&push) {
+                    break; // Kept, with every later push, for the next deliverer.
+                }
+                ctx("cannot remove", &path, fs::remove_file(&path))?;
+            }
+            None => {
+                let aside = path.with_extension("bad");
+                ctx("cannot set aside", &path, fs::rename(&path, &aside))?;
+                bad.push(aside);
+            }
+        }
+    }
+    Ok(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushes_are_taken_in_order_and_kept_when_not_queued() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = Path::new("/srv/git/a.git");
+        for (at, seed) in [(2, 1), (1, 7), (3, 2), (0, 5)] {
+            let owner = if seed == 5 {
+                "/srv/git/b.git"
+            } else {
+                "/srv/git/a.git"
+            };
+            let mut p = RecordedPush::new(owner.into(), at, seed);
+            p.updates.push(format!(
+                "{} {} refs/heads/b{at}",
+                "0".repeat(40),
+                "1".repeat(40)
+            ));
+            record(tmp.path(), &p).expect("record");
+        }
+        fs::write(dir(tmp.path()).join("0000000000000-junk.json"), "{").expect("junk");
+        let mut seen = Vec::new();
+        let bad = take(tmp.path(), repo, &mut |p| {
+            seen.push(p.at_ms);
+            p.at_ms < 2
+        })
+        .expect("take");
+        assert_eq!(
+            seen,
+            [1, 2],
+            "oldest first; stops at the first one not queued"
+        );
+        assert_eq!(bad.len(), 1);
+        assert_eq!(
+            files(tmp.path()).len(),
+            3,
+            "the push not queued, the later one and the other repository's stay"
+        );
+        let mut rest = Vec::new();
+        take(tmp.path(), repo, &mut |p| {
+            rest.push(p.updates[0].clone());
+            true
+        })
+        .expect("take");
+        assert_eq!(rest.len(), 2);
+        assert!(rest[0].ends_with("refs/heads/b2"));
+        assert_eq!(
+            files(tmp.path()).len(),
+            1,
+            "b's push stays for b's deliverer"
+        );
+    }
+}

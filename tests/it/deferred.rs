@@ -1,0 +1,128 @@
+//! The push never waits for the walk: in `async` mode the hook records the push and the background
+//! deliverer makes its events afterwards, with the same result as making them in the hook, even when
+//! other pushes move refs in between.
+
+use std::fs::File;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The body and the stable ids (the event's and the delivery's; not the attempt's) of the one
+/// request a dry-run printed, as header lines.
+fn dry_run_request(out: &[u8]) -> (Value, Vec<String>) {
+    let text = String::from_utf8_lossy(out);
+    let (head, body) = text.split_once("\n\n").expect("headers then body");
+    let ids = head
+        .lines()
+        .filter(|l| l.starts_with("X-Gitlab-Event-UUID") || l.starts_with("Idempotency-Key"))
+        .map(str::to_owned)
+        .collect();
+    (serde_json::from_str(body.trim()).expect("json body"), ids)
+}
+
+#[test]
+fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_moved() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "[project]\nweb_url = \"https://git.example.com/acme/demo\"\n\n\
+         [[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    let work = server.clone_work();
+    work.commits(2, "base");
+    work.push(&["origin", "main"]);
+    expect_requests(&receiver, 1);
+
+    // Hold the lock deliverers take to turn recorded pushes into jobs: the next pushes stay recorded.
+    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    let spool = status
+        .lines()
+        .find_map(|l| l.strip_prefix("spool:"))
+        .expect("spool line")
+        .trim()
+        .to_owned();
+    let pushes = std::path::Path::new(&spool).join("pushes");
+    std::fs::create_dir_all(&pushes).expect("mkdir");
+    let lock = File::create(pushes.join(".lock")).expect("lock file");
+    lock.lock().expect("lock");
+
+    // A new branch with three commits of its own: its event lists what no other ref reached.
+    work.git(&["checkout", "-q", "-b", "topic"]);
+    let brought = work.commits(3, "topic");
+    // Pinned ids and time (the time is now's: a job from long ago would have expired).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        .to_string();
+    let seeded = [
+        ("GIT_WEBHOOK_SEED", "11"),
+        ("GIT_WEBHOOK_NOW", now.as_str()),
+    ];
+    let said = work.push_env(&["origin", "topic"], &seeded);
+    assert!(
+        said.contains("1 webhook(s) queued, sending in the background"),
+        "{said}"
+    );
+    assert_eq!(
+        server.run_hook(&["status"], b"", &[]).stdout,
+        format!("spool:     {spool}\nrecorded:  1 push(es), made into webhooks by the next deliverer\npending:   0\nretrying:  0\nin flight: 0\ndead:      0\n").into_bytes(),
+    );
+
+    // What the hook itself would have sent, asked while the refs are as the push left them.
+    let line = format!("{ZERO} {} refs/heads/topic\n", brought[2]);
+    let dry = server.run_hook(&["post-receive", "--dry-run"], line.as_bytes(), &seeded);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let (expected, expected_ids) = dry_run_request(&dry.stdout);
+    assert_eq!(expected["total_commits_count"], 3);
+
+    // Another push moves refs before the deliverer runs: main now contains the topic's commits, so
+    // walking only now would find nothing new on topic.
+    work.git(&["checkout", "-q", "main"]);
+    work.git(&["merge", "-q", "--ff-only", "topic"]);
+    work.push(&["origin", "main"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "nothing sent while the lock is held"
+    );
+
+    lock.unlock().expect("unlock");
+    drop(lock);
+    // The two background deliverers, waiting for the lock, take the recorded pushes, oldest first.
+    // (Two workers may send one endpoint's jobs in either order: find each request by its ref.)
+    let got = expect_requests(&receiver, 3);
+    let find = |name: &str| {
+        got[1..]
+            .iter()
+            .find(|r| r.json()["ref"] == name)
+            .expect("a request for the ref")
+    };
+    let topic = find("refs/heads/topic");
+    assert_eq!(
+        topic.json(),
+        expected,
+        "the same body as the hook would have sent"
+    );
+    assert_eq!(expected_ids.len(), 2, "{expected_ids:?}");
+    for id in &expected_ids {
+        let (name, value) = id.split_once(": ").expect("header line");
+        assert_eq!(topic.header(name), Some(value), "{name}");
+    }
+    assert_eq!(ids(&topic.json()), brought);
+    assert_eq!(find("refs/heads/main").json()["total_commits_count"], 3);
+    assert!(
+        std::fs::read_dir(&pushes)
+            .expect("pushes dir")
+            .flatten()
+            .all(|e| e.file_name().to_string_lossy().starts_with('.')),
+        "every recorded push was taken"
+    );
+}
