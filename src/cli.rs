@@ -65,7 +65,7 @@ pub fn command() -> clap::Command {
         .collect();
     Cli::command()
         .long_about(LONG_ABOUT.replace("{formats}", &ids.join(", ")))
-        .after_help(AFTER_HELP.replace("{table}", &format::table(8, "  ")))
+        .after_help(AFTER_HELP.replace("{table}", &format::table("  ")))
 }
 
 /// Parses an argument list (`argv[0]` included).

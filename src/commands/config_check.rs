@@ -19,6 +19,7 @@ fn overridden(e: &Endpoint, ctx: &Context<'_>) -> Vec<String> {
             delivery_id: uuid::Uuid::nil(),
         },
         kind: EventKind::Push,
+        sent: Default::default(),
         instance: String::new(),
         project_id: 0,
         body: b"{}".to_vec(),

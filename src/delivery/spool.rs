@@ -412,6 +412,7 @@ mod tests {
                     delivery_id: uuid::Uuid::from_u128(n + 100),
                 },
                 kind: EventKind::Push,
+                sent: Default::default(),
                 instance: "https://x".into(),
                 project_id: 1,
                 body: br#"{"a":"b"}"#.to_vec(),

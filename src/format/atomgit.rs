@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::gitlab_like::{hook_event, Author, Repository};
-use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::model::{EventKind, PushEvent};
 
 pub struct AtomGit;
@@ -62,7 +62,7 @@ impl Format for AtomGit {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
+    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let repository = Repository::of(p);
         match ch.kind() {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::gitlab_like::{hook_event, Author, ProjectAttrs, Repository};
 use super::sign::{hex, hmac_sha256};
 use super::{
-    to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, SecretMode,
+    to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, SecretMode, Sent,
 };
 use crate::model::{Commit, EventKind, PushEvent};
 
@@ -127,7 +127,7 @@ impl Format for GitCode {
         true
     }
 
-    fn body(&self, event: &PushEvent, hook: Hook) -> Vec<u8> {
+    fn body(&self, event: &PushEvent, hook: Hook, _sent: Sent) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let kind = ch.kind();
         let tag = kind == EventKind::TagPush;

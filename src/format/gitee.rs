@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::gitlab_like::hook_event;
 use super::sign::{base64, hmac_sha256};
 use super::{
-    to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, SecretMode,
+    to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, SecretMode, Sent,
 };
 use crate::ids::stable_id;
 use crate::model::{Action, Commit, EventKind, Person, Project, PushEvent, Pusher, Visibility};
@@ -258,7 +258,7 @@ impl Format for Gitee {
         true
     }
 
-    fn body(&self, event: &PushEvent, hook: Hook) -> Vec<u8> {
+    fn body(&self, event: &PushEvent, hook: Hook, _sent: Sent) -> Vec<u8> {
         let (p, ch) = (&event.project, &event.change);
         let origin = p.instance_url();
         let pushed_at = event.pushed_at.to_rfc3339();

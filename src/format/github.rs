@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::sign::{base64, hex, hmac_sha1, hmac_sha256};
-use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::ids::stable_id;
 use crate::model::{Action, Commit, Person, Project, PushEvent, Visibility};
 
@@ -203,7 +203,7 @@ impl Format for GitHub {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
+    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let short = |sha: &str| sha.chars().take(12).collect::<String>();
         let compare = match ch.action() {

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::gitlab_like::{hook_event, Author, ProjectAttrs, Repository};
-use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::model::{Commit, EventKind, PushEvent};
 
 /// The GitLab release our `User-Agent` claims to be.
@@ -127,7 +127,7 @@ impl Format for GitLab {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook) -> Vec<u8> {
+    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let kind = ch.kind().as_str();
         let message = match ch.kind() {

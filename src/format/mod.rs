@@ -6,18 +6,24 @@
 //! about a format (`--help`, the README, `config.example.toml`, the tests) comes from this registry.
 
 mod atomgit;
+mod bitbucket_server;
+mod cloudevents;
 mod gitcode;
+mod gitea;
 mod gitee;
 mod github;
 mod gitlab;
 mod gitlab_like;
+mod gogs;
+mod neutral;
 pub mod sign;
+mod standard_webhooks;
 
 use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::model::{EventKind, PushEvent};
+use crate::model::{EventKind, PushEvent, RefEvent};
 use crate::secret::Secret;
 
 /// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
@@ -27,7 +33,19 @@ pub static FORMATS: &[&dyn Format] = &[
     &atomgit::AtomGit,
     &gitcode::GitCode,
     &github::GitHub,
+    &gitea::GITEA,
+    &gitea::FORGEJO,
+    &gogs::Gogs,
+    &bitbucket_server::BitbucketServer,
+    &cloudevents::STRUCTURED,
+    &cloudevents::BINARY,
+    &cloudevents::CDEVENTS,
+    &cloudevents::CDEVENTS_BINARY,
+    &standard_webhooks::StandardWebhooks,
 ];
+
+/// The `User-Agent` of the formats that are our own rather than a forge's.
+pub(crate) const USER_AGENT: &str = concat!("git-webhook/", env!("CARGO_PKG_VERSION"));
 
 /// The format an endpoint uses when it names none.
 pub const DEFAULT: &str = "gitlab";
@@ -47,8 +65,10 @@ pub fn known_ids() -> String {
 }
 
 /// The formats and how each carries the secret, as `--help`, the README and `config.example.toml` list
-/// them: one entry per format, its id in a column of `width`, continuation lines indented to match.
-pub fn table(width: usize, prefix: &str) -> String {
+/// them: one entry per format, its id in a column as wide as the longest, continuation lines
+/// indented to match.
+pub fn table(prefix: &str) -> String {
+    let width = FORMATS.iter().map(|f| f.id().len()).max().unwrap_or(0);
     let mut text = String::new();
     for f in FORMATS {
         let mut lines = f.docs().secret.lines();
@@ -107,6 +127,31 @@ pub struct Hook {
     pub delivery_id: Uuid,
 }
 
+/// Which of a forge's events a request is: the push itself, or the `create` / `delete` event some
+/// forges send beside it when a branch or tag appears or goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sent {
+    #[default]
+    Push,
+    Create,
+    Delete,
+}
+
+impl Sent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sent::Push => "push",
+            Sent::Create => "create",
+            Sent::Delete => "delete",
+        }
+    }
+
+    fn is_push(&self) -> bool {
+        *self == Sent::Push
+    }
+}
+
 /// What stays the same for every attempt to send one event to one endpoint (what the queue keeps).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestTemplate {
@@ -114,6 +159,9 @@ pub struct RequestTemplate {
     pub event_id: Uuid,
     pub hook: Hook,
     pub kind: EventKind,
+    /// Which of the forge's events this request is.
+    #[serde(default, skip_serializing_if = "Sent::is_push")]
+    pub sent: Sent,
     /// Scheme, host and port of the project's web URL.
     pub instance: String,
     pub project_id: u64,
@@ -198,8 +246,24 @@ pub trait Format: Sync {
     fn supports_sign(&self) -> bool {
         false
     }
-    /// The JSON body for one event at one endpoint. Pure: no clock, no secret.
-    fn body(&self, event: &PushEvent, hook: Hook) -> Vec<u8>;
+    /// The requests one ref event makes at an endpoint, in the order they are sent: the push, and
+    /// for some forges a `create` or `delete` event beside it (or instead of it).
+    fn sends(&self, _change: &RefEvent) -> &'static [Sent] {
+        &[Sent::Push]
+    }
+    /// The JSON body of one of them for one event at one endpoint. Pure: no clock, no secret.
+    fn body(&self, event: &PushEvent, hook: Hook, sent: Sent) -> Vec<u8>;
+    /// Whether one request carries every ref of a push ([`Format::push_body`]) rather than one per ref.
+    fn one_per_push(&self) -> bool {
+        false
+    }
+    /// The body of that one request, for the push's events this endpoint wants (never empty).
+    fn push_body(&self, events: &[&PushEvent], hook: Hook) -> Vec<u8> {
+        events
+            .first()
+            .map(|e| self.body(e, hook, Sent::Push))
+            .unwrap_or_default()
+    }
     /// Headers (and final body) for one attempt: ids, timestamps and signatures are made here.
     fn prepare(&self, template: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared;
 }
@@ -261,19 +325,25 @@ mod tests {
             );
         }
         let example = include_str!("../../config.example.toml");
-        let listed = format!("\n{}", table(8, "#   "));
+        let listed = format!("\n{}", table("#   "));
         assert_eq!(
             between(example, "# secret travels:", "# secret = "),
             listed,
             "config.example.toml's list of formats should read:{listed}"
         );
-        assert!(
-            example.contains(&format!(
-                "# Payload and headers to send, one of: {}.\n",
-                known_ids()
-            )),
-            "config.example.toml should name the formats: {}",
-            known_ids()
+        let named = between(
+            example,
+            "# Payload and headers to send, one of:",
+            "\n# format = ",
+        )
+        .split_whitespace()
+        .filter(|w| *w != "#")
+        .collect::<Vec<_>>()
+        .join(" ");
+        assert_eq!(
+            named,
+            format!("{}.", known_ids()),
+            "config.example.toml should name the formats"
         );
     }
 
@@ -284,6 +354,6 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), FORMATS.len());
         assert!(by_id(DEFAULT).is_some());
-        assert!(table(8, "  ").starts_with("  gitlab   `X-Gitlab-Token"));
+        assert!(table("  ").starts_with("  gitlab             `X-Gitlab-Token"));
     }
 }

@@ -6,7 +6,11 @@
 # and one push's GitHub request, in dry-run, is checked by
 #   - @octokit/webhooks-schemas (npm) with ajv: the push event JSON schema, strict;
 #   - @octokit/webhooks-methods (npm): verify() of X-Hub-Signature-256;
-#   - githubkit (PyPI): parse_obj("push", ...) into its pydantic model.
+#   - githubkit (PyPI): parse_obj("push", ...) into its pydantic model;
+# and one push's request in each standard format, in dry-run, by
+#   - cloudevents (PyPI, the CloudEvents SDK for Python): from_http() of the structured and the binary
+#     request of `cloudevents` and `cdevents`;
+#   - standardwebhooks (PyPI, the Standard Webhooks reference library): Webhook(whsec_...).verify().
 # Installs what it needs under target/receivers (PyPI and npm); everything listens on 127.0.0.1.
 #
 #   bash tests/receivers/run.sh
@@ -20,7 +24,8 @@ cargo build --release --quiet
 bin=$root/target/release/git-webhook
 
 if [ ! -x "$cache/venv/bin/python" ]; then python3 -m venv "$cache/venv"; fi
-"$cache/venv/bin/pip" install --quiet gitwebhooks==2.4.3 githubkit==0.16.1 "hishel>=1,<2"
+"$cache/venv/bin/pip" install --quiet gitwebhooks==2.4.3 githubkit==0.16.1 "hishel>=1,<2" \
+  cloudevents==1.12.0 standardwebhooks==1.0.0
 if [ ! -d "$cache/npm/node_modules/@octokit/webhooks-schemas" ]; then
   npm install --silent --prefix "$cache/npm" @octokit/webhooks-schemas@7.6.1 @octokit/webhooks-methods@6.0.0 ajv@8 ajv-formats@3 >/dev/null
 fi
@@ -142,7 +147,7 @@ echo "gitwebhooks: $ok of 10 requests answered 200; deploy command ran $accepted
 cd "$tmp/srv/acme/demo.git"
 awk '/^\[\[endpoint\]\]/ { n++ } n == 0 || n == 4 { print }' webhook.toml > "$tmp/github.toml"
 printf '%s %s refs/heads/main\n' "$(git rev-parse main~2)" "$(git rev-parse main)" \
-  | GIT_DIR=. "$bin" --config "$tmp/github.toml" --dry-run post-receive 2>/dev/null > "$tmp/dry.txt"
+  | GIT_DIR=. "$bin" post-receive --config "$tmp/github.toml" --dry-run 2>/dev/null > "$tmp/dry.txt"
 # The body is the pretty JSON after the blank line; made compact again, it is what goes on the wire.
 awk 'body { print } /^$/ && !body { body = 1 }' "$tmp/dry.txt" | "$cache/venv/bin/python" -c '
 import json, sys
@@ -173,5 +178,42 @@ import json, sys
 from githubkit.webhooks import parse_obj
 event = parse_obj("push", json.load(open(sys.argv[1])))
 print(f"githubkit: parsed {type(event).__name__} with {len(event.commits)} commits, head {event.head_commit.id[:12]}")
+PY
+
+# One request of each standard format for the same update, as it would be sent (signatures included).
+whsec="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+for f in cloudevents cloudevents-binary cdevents cdevents-binary standard-webhooks; do
+  key=$secret; [ "$f" = standard-webhooks ] && key=$whsec
+  printf '[project]\nweb_url = "https://git.example.com/acme/demo"\n[[endpoint]]\nurl = "http://127.0.0.1:9/"\nformat = "%s"\nsecret = "%s"\n' "$f" "$key" > "$tmp/$f.toml"
+  printf '%s %s refs/heads/main\n' "$(git rev-parse main~2)" "$(git rev-parse main)" \
+    | GIT_DIR=. "$bin" post-receive --config "$tmp/$f.toml" --dry-run 2>/dev/null > "$tmp/$f.txt"
+done
+"$cache/venv/bin/python" - "$tmp" "$whsec" <<'PY'
+import json, sys
+from importlib.metadata import version
+from cloudevents.http import from_http
+from standardwebhooks import Webhook
+tmp, whsec = sys.argv[1:]
+
+def request(name):
+    """Headers and the wire body of the one request a dry-run printed (the body made compact again)."""
+    head, body = open(f"{tmp}/{name}.txt").read().split("\n\n", 1)
+    headers = dict(line.split(": ", 1) for line in head.splitlines()[2:])
+    wire = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
+    return headers, wire
+
+for name in ["cloudevents", "cloudevents-binary", "cdevents", "cdevents-binary"]:
+    headers, body = request(name)
+    event = from_http(headers, body)
+    data = event.data
+    neutral = data["customData"] if name.startswith("cdevents") else data
+    assert event["source"] == "https://git.example.com/acme/demo", event["source"]
+    assert event["subject"] == "refs/heads/main" and neutral["ref"] == "refs/heads/main"
+    print(f"cloudevents {version('cloudevents')}: {name} parsed: type {event['type']}, "
+          f"{neutral['total_commits']} commits")
+headers, body = request("standard-webhooks")
+payload = Webhook(whsec).verify(body, headers)
+print(f"standardwebhooks {version('standardwebhooks')}: signature verifies; type {payload['type']}, "
+      f"{payload['data']['total_commits']} commits")
 PY
 echo "all third-party receivers accepted our requests"

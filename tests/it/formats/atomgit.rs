@@ -7,6 +7,7 @@ pub const VENDOR: Vendor = Vendor {
     id: "atomgit",
     modes: &["password"],
     check,
+    shape: super::PER_REF,
 };
 
 fn check(r: &Request, e: &Expect, _mode: &str) {

@@ -7,6 +7,7 @@ pub const VENDOR: Vendor = Vendor {
     id: "gitee",
     modes: &["password", "sign"],
     check,
+    shape: super::PER_REF,
 };
 
 fn check(r: &Request, e: &Expect, mode: &str) {

@@ -9,6 +9,7 @@ pub const VENDOR: Vendor = Vendor {
     id: "gitlab",
     modes: &["password"],
     check,
+    shape: super::PER_REF,
 };
 
 fn check(r: &Request, e: &Expect, _mode: &str) {

@@ -2,10 +2,15 @@
 //! The scenarios are shared; what each format must send is in its own file beside this one.
 
 mod atomgit;
+mod bitbucket_server;
+mod cloudevents;
 mod gitcode;
+mod gitea;
 mod gitee;
 mod github;
 mod gitlab;
+mod gogs;
+mod standard_webhooks;
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -71,12 +76,38 @@ fn commit_ids(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// One format's checks: its id (as the registry names it), the secret modes to run it in, and what
-/// each request must hold beyond what every format shares.
+/// One format's checks: its id (as the registry names it), the secret modes to run it in, what
+/// each request must hold beyond what every format shares, and how its requests map to ref updates.
 pub struct Vendor {
     pub id: &'static str,
     pub modes: &'static [&'static str],
     pub check: fn(&Request, &Expect, &str),
+    pub shape: Shape,
+}
+
+/// How a format's requests map to a push's ref updates.
+pub struct Shape {
+    /// One request for the whole push (each ref update then checks that request).
+    pub per_push: bool,
+    /// The full ref name a request is about.
+    pub refname: fn(&Request) -> String,
+    /// Which of the forge's events a request is (`push`, `create`, `delete`).
+    pub kind: fn(&Request) -> String,
+    /// The events one ref update makes, in order.
+    pub requests: fn(&Expect) -> Vec<&'static str>,
+}
+
+/// One push request per ref update, naming its ref in the body's `ref`.
+pub const PER_REF: Shape = Shape {
+    per_push: false,
+    refname: body_ref,
+    kind: |_| "push".to_owned(),
+    requests: |_| vec!["push"],
+};
+
+/// The body's `ref`.
+pub fn body_ref(r: &Request) -> String {
+    r.json()["ref"].as_str().unwrap_or_default().to_owned()
 }
 
 /// One line per format, as in the format registry; a test holds the two lists equal.
@@ -86,6 +117,15 @@ const VENDORS: &[Vendor] = &[
     atomgit::VENDOR,
     gitcode::VENDOR,
     github::VENDOR,
+    gitea::VENDOR,
+    gitea::FORGEJO,
+    gogs::VENDOR,
+    bitbucket_server::VENDOR,
+    cloudevents::STRUCTURED,
+    cloudevents::BINARY,
+    cloudevents::CDEVENTS,
+    cloudevents::CDEVENTS_BINARY,
+    standard_webhooks::VENDOR,
 ];
 
 /// Each vendor's endpoints: a path per secret mode (`/gitee`, `/gitee-sign`), and its mode.
@@ -165,19 +205,35 @@ fn push_and_check(
     work.push(args);
     let expects = expects();
     let endpoints = endpoints();
-    let wanted = endpoints.len() * expects.len();
+    let wanted: usize = endpoints
+        .iter()
+        .map(|(_, v, _)| match v.shape.per_push {
+            true => 1,
+            false => expects.iter().map(|e| (v.shape.requests)(e).len()).sum(),
+        })
+        .sum();
     let got = receiver.wait_for(before + wanted, std::time::Duration::from_secs(20));
     let got = &got[before..];
     assert_eq!(got.len(), wanted, "requests for push {args:?}");
-    for (path, _, _) in &endpoints {
+    for (path, vendor, _) in &endpoints {
         let mine: Vec<&Request> = got.iter().filter(|r| r.path == *path).collect();
-        assert_eq!(mine.len(), expects.len(), "{path} for push {args:?}");
+        if vendor.shape.per_push {
+            assert_eq!(mine.len(), 1, "{path}: one request for push {args:?}");
+            for e in &expects {
+                check(mine[0], e);
+            }
+            continue;
+        }
         for e in &expects {
-            let r = mine
+            let for_ref: Vec<&&Request> = mine
                 .iter()
-                .find(|r| r.json()["ref"] == e.refname.as_str())
-                .unwrap_or_else(|| panic!("{path}: no request for {}", e.refname));
-            check(r, e);
+                .filter(|r| (vendor.shape.refname)(r) == e.refname)
+                .collect();
+            let kinds: Vec<String> = for_ref.iter().map(|r| (vendor.shape.kind)(r)).collect();
+            assert_eq!(kinds, (vendor.shape.requests)(e), "{path}: {}", e.refname);
+            for r in for_ref {
+                check(r, e);
+            }
         }
     }
 }

@@ -1,0 +1,113 @@
+//! Standard Webhooks (standardwebhooks.com; the spec in standard-webhooks/standard-webhooks): our
+//! neutral event as `data`, `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64
+//! HMAC-SHA256 of "id.timestamp.body">`, keyed with the Base64-decoded part of a `whsec_` secret.
+
+use std::time::UNIX_EPOCH;
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use super::neutral;
+use super::sign::{base64, hmac_sha256};
+use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
+use crate::model::{EventKind, PushEvent};
+
+pub struct StandardWebhooks;
+
+/// The envelope the spec recommends: what happened, when, and the event.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: String,
+    data: neutral::Event<'a>,
+}
+
+/// The event's `type`: `git.push` or `git.tag_push`.
+fn kind(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Push => "git.push",
+        EventKind::TagPush => "git.tag_push",
+    }
+}
+
+/// The HMAC key a secret stands for: the Base64 after `whsec_` (as the spec's libraries read it);
+/// any other secret is used as it is written.
+fn key(secret: &str) -> Vec<u8> {
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .unwrap_or_else(|| secret.as_bytes().to_vec())
+}
+
+/// `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`.
+fn signature(secret: &str, id: &str, timestamp: u64, body: &[u8]) -> String {
+    let mut signed = format!("{id}.{timestamp}.").into_bytes();
+    signed.extend_from_slice(body);
+    format!("v1,{}", base64(&hmac_sha256(&key(secret), &signed)))
+}
+
+impl Format for StandardWebhooks {
+    fn id(&self) -> &'static str {
+        "standard-webhooks"
+    }
+
+    fn docs(&self) -> Docs {
+        Docs {
+            event: "`type` in the body: `git.push` / `git.tag_push`",
+            secret: "never sent: `webhook-signature: v1,<base64 HMAC-SHA256>` of\n\
+                     `<id>.<timestamp>.<body>`, keyed with the Base64 after `whsec_`",
+            check: "any Standard Webhooks library (`Webhook(secret).verify(body, headers)`)",
+        }
+    }
+
+    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
+        to_json(&Body {
+            kind: kind(event.change.kind()),
+            timestamp: event
+                .pushed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            data: neutral::event(event),
+        })
+    }
+
+    fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared {
+        let id = format!("msg_{}", d.hook.delivery_id.simple());
+        let timestamp = attempt
+            .now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |t| t.as_secs());
+        let mut headers = vec![
+            Header::new("Content-Type", "application/json"),
+            Header::new("User-Agent", super::USER_AGENT),
+            Header::new("webhook-id", id.clone()),
+            Header::new("webhook-timestamp", timestamp.to_string()),
+        ];
+        if let Some(secret) = auth.secret() {
+            headers.push(Header::new(
+                "webhook-signature",
+                signature(secret, &id, timestamp, &d.body),
+            ));
+        }
+        Prepared::new(headers, d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signature;
+
+    /// The spec's published test vector (its reference libraries' tests).
+    #[test]
+    fn the_specs_test_vector() {
+        assert_eq!(
+            signature(
+                "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+                1_649_367_553,
+                br#"{"email":"test@example.com","username":"test_user"}"#,
+            ),
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
+        );
+    }
+}
