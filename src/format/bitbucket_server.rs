@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::sign::{hex, hmac_sha256};
 use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::ids::stable_id;
-use crate::model::{Action, EventKind, PushEvent, Visibility};
+use crate::model::{Action, Commit, EventKind, Person, PushEvent, Visibility};
 
 pub struct BitbucketServer;
 
@@ -31,6 +31,29 @@ fn change(e: &PushEvent) -> Value {
         },
     })
 }
+
+/// A commit as Bitbucket's REST API represents it, times in milliseconds.
+fn commit(c: &Commit) -> Value {
+    let person = |p: &Person| json!({"name": p.name, "emailAddress": p.email});
+    json!({
+        "id": c.id,
+        "displayId": display_id(&c.id),
+        "author": person(&c.author),
+        "authorTimestamp": c.author.time.timestamp_millis(),
+        "committer": person(&c.committer),
+        "committerTimestamp": c.committer.time.timestamp_millis(),
+        "message": c.message.trim_end(),
+        "parents": c.parent_ids.iter().map(|p| json!({"id": p, "displayId": display_id(p)})).collect::<Vec<_>>(),
+    })
+}
+
+/// The short form Bitbucket shows of a commit id.
+fn display_id(id: &str) -> &str {
+    id.get(..11).unwrap_or(id)
+}
+
+/// How many of the newest commits Bitbucket lists (its default).
+const MAX_COMMITS: usize = 5;
 
 fn body(events: &[&PushEvent]) -> Value {
     let Some(first) = events.first() else {
@@ -68,6 +91,7 @@ fn body(events: &[&PushEvent]) -> Value {
                 "key": key,
                 "id": stable_id(&p.namespace),
                 "name": p.namespace,
+                "description": "",
                 "public": public,
                 "type": "NORMAL",
                 "links": {"self": [{"href": format!("{origin}/projects/{key}")}]},
@@ -82,6 +106,14 @@ fn body(events: &[&PushEvent]) -> Value {
             },
         },
         "changes": events.iter().map(|e| change(e)).collect::<Vec<_>>(),
+        // The newest commits of the push (of its first ref that brought any), newest first, and
+        // the commit its first ref now points at.
+        "commits": events
+            .iter()
+            .find(|e| !e.change.commits.is_empty() && e.change.kind() == EventKind::Push)
+            .map(|e| e.change.commits.iter().rev().take(MAX_COMMITS).map(commit).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        "toCommit": events.iter().find_map(|e| e.change.head.as_ref()).map(commit),
     })
 }
 

@@ -162,7 +162,14 @@ fn commit(c: &Commit, web_url: &str) -> Value {
         "url": format!("{web_url}/commit/{}", c.id),
         "author": payload_user(&c.author),
         "committer": payload_user(&c.committer),
-        "verification": null,
+        // What Gitea reports for a commit it cannot verify (`ParseCommitWithSignature`).
+        "verification": {
+            "verified": false,
+            "reason": "gpg.error.not_signed_commit",
+            "signature": "",
+            "signer": null,
+            "payload": "",
+        },
         "timestamp": c.author.time.to_rfc3339_opts(SecondsFormat::Secs, true),
         "added": c.added,
         "removed": c.removed,

@@ -10,7 +10,13 @@
 # and one push's request in each standard format, in dry-run, by
 #   - cloudevents (PyPI, the CloudEvents SDK for Python): from_http() of the structured and the binary
 #     request of `cloudevents` and `cdevents`;
-#   - standardwebhooks (PyPI, the Standard Webhooks reference library): Webhook(whsec_...).verify().
+#   - standardwebhooks (PyPI, the Standard Webhooks reference library): Webhook(whsec_...).verify();
+# and the gitea and bitbucket-server bodies are type-checked by TypeScript against
+#   - gitea-js (npm; types generated from Gitea's API description): the repository, users and commits
+#     have exactly Gitea's keys (none missing, none extra) and its value types;
+#   - @coderabbitai/bitbucket (npm): the repo:refs_changed event type (keys and types; the `links`
+#     objects Bitbucket also sends are not in that type and are left out of the check, and
+#     toCommit's parents are ids, not whole commits).
 # Installs what it needs under target/receivers (PyPI and npm); everything listens on 127.0.0.1.
 #
 #   bash tests/receivers/run.sh
@@ -28,6 +34,9 @@ if [ ! -x "$cache/venv/bin/python" ]; then python3 -m venv "$cache/venv"; fi
   cloudevents==1.12.0 standardwebhooks==1.0.0
 if [ ! -d "$cache/npm/node_modules/@octokit/webhooks-schemas" ]; then
   npm install --silent --prefix "$cache/npm" @octokit/webhooks-schemas@7.6.1 @octokit/webhooks-methods@6.0.0 ajv@8 ajv-formats@3 >/dev/null
+fi
+if [ ! -d "$cache/npm/node_modules/gitea-js" ]; then
+  npm install --silent --prefix "$cache/npm" gitea-js@1.23.0 @coderabbitai/bitbucket@1.1.4 typescript@5 >/dev/null
 fi
 
 tmp=$(mktemp -d)
@@ -216,4 +225,54 @@ payload = Webhook(whsec).verify(body, headers)
 print(f"standardwebhooks {version('standardwebhooks')}: signature verifies; type {payload['type']}, "
       f"{payload['data']['total_commits']} commits")
 PY
+
+# gitea and bitbucket-server bodies for a push of main and a new tag, type-checked by tsc.
+for f in gitea bitbucket-server; do
+  printf '[project]\nweb_url = "https://git.example.com/acme/demo"\n[[endpoint]]\nurl = "http://127.0.0.1:9/"\nformat = "%s"\nsecret = "%s"\n' "$f" "$secret" > "$tmp/$f.toml"
+  printf '%s %s refs/heads/main\n%s %s refs/tags/v2.0\n' "$(git rev-parse main~2)" "$(git rev-parse main)" \
+    "0000000000000000000000000000000000000000" "$(git rev-parse main)" \
+    | GIT_DIR=. "$bin" post-receive --config "$tmp/$f.toml" --dry-run 2>/dev/null > "$tmp/$f.txt"
+done
+node - "$tmp" <<'JS' > "$cache/npm/check.ts"
+const fs = require("fs");
+const tmp = process.argv[2];
+// The bodies of a dry-run's requests (each after its headers' blank line, up to the next request).
+const bodies = (name) => fs.readFileSync(`${tmp}/${name}.txt`, "utf8").split(/^# endpoint /m).slice(1)
+  .map((r) => JSON.parse(r.slice(r.indexOf("\n\n"))));
+const lit = (v) => JSON.stringify(v, null, 1);
+const gitea = bodies("gitea").find((b) => b.commits && b.commits.length > 0);
+const { owner, ...repository } = gitea.repository;
+const { author, ...commit } = gitea.commits[0];
+const bitbucket = bodies("bitbucket-server")[0];
+const unlinked = JSON.parse(JSON.stringify(bitbucket, (k, v) => (k === "links" ? undefined : v)));
+console.log(`import type { Repository, User, PayloadCommit, PayloadUser } from "gitea-js";
+import type * as bitbucket from "@coderabbitai/bitbucket/server";
+type Exactly<T> = Required<T>;
+// Gitea leaves these out when empty (omitempty); the rest must all be there, and nothing else but
+// what Gitea sends beyond gitea-js's API types: the merge settings newer than its 1.23 types, and
+// the users' \`username\`, which Gitea adds for compatibility when it writes a user (its MarshalJSON).
+type Repo = Exactly<Omit<Repository, "owner" | "parent" | "external_tracker" | "external_wiki" | "repo_transfer">>
+  & { allow_manual_merge: boolean; autodetect_manual_merge: boolean };
+type GiteaUser = Exactly<User> & { username: string };
+// Go writes a missing signer as null, which the API types leave out.
+type Commit = Exactly<Omit<PayloadCommit, "author" | "verification">> & {
+  verification: Omit<Exactly<NonNullable<PayloadCommit["verification"]>>, "signer"> & { signer: null };
+};
+// toCommit's parents are given as ids (as in \`commits\`), not as whole commits.
+type RefsChanged = Omit<bitbucket.repo.refsChanged.RepoRefsChanged, "toCommit"> & {
+  toCommit: Omit<bitbucket.repo.refsChanged.ToCommit, "parents"> & { parents: bitbucket.repo.refsChanged.Parent[] };
+};
+export const repository = ${lit(repository)} satisfies Repo;
+export const owner = ${lit(owner)} satisfies GiteaUser;
+export const pusher = ${lit(gitea.pusher)} satisfies GiteaUser;
+export const commit = ${lit(commit)} satisfies Commit;
+export const author = ${lit(author)} satisfies Exactly<PayloadUser>;
+export const refsChanged = ${lit(unlinked)} satisfies RefsChanged;`);
+JS
+if (cd "$cache/npm" && node_modules/.bin/tsc --noEmit --strict --target es2022 --module nodenext \
+    --moduleResolution nodenext --skipLibCheck check.ts > "$tmp/tsc.out" 2>&1); then
+  echo "tsc $("$cache/npm/node_modules/.bin/tsc" --version | cut -d' ' -f2): gitea repository, users and commits have gitea-js $(node -p "require('$cache/npm/node_modules/gitea-js/package.json').version")'s keys and types; refs_changed matches @coderabbitai/bitbucket"
+else
+  cat "$tmp/tsc.out"; exit 1
+fi
 echo "all third-party receivers accepted our requests"

@@ -39,6 +39,19 @@ fn check(r: &Request, e: &Expect, _mode: &str) {
         chrono::DateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%S%z").is_ok(),
         "{ctx}: {date}"
     );
+    assert!(
+        b["commits"].as_array().expect("commits").len() <= 5,
+        "{ctx}"
+    );
+    if let Some(head) = &e.head {
+        // toCommit is the head of the push's first ref with one; each listed head is a commit.
+        assert!(
+            b["toCommit"]["id"]
+                .as_str()
+                .is_some_and(|id| id.len() == head.len()),
+            "{ctx}"
+        );
+    }
     let change = b["changes"]
         .as_array()
         .expect("changes")
