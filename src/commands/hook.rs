@@ -121,14 +121,18 @@ fn run(
     // at. (`sync` mode sends before returning; in `queue` mode the jobs are counted and limited as
     // the push is received.)
     if !dry_run && !wait_for_ref && config.delivery.mode == Mode::Async {
+        // As many as the jobs will be (a format may send several requests per ref, or one per push).
         let count: usize = config
             .endpoints
             .iter()
             .map(|e| {
-                updates
+                let wanted = updates
                     .iter()
-                    .filter(|u| u.kind() != RefKind::Other && e.wants(u))
-                    .count()
+                    .filter(|u| u.kind() != RefKind::Other && e.wants(u));
+                match e.format.one_per_push() {
+                    true => usize::from(wanted.count() > 0),
+                    false => wanted.map(|u| e.format.sends(u).len()).sum(),
+                }
             })
             .sum();
         if count == 0 {

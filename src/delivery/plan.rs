@@ -74,7 +74,7 @@ pub fn plan(
             }
             _ => {
                 for e in &wanted {
-                    for &sent in format.sends(&e.change) {
+                    for &sent in format.sends(&e.change.update) {
                         let refname = e.change.update.refname.clone();
                         add(e, refname, sent, &|hook| format.body(e, hook, sent));
                     }

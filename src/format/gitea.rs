@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::sign::{hex, hmac_sha1, hmac_sha256};
 use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::ids::stable_id;
-use crate::model::{Action, Commit, EventKind, Person, Project, PushEvent, RefEvent, Visibility};
+use crate::model::{Action, Commit, EventKind, Person, Project, PushEvent, RefUpdate, Visibility};
 
 /// Go's zero time, which Gitea sends for times it does not have.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -262,8 +262,8 @@ fn ref_body(e: &PushEvent, sent: Sent) -> Value {
 }
 
 /// The requests Gitea makes of one ref event, in its order.
-fn sends(change: &RefEvent) -> &'static [Sent] {
-    match (change.kind(), change.action()) {
+fn sends(update: &RefUpdate) -> &'static [Sent] {
+    match (EventKind::of(update), update.action()) {
         (EventKind::Push, Action::Create) => &[Sent::Create, Sent::Push],
         (EventKind::Push, Action::Update) => &[Sent::Push],
         (EventKind::Push, Action::Delete) => &[Sent::Delete],
@@ -291,8 +291,8 @@ impl Format for Gitea {
         }
     }
 
-    fn sends(&self, change: &RefEvent) -> &'static [Sent] {
-        sends(change)
+    fn sends(&self, update: &RefUpdate) -> &'static [Sent] {
+        sends(update)
     }
 
     fn body(&self, event: &PushEvent, _hook: Hook, sent: Sent) -> Vec<u8> {

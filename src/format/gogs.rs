@@ -14,7 +14,7 @@ use super::gitea::payload_user;
 use super::sign::{hex, hmac_sha256};
 use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::ids::stable_id;
-use crate::model::{Action, Commit, EventKind, Project, PushEvent, RefEvent, Visibility};
+use crate::model::{Action, Commit, EventKind, Project, PushEvent, RefUpdate, Visibility};
 
 /// Go's zero time, which Gogs sends for times it does not have.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -86,8 +86,8 @@ impl Format for Gogs {
         }
     }
 
-    fn sends(&self, change: &RefEvent) -> &'static [Sent] {
-        match (change.kind(), change.action()) {
+    fn sends(&self, update: &RefUpdate) -> &'static [Sent] {
+        match (EventKind::of(update), update.action()) {
             (EventKind::Push, Action::Create) => &[Sent::Create, Sent::Push],
             (EventKind::Push, Action::Update) => &[Sent::Push],
             (_, Action::Delete) => &[Sent::Delete],

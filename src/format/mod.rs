@@ -23,7 +23,7 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::model::{EventKind, PushEvent, RefEvent};
+use crate::model::{EventKind, PushEvent, RefUpdate};
 use crate::secret::Secret;
 
 /// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
@@ -246,9 +246,9 @@ pub trait Format: Sync {
     fn supports_sign(&self) -> bool {
         false
     }
-    /// The requests one ref event makes at an endpoint, in the order they are sent: the push, and
+    /// The requests one ref update makes at an endpoint, in the order they are sent: the push, and
     /// for some forges a `create` or `delete` event beside it (or instead of it).
-    fn sends(&self, _change: &RefEvent) -> &'static [Sent] {
+    fn sends(&self, _update: &RefUpdate) -> &'static [Sent] {
         &[Sent::Push]
     }
     /// The JSON body of one of them for one event at one endpoint. Pure: no clock, no secret.

@@ -126,3 +126,28 @@ fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_move
         "every recorded push was taken"
     );
 }
+
+#[test]
+fn the_queued_count_is_the_number_of_requests_whatever_the_formats_shape() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "[[endpoint]]\nurl = \"{}\"\nformat = \"gitea\"\n\n[[endpoint]]\nurl = \"{}\"\nformat = \"bitbucket-server\"\n",
+        receiver.url("/gitea"),
+        receiver.url("/bitbucket")
+    ));
+    let work = server.clone_work();
+    work.commits(2, "a");
+    work.git(&["tag", "v1"]);
+    // A new branch (gitea: create and push) and a new tag (gitea: push and create): four requests
+    // for gitea, one for the whole push for bitbucket-server.
+    let said = work.push(&["origin", "main", "v1"]);
+    assert!(said.contains("git-webhook: 5 webhook(s) queued"), "{said}");
+    let got = expect_requests(&receiver, 5);
+    let events: Vec<String> = got
+        .iter()
+        .filter(|r| r.path == "/gitea")
+        .map(|r| r.header("X-Gitea-Event").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(events, ["create", "push", "push", "create"]);
+    assert_eq!(got.iter().filter(|r| r.path == "/bitbucket").count(), 1);
+}
