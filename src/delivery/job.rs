@@ -9,7 +9,7 @@ use crate::format::RequestTemplate;
 pub const SCHEMA: u32 = 1;
 
 /// Which configured endpoint a job is for, named without credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EndpointRef {
     /// Position in the configuration when the job was made (1-based).
     pub number: usize,

@@ -1,6 +1,8 @@
 //! One delivery pass: claim what is due, send to every endpoint in parallel (each endpoint's jobs in
 //! order), then settle each job as delivered, scheduled for a retry, or dead.
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 
 use super::http::{self, Attempted};
-use super::job::{Job, Outcome, Record};
+use super::job::{EndpointRef, Job, Outcome, Record};
 use super::queue::{Claim, Queue, Settle};
 use super::request::WireRequest;
 use super::retry::{self, Policy, Verdict};
@@ -100,8 +102,10 @@ impl Pass<'_> {
         }
     }
 
-    /// Claims the jobs that are due; expires, drops or leaves the others.
-    fn claim_due(&self, summary: &mut Summary) -> Vec<Claim> {
+    /// Claims the jobs that are due; expires, drops or leaves the others. Jobs of an endpoint another
+    /// worker is sending to are left for it (or for a later pass): each endpoint's jobs go out in
+    /// order, one worker at a time. The returned locks are held until the claims are settled.
+    fn claim_due(&self, summary: &mut Summary) -> (Vec<Claim>, Vec<File>) {
         let s = self.sender();
         let now = self.clock.now_ms();
         let settings = &self.config.delivery;
@@ -110,9 +114,28 @@ impl Pass<'_> {
             .canonicalize()
             .unwrap_or_else(|_| self.repo.to_path_buf());
         let mut due = Vec::new();
+        // Per endpoint of this repository: whether this pass holds its lock.
+        let mut endpoints: HashMap<EndpointRef, bool> = HashMap::new();
+        let mut locks = Vec::new();
         for job in self.queue.waiting() {
             if job.repo.as_ref().is_some_and(|r| *r != mine) {
                 continue; // Another repository's job, in a shared spool: its own deliverer sends it.
+            }
+            let ours = *endpoints.entry(job.endpoint.clone()).or_insert_with(|| {
+                let key = format!(
+                    "{}\n{}\n{}",
+                    mine.display(),
+                    job.endpoint.number,
+                    job.endpoint.url
+                );
+                self.queue
+                    .lock_endpoint(&key)
+                    .map(|l| locks.push(l))
+                    .is_some()
+            });
+            if !ours {
+                summary.wait_for(now); // Another worker sends to this endpoint; look again soon.
+                continue;
             }
             let age = Duration::from_millis(now.saturating_sub(job.created_ms));
             if age > settings.max_age {
@@ -150,7 +173,7 @@ impl Pass<'_> {
                 summary.wait_for(job.next_ms);
             }
         }
-        due
+        (due, locks)
     }
 
     /// One delivery pass over the queue.
@@ -160,7 +183,7 @@ impl Pass<'_> {
             ..Summary::default()
         };
         self.queue.recover();
-        let due = self.claim_due(&mut summary);
+        let (due, _locks) = self.claim_due(&mut summary);
         // One group per endpoint, jobs in creation order (the queue lists them so).
         let mut groups: Vec<Vec<Claim>> = Vec::new();
         for c in due {

@@ -93,4 +93,8 @@ pub trait Queue: Sync {
     fn prune(&self);
     /// The lock a waiting background worker holds, so that one waits per queue.
     fn waiter_lock(&self) -> Result<File, QueueError>;
+    /// Takes the lock that lets one worker at a time send to the endpoint `key` names (so that its
+    /// jobs go out in order whatever the number of workers); `None` while another worker holds it.
+    /// Held until the returned file is dropped.
+    fn lock_endpoint(&self, key: &str) -> Option<File>;
 }

@@ -18,7 +18,9 @@ pub const KEEP_FINISHED: usize = 1000;
 const LOG_ROTATE_BYTES: u64 = 8 << 20;
 /// At most this many threads write one batch of jobs.
 const MAX_WRITERS: usize = 32;
-const DIRS: [&str; 6] = ["queue", "inflight", "done", "dead", "tmp", "owners"];
+const DIRS: [&str; 7] = [
+    "queue", "inflight", "done", "dead", "tmp", "owners", "locks",
+];
 
 pub(super) fn ctx<T>(
     what: &'static str,
@@ -39,8 +41,8 @@ struct Owner {
     _lock: File,
 }
 
-/// A spool directory: `queue/`, `inflight/`, `done/`, `dead/`, `tmp/`, `owners/` and `log.jsonl`, and
-/// `pushes/` (see [`super::pushes`]).
+/// A spool directory: `queue/`, `inflight/`, `done/`, `dead/`, `tmp/`, `owners/`, `locks/` (one per
+/// endpoint being sent to) and `log.jsonl`, and `pushes/` (see [`super::pushes`]).
 #[derive(Debug)]
 pub struct Spool {
     root: PathBuf,
@@ -379,6 +381,20 @@ impl Queue for Spool {
                 let _ = fs::remove_file(old);
             }
         }
+    }
+
+    fn lock_endpoint(&self, key: &str) -> Option<File> {
+        let path = self
+            .dir("locks")
+            .join(format!("{:016x}.lock", crate::ids::stable_id(key)));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .ok()?;
+        file.try_lock().ok()?;
+        Some(file)
     }
 
     fn waiter_lock(&self) -> Result<File, QueueError> {

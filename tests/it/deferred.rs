@@ -97,7 +97,7 @@ fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_move
     lock.unlock().expect("unlock");
     drop(lock);
     // The two background deliverers, waiting for the lock, take the recorded pushes, oldest first.
-    // (Two workers may send one endpoint's jobs in either order: find each request by its ref.)
+    // (Whichever takes the endpoint's lock sends both, in order; each request is found by its ref.)
     let got = expect_requests(&receiver, 3);
     let find = |name: &str| {
         got[1..]

@@ -564,3 +564,69 @@ fn the_background_deliverer_retries_on_its_own_and_then_leaves() {
     );
     assert!(cmd(&server, &["status"], None).contains("pending:   0"));
 }
+
+#[test]
+fn two_deliverers_send_one_endpoints_jobs_in_order_one_at_a_time() {
+    // The receiver holds its first request until the test releases it, and notes for each request
+    // whether it came before that.
+    let released = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, bool)>::new()));
+    let (r2, s2) = (released.clone(), seen.clone());
+    let receiver = Receiver::start_with(move |req| {
+        let first = {
+            let mut seen = s2.lock().expect("lock");
+            let after = req.json()["after"].as_str().unwrap_or_default().to_owned();
+            seen.push((after, r2.load(Ordering::SeqCst) == 1));
+            seen.len() == 1
+        };
+        for _ in 0..1000 {
+            if !first || r2.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&config(
+        &format!("{}\"\ntimeout = \"30s", receiver.url("/hook")),
+        "mode = \"queue\"",
+    ));
+    let work = server.clone_work();
+    let a = work.commits(1, "a")[0].clone();
+    work.push(&["origin", "main"]);
+    // The first deliverer sends the first job and waits for its answer...
+    let first = hermetic(std::process::Command::new(bin()), &server.bare)
+        .env("GIT_DIR", ".")
+        .arg("deliver")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("deliver");
+    for _ in 0..2000 {
+        if !seen.lock().expect("lock").is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // ...when a second push queues another job for the same endpoint: a second deliverer finds the
+    // endpoint busy and leaves the job to the first.
+    let b = work.commits(1, "b")[0].clone();
+    work.push(&["origin", "main"]);
+    let second = cmd(&server, &["deliver"], None);
+    assert!(second.contains("delivered 0,"), "{second}");
+    released.store(1, Ordering::SeqCst);
+    let out = first.wait_with_output().expect("first deliverer");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("delivered 1,"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The first job answered, the next pass sends the second.
+    assert!(cmd(&server, &["deliver"], None).contains("delivered 1,"));
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(
+        seen,
+        [(a, false), (b, true)],
+        "in order, the second after the first's answer"
+    );
+}
