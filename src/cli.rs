@@ -54,6 +54,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// A registered format's id, or an error listing them.
+fn format_id(id: &str) -> Result<String, String> {
+    format::by_id(id)
+        .map(|f| f.id().to_owned())
+        .ok_or_else(|| format!("unknown format; known formats: {}", format::known_ids()))
+}
+
 /// The whole command line, with the format registry's list in its help.
 pub fn command() -> clap::Command {
     let ids: Vec<String> = format::FORMATS
@@ -190,7 +197,11 @@ pub enum Command {
     },
 
     /// Show it working: a temporary bare repository with the hook, a receiver on 127.0.0.1, a few pushes
-    Demo,
+    Demo {
+        /// The format the demo's endpoint sends (`demo --format slack` shows a chat message)
+        #[arg(long, value_name = "FORMAT", default_value = format::DEFAULT, value_parser = format_id)]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,8 @@ pub struct Reply {
     /// Wait this long before answering (a slow receiver).
     pub delay: Duration,
     pub headers: Vec<(String, String)>,
+    /// The answer's body (default `ok`).
+    pub body: String,
 }
 
 impl Default for Reply {
@@ -54,6 +56,7 @@ impl Default for Reply {
             status: 200,
             delay: Duration::ZERO,
             headers: Vec::new(),
+            body: "ok".to_owned(),
         }
     }
 }
@@ -217,13 +220,15 @@ fn serve(mut stream: Box<dyn Stream>, requests: &Mutex<Vec<Request>>, respond: &
     }
     std::thread::sleep(reply.delay);
     let mut head = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: 2\r\nConnection: close\r\n",
-        reply.status
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
     );
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str("\r\nok");
+    head.push_str("\r\n");
+    head.push_str(&reply.body);
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.flush();
 }

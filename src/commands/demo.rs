@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::env::HookEnv;
+use crate::format::Format;
 use crate::receiver::{Receiver, Request};
 
 /// Why the demo could not run.
@@ -118,8 +119,65 @@ fn summary(n: usize, r: &Request) -> String {
     text
 }
 
-/// Runs the demo, writing what happens to `out`.
-pub fn run(out: &mut dyn Write, env: &HookEnv) -> Result<(), DemoError> {
+/// What the receiver got, in a format other than the default: each request's message (chat formats)
+/// or its event header and ref, then the first body in full.
+fn show_other(out: &mut dyn Write, format: &dyn Format, got: &[Request]) {
+    for (i, r) in got.iter().enumerate() {
+        match format.message_text(&r.body) {
+            Some(text) => {
+                let _ = writeln!(out, "#{} message:\n{text}\n", i + 1);
+            }
+            None => {
+                let body = r.json();
+                let event = r
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.to_ascii_lowercase().contains("event"));
+                let _ = writeln!(
+                    out,
+                    "#{} {} {}",
+                    i + 1,
+                    event.map_or("?", |(_, v)| v.as_str()),
+                    body["ref"]
+                        .as_str()
+                        .or_else(|| body["subject"].as_str())
+                        .unwrap_or("")
+                );
+            }
+        }
+    }
+}
+
+/// The requests `format` makes for the demo's three pushes (two new branches and a new tag).
+fn expected(format: &dyn Format) -> usize {
+    let zero = "0".repeat(40);
+    let one = "1".repeat(40);
+    ["refs/heads/main", "refs/heads/feature", "refs/tags/v1.0"]
+        .iter()
+        .filter_map(|r| crate::model::RefUpdate::new(&zero, &one, r).ok())
+        .map(|u| {
+            if format.one_per_push() {
+                1
+            } else {
+                format.sends(&u).len()
+            }
+        })
+        .sum()
+}
+
+/// Runs the demo with an endpoint of format `format_id`, writing what happens to `out`.
+pub fn run(out: &mut dyn Write, env: &HookEnv, format_id: &str) -> Result<(), DemoError> {
+    let format = crate::format::by_id(format_id)
+        .or_else(|| crate::format::by_id(crate::format::DEFAULT))
+        .ok_or(DemoError::Missing {
+            got: 0,
+            expected: 1,
+        })?;
+    let chat_id = if format.keys().contains(&"chat_id") {
+        "chat_id = \"-1001234567890\"\n"
+    } else {
+        ""
+    };
     let receiver = io("cannot listen on 127.0.0.1", Receiver::start())?;
     let tmp = io(
         "cannot create a temporary directory",
@@ -137,8 +195,9 @@ pub fn run(out: &mut dyn Write, env: &HookEnv) -> Result<(), DemoError> {
     let config = format!(
         "[project]\nweb_url = \"https://git.example.com/acme/demo\"\ndescription = \"git-webhook demo\"\n\n\
          [users.demo]\nname = \"Demo User\"\nemail = \"demo@example.com\"\n\n\
-         [[endpoint]]\nurl = \"{}\"\nformat = \"gitlab\"\nsecret = \"demo-secret\"\n",
-        receiver.url("/hook")
+         [[endpoint]]\nurl = \"{}\"\nformat = \"{}\"\nsecret = \"demo-secret\"\n{chat_id}",
+        receiver.url("/hook"),
+        format.id()
     );
     write_private(bare.join("webhook.toml"), &config)?;
     let exe = env.exe.clone().ok_or_else(|| DemoError::Io {
@@ -203,16 +262,27 @@ pub fn run(out: &mut dyn Write, env: &HookEnv) -> Result<(), DemoError> {
     let _ = out.flush();
     git(&work, &["push", "-q", "origin", "v1.0"], env)?;
 
-    let got = receiver.wait_for(3, Duration::from_secs(15));
+    let expected = expected(format);
+    let got = receiver.wait_for(expected, Duration::from_secs(15));
     let _ = writeln!(out, "\nThe receiver got {} webhook(s):", got.len());
-    for (i, r) in got.iter().enumerate() {
-        let _ = write!(out, "{}", summary(i + 1, r));
+    if format.id() == crate::format::DEFAULT {
+        for (i, r) in got.iter().enumerate() {
+            let _ = write!(out, "{}", summary(i + 1, r));
+        }
+    } else {
+        show_other(out, format, &got);
     }
     if let Some(first) = got.first() {
         let _ = writeln!(
             out,
             "\nThe first one in full ({} {}):",
-            first.method, first.path
+            first.method,
+            // A chat format's path holds its credential (Telegram's bot token).
+            if format.url_is_secret() {
+                crate::secret::REDACTED
+            } else {
+                &first.path
+            }
         );
         for (name, value) in &first.headers {
             let _ = writeln!(out, "{name}: {value}");
@@ -238,12 +308,12 @@ pub fn run(out: &mut dyn Write, env: &HookEnv) -> Result<(), DemoError> {
         let _ = writeln!(out, "The delivery log (`git webhook log`):");
         super::queue::show_log(&spool, 10, false, out);
     }
-    if got.len() < 3 {
+    if got.len() < expected {
         return Err(DemoError::Missing {
             got: got.len(),
-            expected: 3,
+            expected,
         });
     }
-    let _ = writeln!(out, "\nDemo finished: 3 pushes, 3 webhooks. Try `git-webhook --help` and config.example.toml next.");
+    let _ = writeln!(out, "\nDemo finished: 3 pushes, {expected} webhooks. Try `git-webhook --help` and config.example.toml next.");
     Ok(())
 }

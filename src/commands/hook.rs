@@ -129,7 +129,7 @@ fn run(
                 let wanted = updates
                     .iter()
                     .filter(|u| u.kind() != RefKind::Other && e.wants(u));
-                match e.format.one_per_push() {
+                match e.one_per_push() {
                     true => usize::from(wanted.count() > 0),
                     false => wanted.map(|u| e.format.sends(u).len()).sum(),
                 }

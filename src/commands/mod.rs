@@ -110,7 +110,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             clap_complete::generate(shell, &mut crate::cli::command(), "git-webhook", ctx.out);
             Ok(())
         }
-        Command::Demo => demo::run(ctx.out, ctx.env)
+        Command::Demo { format } => demo::run(ctx.out, ctx.env, &format)
             .map_err(|e| CommandError::Failed(format!("demo failed: {}", chain(&e)))),
     }
 }

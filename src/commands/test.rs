@@ -3,6 +3,7 @@
 use super::{load_config, open_repo, Context};
 use crate::cli::RepoArgs;
 use crate::config::Endpoint;
+use crate::delivery::retry::Verdict;
 use crate::delivery::{http, plan, WireRequest};
 use crate::describe;
 use crate::error::{chain, CommandError};
@@ -78,14 +79,16 @@ pub fn run(
             let wire = WireRequest::build(e, &job.template, ctx.clock);
             let client = http::client(&e.tls).map_err(CommandError::Failed)?;
             let a = http::send(&wire, e.timeout, &client);
-            all_ok &= a.status.is_some_and(|s| (200..300).contains(&s));
+            // The vendor's verdict: a chat API's 200 may carry an error in its body.
+            let (verdict, failure, _) = a.judged(e.format);
+            all_ok &= verdict == Verdict::Delivered;
             let _ = writeln!(
                 ctx.out,
                 "endpoint {} ({}) {}: {}",
                 e.number,
                 e.format.id(),
                 e.shown_url,
-                a.summary()
+                failure.map_or_else(|| a.summary(), |f| format!("FAILED: {f}"))
             );
             if !a.body.is_empty() {
                 let _ = writeln!(ctx.out, "  response: {}", a.body);
@@ -96,7 +99,7 @@ pub fn run(
         Ok(())
     } else {
         Err(CommandError::Failed(
-            "an endpoint did not answer with 2xx".to_owned(),
+            "an endpoint did not accept the request".to_owned(),
         ))
     }
 }

@@ -10,26 +10,11 @@ use serde::{Serialize, Serializer};
 use toml::Spanned;
 
 use super::schema::RawEndpoint;
+pub use super::tls::Tls;
 use super::{duration, show_duration, Located};
 use crate::format::{self, Format, SecretMode};
-use crate::model::{EventKind, RefKind, RefUpdate};
+use crate::model::{Action, EventKind, RefEvent, RefKind, RefUpdate};
 use crate::secret::{Secret, REDACTED};
-
-/// How an endpoint's TLS connections are checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
-pub struct Tls {
-    /// `false`: accept any certificate (`tls_verify = false`).
-    #[serde(rename = "tls_verify")]
-    pub verify: bool,
-    /// Extra CA certificates (PEM) to trust besides the system's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// A client certificate (PEM), for receivers that ask for one, and its key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_cert: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_key: Option<PathBuf>,
-}
 
 /// Where an endpoint's secret comes from, as the configuration says it (never the secret itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,6 +83,9 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     #[serde(flatten)]
     pub tls: Tls,
+    /// The message template, chat, pace and people's filters.
+    #[serde(flatten)]
+    pub chat: super::chat::Chat,
 }
 
 fn format_id<S: Serializer>(f: &&'static dyn Format, s: S) -> Result<S::Ok, S::Error> {
@@ -124,6 +112,30 @@ impl Endpoint {
     /// A stable number for this endpoint, as forges number their webhooks: derived from its URL.
     pub fn hook_id(&self) -> u64 {
         crate::ids::stable_id(self.url.as_str())
+    }
+
+    /// The URL as the queue and the log keep it: without credentials, and only scheme and host when
+    /// the URL is itself a credential (chat robots).
+    pub fn queued_url(&self) -> String {
+        if self.format.url_is_secret() {
+            self.shown_url.clone()
+        } else {
+            self.url.to_string()
+        }
+    }
+
+    /// Whether one request carries every ref of a push: the format's way, or `one_message = true`.
+    pub fn one_per_push(&self) -> bool {
+        self.format.one_per_push() || self.chat.one_message
+    }
+
+    /// Whether this endpoint wants this event: [`Endpoint::wants`], and with `skip_empty`, not a
+    /// branch created without new commits.
+    pub fn wants_event(&self, e: &RefEvent) -> bool {
+        let empty = matches!(e.update.kind(), RefKind::Branch(_))
+            && e.action() == Action::Create
+            && e.total_commits == 0;
+        self.wants(&e.update) && !(self.chat.skip_empty && empty)
     }
 
     /// Whether this endpoint wants the event of this ref update (its `events`, `branches` and `tags` filters).
@@ -197,39 +209,6 @@ fn secret(
             "give at most one of secret, secret_file and secret_env".to_owned(),
         )),
     }
-}
-
-fn tls(raw: &RawEndpoint) -> Result<Tls, Located> {
-    let readable = |p: &Spanned<PathBuf>, key: &str| match std::fs::metadata(p.get_ref()) {
-        Ok(_) => Ok(p.get_ref().clone()),
-        Err(e) => Err((
-            p.span().start,
-            format!("cannot read {key} {}: {e}", p.get_ref().display()),
-        )),
-    };
-    let (client_cert, client_key) = match (&raw.client_cert, &raw.client_key) {
-        (None, None) => (None, None),
-        (Some(c), Some(k)) => (
-            Some(readable(c, "client_cert")?),
-            Some(readable(k, "client_key")?),
-        ),
-        (Some(c), None) | (None, Some(c)) => {
-            return Err((
-                c.span().start,
-                "client_cert and client_key go together".to_owned(),
-            ))
-        }
-    };
-    Ok(Tls {
-        verify: raw.tls_verify.unwrap_or(true),
-        ca_file: raw
-            .ca_file
-            .as_ref()
-            .map(|p| readable(p, "ca_file"))
-            .transpose()?,
-        client_cert,
-        client_key,
-    })
 }
 
 /// Whether `name` is an HTTP header name (an RFC 9110 token) and `value` a header value.
@@ -348,8 +327,14 @@ pub(crate) fn check(
         }
     }
     let (secret, secret_source) = secret(&raw, raw_url.span().start, env)?.unzip();
-    let tls = tls(&raw)?;
+    let tls = super::tls::check(&raw)?;
+    let chat = super::chat::check(&raw, format, at_table)?;
     let mut shown = url.clone();
+    if format.url_is_secret() {
+        shown.set_query(None);
+        shown.set_fragment(None);
+        shown.set_path(REDACTED);
+    }
     if basic_auth.is_some() {
         let _ = shown.set_username("*****");
         let _ = shown.set_password(Some("*****"));
@@ -369,6 +354,7 @@ pub(crate) fn check(
         timeout,
         headers,
         tls,
+        chat,
     })
 }
 

@@ -11,12 +11,14 @@ use toml::Spanned;
 use crate::env::HookEnv;
 use crate::model::Visibility;
 
+mod chat;
 mod delivery;
 mod endpoint;
 mod layers;
 mod locate;
 pub mod schema;
 mod show;
+mod tls;
 
 pub use delivery::{Delivery, Mode};
 pub use endpoint::{mask, Endpoint, Tls};

@@ -195,6 +195,18 @@ table! {
         client_cert: Spanned<PathBuf>,
         /// The client certificate's key (PEM).
         client_key: Spanned<PathBuf>,
+        /// At most this many requests: `20/min`, `1/s`, `off` (default: the format's vendor limit).
+        rate_limit: Spanned<String>,
+        /// `true`: nothing for a branch created without new commits (default false).
+        skip_empty: bool,
+        /// Chat formats: all refs of one push in one message (default: a message per ref).
+        one_message: bool,
+        /// Chat formats: the message template (minijinja), instead of the built-in one.
+        template: Spanned<String>,
+        /// Chat formats: a file holding the message template.
+        template_file: Spanned<PathBuf>,
+        /// Telegram: the chat to post to (its id, or `@channelname`).
+        chat_id: Spanned<String>,
     }
 }
 

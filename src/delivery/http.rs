@@ -4,9 +4,10 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use super::request::WireRequest;
-use super::retry::parse_retry_after;
+use super::retry::{classify, parse_retry_after, Verdict};
 use crate::config::Tls;
 use crate::error::chain;
+use crate::format::{Answer, Format};
 
 /// How much of a response body is read (the rest is dropped), and how much of it a message quotes.
 const MAX_RESPONSE_BYTES: u64 = 64 << 10;
@@ -46,6 +47,30 @@ impl Attempted {
             (Some(s), None) => format!("{s} {} in {} ms", reason(s), self.elapsed.as_millis()),
             (_, failure) => format!("FAILED: {}", failure.unwrap_or_default()),
         }
+    }
+
+    /// How the attempt ended, as the endpoint's format judges the answer (chat APIs put their errors
+    /// in a 200's body) or else as its status says, with what went wrong: `200 OK: errcode 310000:
+    /// sign not match`. The second value is whether the receiver said it was sent too fast.
+    pub fn judged(&self, format: &dyn Format) -> (Verdict, Option<String>, bool) {
+        let answer = self.status.and_then(|s| format.judge(s, &self.body));
+        let refused = |why: &str| match self.status {
+            Some(s) => format!("{s} {}: {why}", reason(s)),
+            None => why.to_owned(),
+        };
+        let too_fast = self.status == Some(429) || matches!(answer, Some(Answer::Later { .. }));
+        let (verdict, failure) = match &answer {
+            Some(Answer::Accepted) => (Verdict::Delivered, None),
+            Some(Answer::Later { after, why }) => (
+                Verdict::Retryable {
+                    retry_after: (*after).max(self.retry_after),
+                },
+                Some(refused(why)),
+            ),
+            Some(Answer::Refused { why }) => (Verdict::Permanent, Some(refused(why))),
+            None => (classify(self.status, self.retry_after), self.failure()),
+        };
+        (verdict, failure, too_fast)
     }
 
     /// What went wrong, as the log and the pusher read it (status, redirect target, body or error);

@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod job;
+mod pace;
 pub mod pass;
 pub mod plan;
 pub mod pushes;

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::http::{self, Attempted};
 use super::job::{EndpointRef, Job, Outcome, Record};
+use super::pace::{self, Lane};
 use super::queue::{Claim, Queue, Settle};
 use super::request::WireRequest;
 use super::retry::{self, Policy, Verdict};
@@ -85,55 +86,50 @@ fn pool(size: usize) -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// What the parallel part of a pass needs: the queue, the configuration, the clock.
+/// What the parallel part of a pass needs: the queue, the configuration, the clock, and the
+/// repository (its canonical path) whose jobs it sends.
 #[derive(Clone, Copy)]
 struct Sender<'a> {
     queue: &'a dyn Queue,
     config: &'a Config,
     clock: &'a Clock,
+    repo: &'a Path,
 }
 
 impl Pass<'_> {
-    fn sender(&self) -> Sender<'_> {
+    fn sender<'b>(&'b self, repo: &'b Path) -> Sender<'b> {
         Sender {
             queue: self.queue,
             config: self.config,
             clock: self.clock,
+            repo,
         }
     }
 
     /// Claims the jobs that are due; expires, drops or leaves the others. Jobs of an endpoint another
     /// worker is sending to are left for it (or for a later pass): each endpoint's jobs go out in
     /// order, one worker at a time. The returned locks are held until the claims are settled.
-    fn claim_due(&self, summary: &mut Summary) -> (Vec<Claim>, Vec<File>) {
-        let s = self.sender();
+    fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> (Vec<Claim>, Vec<File>) {
         let now = self.clock.now_ms();
         let settings = &self.config.delivery;
-        let mine: PathBuf = self
-            .repo
-            .canonicalize()
-            .unwrap_or_else(|_| self.repo.to_path_buf());
         let mut due = Vec::new();
-        // Per endpoint of this repository: whether this pass holds its lock.
-        let mut endpoints: HashMap<EndpointRef, bool> = HashMap::new();
+        let mut lanes: HashMap<EndpointRef, Lane> = HashMap::new();
         let mut locks = Vec::new();
         for job in self.queue.waiting() {
-            if job.repo.as_ref().is_some_and(|r| *r != mine) {
+            if job.repo.as_deref().is_some_and(|r| r != s.repo) {
                 continue; // Another repository's job, in a shared spool: its own deliverer sends it.
             }
-            let ours = *endpoints.entry(job.endpoint.clone()).or_insert_with(|| {
-                let key = format!(
-                    "{}\n{}\n{}",
-                    mine.display(),
-                    job.endpoint.number,
-                    job.endpoint.url
-                );
-                self.queue
+            let lane = lanes.entry(job.endpoint.clone()).or_insert_with(|| {
+                let key = s.lane_key(&job);
+                let ours = self
+                    .queue
                     .lock_endpoint(&key)
                     .map(|l| locks.push(l))
-                    .is_some()
+                    .is_some();
+                let rate = s.endpoint(&job).and_then(|e| e.chat.rate_limit);
+                Lane::open(self.queue, &key, rate.filter(|_| ours), now, ours)
             });
-            if !ours {
+            if !lane.ours {
                 summary.wait_for(now); // Another worker sends to this endpoint; look again soon.
                 continue;
             }
@@ -167,10 +163,14 @@ impl Pass<'_> {
                     continue;
                 }
             }
-            if self.ignore_schedule || job.next_ms <= now {
-                due.extend(self.queue.claim(&job));
-            } else {
+            if !(self.ignore_schedule || job.next_ms <= now) {
                 summary.wait_for(job.next_ms);
+            } else if lane.room == Some(0) {
+                // The endpoint's rate limit is used up: this job and the ones after it wait.
+                summary.wait_for(lane.free_at);
+            } else if let Some(claim) = self.queue.claim(&job) {
+                lane.room = lane.room.map(|r| r - 1);
+                due.push(claim);
             }
         }
         (due, locks)
@@ -183,7 +183,12 @@ impl Pass<'_> {
             ..Summary::default()
         };
         self.queue.recover();
-        let (due, _locks) = self.claim_due(&mut summary);
+        let mine: PathBuf = self
+            .repo
+            .canonicalize()
+            .unwrap_or_else(|_| self.repo.to_path_buf());
+        let sender = self.sender(&mine);
+        let (due, _locks) = self.claim_due(sender, &mut summary);
         // One group per endpoint, jobs in creation order (the queue lists them so).
         let mut groups: Vec<Vec<Claim>> = Vec::new();
         for c in due {
@@ -195,7 +200,6 @@ impl Pass<'_> {
                 None => groups.push(vec![c]),
             }
         }
-        let sender = self.sender();
         let work = || {
             groups
                 .into_par_iter()
@@ -229,7 +233,13 @@ impl Sender<'_> {
 
     fn endpoint(&self, job: &Job) -> Option<&Endpoint> {
         let r = &job.endpoint;
-        let same = |e: &&Endpoint| e.format.id() == r.format && e.url.as_str() == r.url;
+        // A URL that is a credential is kept masked: the hook id (a hash of the whole URL) tells apart
+        // two such endpoints on one host.
+        let same = |e: &&Endpoint| {
+            e.format.id() == r.format
+                && e.queued_url() == r.url
+                && (!e.format.url_is_secret() || e.hook_id() == job.template.hook.id)
+        };
         let endpoints = &self.config.endpoints;
         endpoints
             .iter()
@@ -238,15 +248,36 @@ impl Sender<'_> {
             .or_else(|| endpoints.iter().find(same))
     }
 
+    /// The key of an endpoint's lock and pacing record: this repository and the endpoint.
+    fn lane_key(&self, job: &Job) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.repo.display(),
+            job.endpoint.number,
+            job.endpoint.url
+        )
+    }
+
     fn send_group(&self, group: Vec<Claim>) -> Summary {
         let mut summary = Summary::default();
         let endpoint = self.endpoint(&group[0].job);
+        let key = self.lane_key(&group[0].job);
         let client = endpoint.map(|e| http::client(&e.tls));
+        let mut sent = Vec::new();
+        // Set when the receiver said "too fast": the rest of the group waits until then, in order.
+        let mut held_until: Option<u64> = None;
         for mut claim in group {
+            if let Some(until) = held_until {
+                claim.job.next_ms = claim.job.next_ms.max(until);
+                summary.wait_for(claim.job.next_ms);
+                self.settle(claim, Settle::Retry, &mut summary);
+                continue;
+            }
             claim.job.attempts += 1;
             let attempted = match (endpoint, &client) {
                 (Some(e), Some(Ok(client))) => {
                     let wire = WireRequest::build(e, &claim.job.template, self.clock);
+                    sent.push(self.clock.now_ms());
                     http::send(&wire, e.timeout, client)
                 }
                 (Some(_), Some(Err(err))) => Attempted::failed(err.clone()),
@@ -264,27 +295,38 @@ impl Sender<'_> {
                     continue;
                 }
             };
-            self.conclude(claim, &attempted, endpoint, &mut summary);
+            held_until = self.conclude(claim, &attempted, endpoint, &mut summary);
+        }
+        if let Some(rate) = endpoint.and_then(|e| e.chat.rate_limit) {
+            pace::record(self.queue, &key, &sent, rate);
         }
         summary
     }
 
-    /// Logs an attempt and settles its job as its answer says.
+    /// Logs an attempt and settles its job as its answer says (the vendor's verdict from the body,
+    /// when its format reads one, or else the status). Returns when the job is due again if the
+    /// receiver said it was sent too fast.
     fn conclude(
         &self,
         mut claim: Claim,
         attempted: &Attempted,
         endpoint: Option<&Endpoint>,
         summary: &mut Summary,
-    ) {
+    ) -> Option<u64> {
         let job = &mut claim.job;
-        let failure = attempted.failure();
+        let (verdict, failure, too_fast) = match endpoint {
+            Some(e) => attempted.judged(e.format),
+            None => (
+                retry::classify(attempted.status, attempted.retry_after),
+                attempted.failure(),
+                false,
+            ),
+        };
         let fill = |r: &mut Record| {
             r.status = attempted.status;
             r.duration_ms = u64::try_from(attempted.elapsed.as_millis()).ok();
             r.error.clone_from(&failure);
         };
-        let verdict = retry::classify(attempted.status, attempted.retry_after);
         let policy = Policy::of(&self.config.delivery);
         let next = match verdict {
             Verdict::Retryable { retry_after } => {
@@ -294,7 +336,11 @@ impl Sender<'_> {
         };
         let url = endpoint.map_or_else(|| job.endpoint.url.clone(), |e| e.shown_url.clone());
         let (refname, format) = (job.refname.clone(), job.endpoint.format.clone());
-        let mut text = attempted.summary();
+        let mut text = match &failure {
+            Some(f) => format!("FAILED: {f}"),
+            None => attempted.summary(),
+        };
+        let mut held = None;
         let how = match (verdict, next) {
             (Verdict::Delivered, _) => {
                 self.log(job, Outcome::Delivered, fill);
@@ -305,6 +351,7 @@ impl Sender<'_> {
                 job.next_ms =
                     self.clock.now_ms() + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
                 job.last_error = Some(text.clone());
+                held = too_fast.then_some(job.next_ms);
                 text.push_str(&format!(
                     "; retry {} of {} in {}",
                     job.attempts,
@@ -338,5 +385,6 @@ impl Sender<'_> {
             summary: text,
         });
         self.settle(claim, how, summary);
+        held
     }
 }

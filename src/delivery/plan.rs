@@ -22,7 +22,7 @@ pub fn plan(
     for endpoint in endpoints {
         let wanted: Vec<&PushEvent> = events
             .iter()
-            .filter(|e| endpoint.wants(&e.change.update))
+            .filter(|e| endpoint.wants_event(&e.change))
             .collect();
         let format = endpoint.format;
         let mut add =
@@ -46,7 +46,7 @@ pub fn plan(
                     endpoint: EndpointRef {
                         number: endpoint.number,
                         format: format.id().to_owned(),
-                        url: endpoint.url.to_string(),
+                        url: endpoint.queued_url(),
                     },
                     refname,
                     // One millisecond apart, so that file names keep this order: endpoints as
@@ -63,20 +63,22 @@ pub fn plan(
                 });
             };
         match wanted.first() {
-            Some(first) if format.one_per_push() => {
+            Some(first) if endpoint.one_per_push() => {
                 let refname = match wanted.len() {
                     1 => first.change.update.refname.clone(),
                     n => format!("{} (+{} more)", first.change.update.refname, n - 1),
                 };
                 add(first, refname, Sent::Push, &|hook| {
-                    format.push_body(&wanted, hook)
+                    format.push_body(&wanted, hook, &endpoint.chat.options)
                 });
             }
             _ => {
                 for e in &wanted {
                     for &sent in format.sends(&e.change.update) {
                         let refname = e.change.update.refname.clone();
-                        add(e, refname, sent, &|hook| format.body(e, hook, sent));
+                        add(e, refname, sent, &|hook| {
+                            format.body(e, hook, sent, &endpoint.chat.options)
+                        });
                     }
                 }
             }

@@ -97,4 +97,8 @@ pub trait Queue: Sync {
     /// jobs go out in order whatever the number of workers); `None` while another worker holds it.
     /// Held until the returned file is dropped.
     fn lock_endpoint(&self, key: &str) -> Option<File>;
+    /// When requests went to the endpoint `key` names lately (Unix milliseconds, oldest first), for
+    /// pacing: adds the times in `sent`, forgets those more than `window_ms` older than the newest.
+    /// Called by the holder of the endpoint's lock.
+    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Vec<u64>;
 }

@@ -88,9 +88,10 @@ impl WireRequest {
             value: h.value,
         }));
         headers.extend(basic);
+        let (url, shown_url) = with_additions(endpoint, &prepared.url_path, &prepared.url_query);
         WireRequest {
-            url: endpoint.url.clone(),
-            shown_url: endpoint.shown_url.clone(),
+            url,
+            shown_url,
             headers,
             body: prepared.body,
             secret_fields: prepared.secret_fields,
@@ -129,6 +130,41 @@ impl WireRequest {
             Err(_) => REDACTED.to_owned(),
         }
     }
+}
+
+/// The endpoint's URL with what the format adds for this attempt (a path, query parameters), as sent
+/// and as shown.
+fn with_additions(
+    endpoint: &Endpoint,
+    path: &Option<(String, String)>,
+    query: &[crate::format::Header],
+) -> (url::Url, String) {
+    let (mut url, mut shown) = (endpoint.url.clone(), endpoint.shown_url.clone());
+    if path.is_none() && query.is_empty() {
+        return (url, shown);
+    }
+    if let Some((sent, seen)) = path {
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}/{sent}"));
+        if !endpoint.format.url_is_secret() {
+            shown = format!("{}/{seen}", shown.trim_end_matches('/'));
+        }
+    }
+    let mut shown_query = Vec::new();
+    for h in query {
+        url.query_pairs_mut().append_pair(h.name, &h.value);
+        let value = if h.secret {
+            REDACTED.to_owned()
+        } else {
+            url::form_urlencoded::byte_serialize(h.value.as_bytes()).collect()
+        };
+        shown_query.push(format!("{}={value}", h.name));
+    }
+    if !query.is_empty() {
+        let joiner = if shown.contains('?') { '&' } else { '?' };
+        shown = format!("{shown}{joiner}{}", shown_query.join("&"));
+    }
+    (url, shown)
 }
 
 /// The request as dry-run prints it: `POST <url>`, headers, a blank line, the body.

@@ -383,6 +383,27 @@ impl Queue for Spool {
         }
     }
 
+    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Vec<u64> {
+        let path = self
+            .dir("locks")
+            .join(format!("{:016x}.sent", crate::ids::stable_id(key)));
+        let mut times: Vec<u64> = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|t| t.parse().ok())
+            .chain(sent.iter().copied())
+            .collect();
+        times.sort_unstable();
+        let newest = times.last().copied().unwrap_or(0);
+        times.retain(|&t| t + window_ms > newest);
+        if !sent.is_empty() {
+            let text: String = times.iter().map(|t| format!("{t}\n")).collect();
+            // Pacing is a courtesy to the receiver: a failed write only means less of it.
+            let _ = fs::write(&path, text);
+        }
+        times
+    }
+
     fn lock_endpoint(&self, key: &str) -> Option<File> {
         let path = self
             .dir("locks")

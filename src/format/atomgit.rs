@@ -62,7 +62,13 @@ impl Format for AtomGit {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        _hook: Hook,
+        _sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let repository = Repository::of(p);
         match ch.kind() {

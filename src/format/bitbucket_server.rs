@@ -135,12 +135,18 @@ impl Format for BitbucketServer {
         true
     }
 
-    fn push_body(&self, events: &[&PushEvent], _hook: Hook) -> Vec<u8> {
+    fn push_body(&self, events: &[&PushEvent], _hook: Hook, _options: &super::Options) -> Vec<u8> {
         to_json(&body(events))
     }
 
-    fn body(&self, event: &PushEvent, hook: Hook, _sent: Sent) -> Vec<u8> {
-        self.push_body(&[event], hook)
+    fn body(
+        &self,
+        event: &PushEvent,
+        hook: Hook,
+        _sent: Sent,
+        options: &super::Options,
+    ) -> Vec<u8> {
+        self.push_body(&[event], hook, options)
     }
 
     fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, _attempt: Attempt) -> Prepared {

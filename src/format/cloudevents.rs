@@ -185,7 +185,13 @@ impl Format for CloudEvents {
     }
 
     /// The whole event, in either mode: binary mode moves the attributes to headers per attempt.
-    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        _hook: Hook,
+        _sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         to_json(&self.envelope(event))
     }
 
@@ -228,6 +234,8 @@ impl Format for CloudEvents {
             headers,
             body,
             secret_fields: &[],
+            url_path: None,
+            url_query: Vec::new(),
         }
     }
 }

@@ -295,7 +295,13 @@ impl Format for Gitea {
         sends(update)
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook, sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        _hook: Hook,
+        sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         match sent {
             Sent::Push => to_json(&push_body(event)),
             _ => to_json(&ref_body(event, sent)),

@@ -258,7 +258,13 @@ impl Format for Gitee {
         true
     }
 
-    fn body(&self, event: &PushEvent, hook: Hook, _sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        hook: Hook,
+        _sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         let (p, ch) = (&event.project, &event.change);
         let origin = p.instance_url();
         let pushed_at = event.pushed_at.to_rfc3339();
@@ -340,6 +346,8 @@ impl Format for Gitee {
             headers,
             body: to_json(&body),
             secret_fields: &["password"],
+            url_path: None,
+            url_query: Vec::new(),
         }
     }
 }

@@ -203,7 +203,13 @@ impl Format for GitHub {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        _hook: Hook,
+        _sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let short = |sha: &str| sha.chars().take(12).collect::<String>();
         let compare = match ch.action() {

@@ -127,7 +127,13 @@ impl Format for GitLab {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        _hook: Hook,
+        _sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         let (p, u, ch) = (&event.project, &event.pusher, &event.change);
         let kind = ch.kind().as_str();
         let message = match ch.kind() {

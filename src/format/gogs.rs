@@ -95,7 +95,7 @@ impl Format for Gogs {
         }
     }
 
-    fn body(&self, e: &PushEvent, _hook: Hook, sent: Sent) -> Vec<u8> {
+    fn body(&self, e: &PushEvent, _hook: Hook, sent: Sent, _options: &super::Options) -> Vec<u8> {
         let (p, ch) = (&e.project, &e.change);
         let updated = e.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true);
         let u = &e.pusher;

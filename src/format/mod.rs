@@ -7,6 +7,7 @@
 
 mod atomgit;
 mod bitbucket_server;
+pub mod chat;
 mod cloudevents;
 mod gitcode;
 mod gitea;
@@ -19,7 +20,7 @@ mod neutral;
 pub mod sign;
 mod standard_webhooks;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
@@ -42,6 +43,14 @@ pub static FORMATS: &[&dyn Format] = &[
     &cloudevents::CDEVENTS,
     &cloudevents::CDEVENTS_BINARY,
     &standard_webhooks::StandardWebhooks,
+    &chat::slack::FORMAT,
+    &chat::discord::FORMAT,
+    &chat::teams::FORMAT,
+    &chat::dingtalk::FORMAT,
+    &chat::feishu::FEISHU,
+    &chat::feishu::LARK,
+    &chat::wecom::FORMAT,
+    &chat::telegram::FORMAT,
 ];
 
 /// The `User-Agent` of the formats that are our own rather than a forge's.
@@ -212,6 +221,11 @@ pub struct Prepared {
     /// Top-level keys of the JSON body whose values carry the secret (or are made from it): shown as
     /// `[REDACTED]` wherever a request is printed.
     pub secret_fields: &'static [&'static str],
+    /// A path the format appends to the endpoint's URL (Telegram's `bot<token>/sendMessage`): as sent,
+    /// and as printouts show it.
+    pub url_path: Option<(String, String)>,
+    /// Query parameters the format appends to the URL (DingTalk's `timestamp` and `sign`).
+    pub url_query: Vec<Header>,
 }
 
 impl Prepared {
@@ -221,8 +235,61 @@ impl Prepared {
             headers,
             body: template.body.clone(),
             secret_fields: &[],
+            url_path: None,
+            url_query: Vec::new(),
         }
     }
+}
+
+/// What an endpoint's own settings tell its format beyond the secret: the keys a format lists in
+/// [`Format::keys`], checked when the configuration is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The endpoint's own message template (`template` or `template_file`), for chat formats.
+    pub template: Option<chat::Template>,
+    /// The chat to post to (`chat_id`, Telegram).
+    pub chat_id: Option<String>,
+}
+
+/// At most `count` requests per `per`: what a receiver accepts from one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+/// Shown as the configuration writes it: `20/min`.
+impl serde::Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.per.as_secs() {
+            1 => write!(f, "{}/s", self.count),
+            60 => write!(f, "{}/min", self.count),
+            3600 => write!(f, "{}/h", self.count),
+            _ => write!(f, "{}/{}", self.count, humantime::format_duration(self.per)),
+        }
+    }
+}
+
+/// A vendor's verdict on an answer whose body says more than its status (chat APIs answer 200 with
+/// an error code in the body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Accepted,
+    /// Refused for now (a rate limit, a busy server): tried again, not before `after`.
+    Later {
+        after: Option<Duration>,
+        why: String,
+    },
+    /// Refused for good (a bad token or signature, a malformed message): kept as a dead letter.
+    Refused {
+        why: String,
+    },
 }
 
 /// What `--help`, the README and `config.example.toml` say of a format (Markdown-ish: backticks).
@@ -246,23 +313,53 @@ pub trait Format: Sync {
     fn supports_sign(&self) -> bool {
         false
     }
+    /// The endpoint keys only this format reads (`template`, `chat_id`, `one_message`, ...); any other
+    /// format refuses them.
+    fn keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether the endpoint's options are complete for this format (Telegram needs a `chat_id`); the
+    /// error says what is missing.
+    fn check(&self, _options: &Options) -> Result<(), String> {
+        Ok(())
+    }
+    /// Whether the endpoint's URL is itself a credential (a chat robot's): printouts, the log and the
+    /// queue show only its scheme and host.
+    fn url_is_secret(&self) -> bool {
+        false
+    }
+    /// How many requests the receiver accepts from one endpoint, when it limits them (`rate_limit`
+    /// overrides it): the deliverer paces each endpoint within it.
+    fn rate_limit(&self) -> Option<Rate> {
+        None
+    }
+    /// The vendor's verdict on an answer (`status`, the start of its body) when the status alone does
+    /// not tell; `None`: judged by the status.
+    fn judge(&self, _status: u16, _body: &str) -> Option<Answer> {
+        None
+    }
     /// The requests one ref update makes at an endpoint, in the order they are sent: the push, and
     /// for some forges a `create` or `delete` event beside it (or instead of it).
     fn sends(&self, _update: &RefUpdate) -> &'static [Sent] {
         &[Sent::Push]
     }
     /// The JSON body of one of them for one event at one endpoint. Pure: no clock, no secret.
-    fn body(&self, event: &PushEvent, hook: Hook, sent: Sent) -> Vec<u8>;
+    fn body(&self, event: &PushEvent, hook: Hook, sent: Sent, options: &Options) -> Vec<u8>;
     /// Whether one request carries every ref of a push ([`Format::push_body`]) rather than one per ref.
     fn one_per_push(&self) -> bool {
         false
     }
-    /// The body of that one request, for the push's events this endpoint wants (never empty).
-    fn push_body(&self, events: &[&PushEvent], hook: Hook) -> Vec<u8> {
+    /// The body of that one request, for the push's events this endpoint wants (never empty); chat
+    /// formats make it for an endpoint with `one_message = true` too.
+    fn push_body(&self, events: &[&PushEvent], hook: Hook, options: &Options) -> Vec<u8> {
         events
             .first()
-            .map(|e| self.body(e, hook, Sent::Push))
+            .map(|e| self.body(e, hook, Sent::Push, options))
             .unwrap_or_default()
+    }
+    /// The message people read in a body of this format, for chat formats (what `demo` shows).
+    fn message_text(&self, _body: &[u8]) -> Option<String> {
+        None
     }
     /// Headers (and final body) for one attempt: ids, timestamps and signatures are made here.
     fn prepare(&self, template: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared;

@@ -61,7 +61,13 @@ impl Format for StandardWebhooks {
         }
     }
 
-    fn body(&self, event: &PushEvent, _hook: Hook, _sent: Sent) -> Vec<u8> {
+    fn body(
+        &self,
+        event: &PushEvent,
+        _hook: Hook,
+        _sent: Sent,
+        _options: &super::Options,
+    ) -> Vec<u8> {
         to_json(&Body {
             kind: kind(event.change.kind()),
             timestamp: event

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod chat;
 mod cli;
 mod deferred;
 mod delivery;

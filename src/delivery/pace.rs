@@ -1,0 +1,49 @@
+//! Pacing: an endpoint's rate limit as a sliding window over the times of its recent requests, which
+//! the queue keeps beside the endpoint's lock so that one deliverer after another keeps to it.
+
+use super::queue::Queue;
+use crate::format::Rate;
+
+/// What a pass knows of one endpoint's jobs while claiming them.
+pub struct Lane {
+    /// Whether this pass holds the endpoint's lock.
+    pub ours: bool,
+    /// How many more requests its rate limit lets through now (`None`: no limit).
+    pub room: Option<usize>,
+    /// When the rate limit next lets one through.
+    pub free_at: u64,
+}
+
+fn window_ms(rate: Rate) -> u64 {
+    u64::try_from(rate.per.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Lane {
+    /// The lane of the endpoint `key` names at `now`, under `rate` (`None`: unpaced).
+    pub fn open(queue: &dyn Queue, key: &str, rate: Option<Rate>, now: u64, ours: bool) -> Lane {
+        let Some(rate) = rate else {
+            return Lane {
+                ours,
+                room: None,
+                free_at: now,
+            };
+        };
+        let per = window_ms(rate);
+        let mut recent = queue.paced(key, &[], per);
+        recent.retain(|&t| t.saturating_add(per) > now);
+        Lane {
+            ours,
+            room: Some(
+                usize::try_from(rate.count)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(recent.len()),
+            ),
+            free_at: recent.first().map_or(now, |&t| t.saturating_add(per)),
+        }
+    }
+}
+
+/// Adds the times of the requests just sent to the endpoint `key` names.
+pub fn record(queue: &dyn Queue, key: &str, sent: &[u64], rate: Rate) {
+    queue.paced(key, sent, window_ms(rate));
+}
