@@ -80,7 +80,7 @@ pub fn run(
             let client = http::client(&e.tls).map_err(CommandError::Failed)?;
             let a = http::send(&wire, e.timeout, &client);
             // The vendor's verdict: a chat API's 200 may carry an error in its body.
-            let (verdict, failure, _) = a.judged(e.format);
+            let (verdict, failure, _) = a.judged(Some(e.format));
             all_ok &= verdict == Verdict::Delivered;
             let _ = writeln!(
                 ctx.out,

@@ -52,8 +52,11 @@ impl Attempted {
     /// How the attempt ended, as the endpoint's format judges the answer (chat APIs put their errors
     /// in a 200's body) or else as its status says, with what went wrong: `200 OK: errcode 310000:
     /// sign not match`. The second value is whether the receiver said it was sent too fast.
-    pub fn judged(&self, format: &dyn Format) -> (Verdict, Option<String>, bool) {
-        let answer = self.status.and_then(|s| format.judge(s, &self.body));
+    pub fn judged(&self, format: Option<&dyn Format>) -> (Verdict, Option<String>, bool) {
+        let answer = self
+            .status
+            .zip(format)
+            .and_then(|(s, f)| f.judge(s, &self.body));
         let refused = |why: &str| match self.status {
             Some(s) => format!("{s} {}: {why}", reason(s)),
             None => why.to_owned(),

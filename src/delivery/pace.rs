@@ -19,9 +19,10 @@ fn window_ms(rate: Rate) -> u64 {
 }
 
 impl Lane {
-    /// The lane of the endpoint `key` names at `now`, under `rate` (`None`: unpaced).
+    /// The lane of the endpoint `key` names at `now`, under `rate` (`None`: unpaced); only the
+    /// holder of its lock (`ours`) reads its pacing record.
     pub fn open(queue: &dyn Queue, key: &str, rate: Option<Rate>, now: u64, ours: bool) -> Lane {
-        let Some(rate) = rate else {
+        let Some(rate) = rate.filter(|_| ours) else {
             return Lane {
                 ours,
                 room: None,

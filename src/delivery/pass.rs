@@ -14,7 +14,7 @@ use super::job::{EndpointRef, Job, Outcome, Record};
 use super::pace::{self, Lane};
 use super::queue::{Claim, Queue, Settle};
 use super::request::WireRequest;
-use super::retry::{self, Policy, Verdict};
+use super::retry::{Policy, Verdict};
 use crate::clock::Clock;
 use crate::config::{Config, Endpoint};
 use crate::error::chain;
@@ -127,7 +127,7 @@ impl Pass<'_> {
                     .map(|l| locks.push(l))
                     .is_some();
                 let rate = s.endpoint(&job).and_then(|e| e.chat.rate_limit);
-                Lane::open(self.queue, &key, rate.filter(|_| ours), now, ours)
+                Lane::open(self.queue, &key, rate, now, ours)
             });
             if !lane.ours {
                 summary.wait_for(now); // Another worker sends to this endpoint; look again soon.
@@ -314,14 +314,7 @@ impl Sender<'_> {
         summary: &mut Summary,
     ) -> Option<u64> {
         let job = &mut claim.job;
-        let (verdict, failure, too_fast) = match endpoint {
-            Some(e) => attempted.judged(e.format),
-            None => (
-                retry::classify(attempted.status, attempted.retry_after),
-                attempted.failure(),
-                false,
-            ),
-        };
+        let (verdict, failure, too_fast) = attempted.judged(endpoint.map(|e| e.format));
         let fill = |r: &mut Record| {
             r.status = attempted.status;
             r.duration_ms = u64::try_from(attempted.elapsed.as_millis()).ok();

@@ -308,12 +308,7 @@ impl Format for Gitee {
 
     fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared {
         let event = hook_event(d.kind);
-        let millis = attempt
-            .now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|t| t.as_millis())
-            .unwrap_or(0);
-        let timestamp = millis.to_string();
+        let timestamp = attempt.unix_millis().to_string();
         let secret = auth.secret();
         let (token, password, sign) = match (secret, auth.mode) {
             (None, _) => (String::new(), String::new(), String::new()),

@@ -199,6 +199,24 @@ pub struct Attempt {
     pub now: SystemTime,
 }
 
+impl Attempt {
+    /// The attempt's time as Unix seconds, as signatures and timestamp headers carry it.
+    pub fn unix_secs(&self) -> u64 {
+        self.since_epoch().as_secs()
+    }
+
+    /// The attempt's time as Unix milliseconds.
+    pub fn unix_millis(&self) -> u64 {
+        u64::try_from(self.since_epoch().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn since_epoch(&self) -> Duration {
+        self.now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+}
+
 /// The secret settings of an endpoint, as a format sees them.
 #[derive(Debug, Clone, Copy)]
 pub struct Auth<'a> {

@@ -111,7 +111,7 @@ fn commit<'a>(c: &'a Commit, web_url: &str) -> NeutralCommit<'a> {
         parents: &c.parent_ids,
         message: &c.message,
         title: c.message.lines().next().unwrap_or(""),
-        url: format!("{web_url}/commit/{}", c.id),
+        url: commit_url(web_url, &c.id),
         author: person(&c.author),
         committer: person(&c.committer),
         added: &c.added,
@@ -121,7 +121,7 @@ fn commit<'a>(c: &'a Commit, web_url: &str) -> NeutralCommit<'a> {
 }
 
 /// `created`, `updated` or `deleted`.
-fn action(a: Action) -> &'static str {
+pub(crate) fn action(a: Action) -> &'static str {
     match a {
         Action::Create => "created",
         Action::Update => "updated",
@@ -129,12 +129,23 @@ fn action(a: Action) -> &'static str {
     }
 }
 
+/// The page of a commit under the project's web URL.
+pub(crate) fn commit_url(web_url: &str, id: &str) -> String {
+    format!("{web_url}/commit/{id}")
+}
+
+/// The compare page of an update (none for a created or deleted ref).
+pub(crate) fn compare_url(e: &PushEvent) -> Option<String> {
+    let u = &e.change.update;
+    (e.change.action() == Action::Update)
+        .then(|| format!("{}/compare/{}...{}", e.project.web_url, u.old, u.new))
+}
+
 /// The neutral event of one ref update.
 pub(crate) fn event(e: &PushEvent) -> Event<'_> {
     let (p, ch) = (&e.project, &e.change);
     let update = &ch.update;
-    let compare_url = (ch.action() == Action::Update)
-        .then(|| format!("{}/compare/{}...{}", p.web_url, update.old, update.new));
+    let compare_url = compare_url(e);
     Event {
         schema: SCHEMA,
         id: e.id.to_string(),

@@ -2,8 +2,6 @@
 //! neutral event as `data`, `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64
 //! HMAC-SHA256 of "id.timestamp.body">`, keyed with the Base64-decoded part of a `whsec_` secret.
 
-use std::time::UNIX_EPOCH;
-
 use base64::Engine as _;
 use serde::Serialize;
 
@@ -79,10 +77,7 @@ impl Format for StandardWebhooks {
 
     fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared {
         let id = format!("msg_{}", d.hook.delivery_id.simple());
-        let timestamp = attempt
-            .now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |t| t.as_secs());
+        let timestamp = attempt.unix_secs();
         let mut headers = vec![
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", super::USER_AGENT),

@@ -9,7 +9,7 @@
 //! Source: DingTalk's "Custom robot access" (自定义机器人接入), "Custom robot security settings"
 //! (加签) and its message types and limits.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -67,10 +67,7 @@ impl Chat for DingTalk {
     fn prepare(&self, template: &RequestTemplate, auth: Auth<'_>, attempt: Attempt) -> Prepared {
         let mut prepared = Prepared::new(json_header(), template);
         if let Some(secret) = auth.secret() {
-            let ms = attempt
-                .now
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let ms = attempt.unix_millis();
             prepared.url_query = vec![
                 Header::new("timestamp", ms.to_string()),
                 Header::secret("sign", signature(ms, secret)),

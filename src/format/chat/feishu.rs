@@ -10,7 +10,7 @@
 //! 9499 bad request, ...) kept as a dead letter with Feishu's `msg`.
 //! Source: Feishu's "Custom bot usage guide" (自定义机器人使用指南) and its card Markdown reference.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
@@ -79,10 +79,7 @@ impl Chat for Feishu {
         let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&template.body) else {
             return prepared;
         };
-        let now = attempt
-            .now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = attempt.unix_secs();
         let mut signed = Map::new();
         signed.insert("timestamp".to_owned(), now.to_string().into());
         signed.insert("sign".to_owned(), signature(now, secret).into());

@@ -5,6 +5,7 @@ use minijinja::{Environment, Value};
 use serde::Serialize;
 
 use super::markup::Markup;
+use crate::format::neutral;
 use crate::model::{Action, Commit as GitCommit, PushEvent, RefKind};
 
 /// The longest commit title a message shows; longer ones end in `…`.
@@ -130,7 +131,7 @@ impl Context {
         let link = |url: String| Value::from_safe_string(markup.url(&url));
         let (p, ch) = (&e.project, &e.change);
         let u = &ch.update;
-        let commit_url = |id: &str| link(format!("{}/commit/{id}", p.web_url));
+        let commit_url = |id: &str| link(neutral::commit_url(&p.web_url, id));
         let commit = |c: &GitCommit| Commit {
             id: c.id.clone(),
             short_id: short(&c.id),
@@ -171,16 +172,11 @@ impl Context {
                     link(format!("{}/{page}/{name}", p.web_url))
                 }),
             },
-            action: match action {
-                Action::Create => "created",
-                Action::Update => "updated",
-                Action::Delete => "deleted",
-            },
+            action: neutral::action(action),
             forced: ch.forced,
             before: u.old.clone(),
             after: u.new.clone(),
-            compare_url: (action == Action::Update)
-                .then(|| link(format!("{}/compare/{}...{}", p.web_url, u.old, u.new))),
+            compare_url: neutral::compare_url(e).map(link),
             total_commits: ch.total_commits,
             commits: ch.commits.iter().rev().map(commit).collect(),
             tag: ch.tag.as_ref().map(|t| Tag {
