@@ -127,40 +127,65 @@ pub enum Command {
         /// Send every queued webhook now, whatever its retry schedule
         #[arg(long)]
         now: bool,
-        /// Keep running and send new webhooks as they are queued (for a service manager)
+        /// Keep running and send new webhooks as they are queued (for a service manager); with a
+        /// database queue, for every repository
         #[arg(long, conflicts_with = "background")]
         watch: bool,
         /// Run until the queue is empty, one deliverer per spool (the hook starts this)
         #[arg(long, hide = true)]
         background: bool,
+        /// Serve Prometheus metrics over HTTP on this address while watching, e.g. 127.0.0.1:9464
+        #[arg(long, value_name = "ADDR", requires = "watch")]
+        metrics: Option<std::net::SocketAddr>,
     },
 
-    /// Count the queued, retrying, in-flight and dead webhooks
+    /// Count the queued, retrying, in-flight and dead webhooks (by repository, with a database queue
+    /// or --all), or list the dead or delivered ones (--state)
+    #[command(long_about = None, after_help = SCOPE_HELP)]
     Status {
         #[command(flatten)]
         at: RepoArgs,
+        #[command(flatten)]
+        select: Select,
+        /// List these webhooks instead of counting: dead (the dead letters) or delivered
+        #[arg(long, value_name = "STATE", value_parser = ["dead", "delivered"])]
+        state: Option<String>,
     },
 
     /// Show the delivery log: every attempt, with its status, duration and error
+    #[command(after_help = SCOPE_HELP)]
     Log {
         #[command(flatten)]
         at: RepoArgs,
+        #[command(flatten)]
+        select: Select,
+        /// Only records with this outcome: delivered, retry, dead, dropped, expired, discarded, requeued
+        #[arg(long, value_name = "OUTCOME", value_parser = crate::delivery::job::OUTCOMES.map(|o| o.as_str()))]
+        state: Option<String>,
         /// How many of the most recent records to show
         #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
         limit: usize,
-        /// One JSON object per line
-        #[arg(long)]
-        json: bool,
     },
 
-    /// Send a delivered or dead webhook again, with the same idempotency id
+    /// Send delivered or dead webhooks again, with the same idempotency ids: by id, or a batch
+    /// (`--state dead --since 1d` after a receiver's outage)
+    #[command(after_help = SCOPE_HELP)]
     Redeliver {
         #[command(flatten)]
         at: RepoArgs,
-        /// A job id or an event id (as `log` shows them), or the start of one
-        #[arg(value_name = "ID")]
-        id: String,
+        #[command(flatten)]
+        select: Select,
+        /// Job or event ids (as `log` shows them), or the start of one
+        #[arg(value_name = "ID", required_unless_present = "state")]
+        ids: Vec<String>,
+        /// Every webhook in this state that the other options select: dead or delivered
+        #[arg(long, value_name = "STATE", value_parser = ["dead", "delivered"])]
+        state: Option<String>,
     },
+
+    /// Look after the shared database queue
+    #[command(subcommand)]
+    Queue(QueueCommand),
 
     /// Install the hook (a symlink to this program) into repositories, idempotently
     Install(InstallArgs),
@@ -201,6 +226,37 @@ pub enum Command {
         /// The format the demo's endpoint sends (`demo --format slack` shows a chat message)
         #[arg(long, value_name = "FORMAT", default_value = format::DEFAULT, value_parser = format_id)]
         format: String,
+    },
+}
+
+const SCOPE_HELP: &str = "\
+With a database queue ([delivery] queue = \"postgres://...\"), this covers every repository in the
+database; with --all DIR, every repository below DIR, each with its own spool. --repo then keeps the
+repositories whose path contains it.";
+
+/// What `status`, `log` and `redeliver` look at besides one repository.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Select {
+    /// Every repository below DIR (e.g. /srv/git), each with its own file spool
+    #[arg(long, value_name = "DIR")]
+    pub all: Option<PathBuf>,
+    /// Only endpoints whose URL (as shown, credentials masked) contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub endpoint: Option<String>,
+    /// Only what happened within this time before now, e.g. 30m, 1h, 2d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Create or bring up to date the database queue's tables (also done on first use)
+    Migrate {
+        #[command(flatten)]
+        at: RepoArgs,
     },
 }
 

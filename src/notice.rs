@@ -51,6 +51,10 @@ pub enum Notice {
     DryRun { requests: usize },
     /// A push's webhooks are queued.
     Queued { count: usize, mode: Mode },
+    /// A push's webhooks are in the shared database queue, for its workers.
+    QueuedShared { count: usize, location: String },
+    /// The database queue cannot be reached: the webhooks wait in the repository's spool.
+    DatabaseFallback { error: String, count: usize },
     /// The repository's spool cannot be written; another is used.
     SpoolFallback { error: String, fallback: PathBuf },
     /// No spool at all could take the push's webhooks.
@@ -127,6 +131,14 @@ impl fmt::Display for Notice {
                     "{p}: {count} webhook(s) queued, sending in the background (`git webhook status`)"
                 ),
             },
+            Notice::QueuedShared { count, location } => write!(
+                f,
+                "{p}: {count} webhook(s) queued in {location} for its workers (`git webhook status`)"
+            ),
+            Notice::DatabaseFallback { error, count } => write!(
+                f,
+                "{p}: warning: {error}; {count} webhook(s) wait in the repository's spool and move to the database when it is back"
+            ),
             Notice::SpoolFallback { error, fallback } => write!(
                 f,
                 "{p}: warning: {error}; spooling in {} instead",

@@ -3,7 +3,7 @@
 use super::{open_repo, Context};
 use crate::cli::RepoArgs;
 use crate::config::{self, Endpoint};
-use crate::delivery::WireRequest;
+use crate::delivery::{shared, WireRequest};
 use crate::describe;
 use crate::error::{chain, CommandError};
 use crate::format::{Hook, RequestTemplate};
@@ -63,6 +63,18 @@ pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
         problems.push("no endpoint is configured: nothing would be sent".to_owned());
     }
     let _ = writeln!(ctx.out);
+    if let Some(db) = shared::database(&c.delivery.queue) {
+        match shared::open(db, env, ctx.clock).and_then(|q| q.describe()) {
+            Ok((version, queued)) => {
+                let _ = writeln!(
+                    ctx.out,
+                    "queue: {}: schema version {version}, {queued} job(s) queued",
+                    db.shown
+                );
+            }
+            Err(e) => problems.push(format!("[delivery] queue: {}", chain(&e))),
+        }
+    }
     for w in &loaded.warnings {
         let _ = writeln!(ctx.out, "warning: {w}");
     }

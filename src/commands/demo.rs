@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::delivery::queue::Filter;
 use crate::delivery::Queue as _;
 use std::process::Command;
 use std::time::Duration;
@@ -300,13 +301,13 @@ pub fn run(out: &mut dyn Write, env: &HookEnv, format_id: &str) -> Result<(), De
     );
     if let Ok(spool) = spool {
         for _ in 0..150 {
-            if spool.records().len() >= got.len() {
+            if spool.records(&Filter::default(), usize::MAX).len() >= got.len() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = writeln!(out, "The delivery log (`git webhook log`):");
-        super::queue::show_log(&spool, 10, false, out);
+        super::queue::show_log(&spool.records(&Filter::default(), 10), false, out);
     }
     if got.len() < expected {
         return Err(DemoError::Missing {

@@ -12,7 +12,7 @@ use crate::config::{self, Config, Mode, NotConfigured};
 use crate::delivery::job::Job;
 use crate::delivery::pushes::{self, RecordedPush};
 use crate::delivery::spool::Spool;
-use crate::delivery::{plan, worker, WireRequest};
+use crate::delivery::{plan, worker, Queue, WireRequest};
 use crate::describe;
 use crate::env::HookEnv;
 use crate::error::chain;
@@ -233,9 +233,11 @@ fn jobs_of(
     plan::plan(&config.endpoints, &events, &clock, wait_for_ref)
 }
 
-/// Turns the pushes recorded in `spool` into jobs in it, oldest first: a deliverer's first step.
+/// Turns the pushes recorded in `spool` into jobs in `queue` (the spool itself, or the database),
+/// oldest first: a deliverer's first step.
 pub fn take_recorded(
     spool: &Spool,
+    queue: &dyn Queue,
     repo: &Repo,
     git_dir: &Path,
     config: &Config,
@@ -248,7 +250,7 @@ pub fn take_recorded(
         .unwrap_or_else(|_| git_dir.to_path_buf());
     let taken = pushes::take(spool.root(), &mine, &mut |push| {
         let jobs = jobs_of(push, repo, git_dir, config, env, false, &mut say);
-        jobs.is_empty() || worker::enqueue(spool, jobs, (config, git_dir, clock), &mut say) > 0
+        jobs.is_empty() || worker::enqueue(queue, jobs, (config, git_dir, clock), &mut say) > 0
     });
     match taken {
         Ok(bad) => notices.extend(bad.into_iter().map(Notice::UnreadablePush)),

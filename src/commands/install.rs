@@ -57,7 +57,7 @@ fn is_git_dir(p: &Path) -> bool {
 }
 
 /// Bare repositories (and work trees' `.git`) below `dir`, without looking inside repositories.
-fn find_repos(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
+pub(super) fn find_repos(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
     if is_git_dir(dir) {
         found.push(dir.to_path_buf());
         return;

@@ -12,7 +12,7 @@ mod test;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, ConfigCommand, RepoArgs};
+use crate::cli::{Cli, Command, ConfigCommand, QueueCommand, RepoArgs};
 use crate::clock::Clock;
 use crate::config::{self, Loaded};
 use crate::env::HookEnv;
@@ -89,10 +89,31 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             now,
             watch,
             background,
-        } => deliver::run(&at, now, watch, background, ctx),
-        Command::Status { at } => queue::status(&at, ctx),
-        Command::Log { at, limit, json } => queue::log(&at, limit, json, ctx),
-        Command::Redeliver { at, id } => queue::redeliver(&at, &id, ctx),
+            metrics,
+        } => deliver::run(
+            &at,
+            deliver::How {
+                now,
+                watch,
+                background,
+                metrics,
+            },
+            ctx,
+        ),
+        Command::Status { at, select, state } => queue::status(&at, &select, state.as_deref(), ctx),
+        Command::Log {
+            at,
+            select,
+            state,
+            limit,
+        } => queue::log(&at, &select, state.as_deref(), limit, ctx),
+        Command::Redeliver {
+            at,
+            select,
+            ids,
+            state,
+        } => queue::redeliver(&at, &select, &ids, state.as_deref(), ctx),
+        Command::Queue(QueueCommand::Migrate { at }) => queue::migrate(&at, ctx),
         Command::Install(args) => install::run(&args, false, ctx),
         Command::Uninstall(args) => install::run(&args, true, ctx),
         Command::Test {

@@ -1,15 +1,22 @@
-//! `status`, `log` and `redeliver`: looking into the queue, and sending a finished or dead event again.
+//! `status`, `log`, `redeliver` and `queue migrate`: looking into the queue of one repository, of every
+//! repository below a directory (`--all`, their file spools), or of the shared database, and sending
+//! finished webhooks again.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{load_config, open_repo, Context};
-use crate::cli::RepoArgs;
-use crate::delivery::spool::Spool;
+use crate::cli::{RepoArgs, Select};
+use crate::config::{self, Config};
+use crate::delivery::postgres::{schema, Postgres};
+use crate::delivery::queue::{Counts, Filter};
+use crate::delivery::spool::{self, Spool};
 use crate::delivery::worker::{self, Run};
-use crate::delivery::{pushes, Outcome, Pass, Queue, Record};
+use crate::delivery::{pushes, shared, Outcome, Pass, Queue, Record};
 use crate::error::CommandError;
+use crate::git::Repo;
 
 fn when(ms: u64) -> String {
     DateTime::<Utc>::from_timestamp_millis(i64::try_from(ms).unwrap_or(0))
@@ -17,28 +24,262 @@ fn when(ms: u64) -> String {
         .unwrap_or_default()
 }
 
-/// Opens the repository's queue with its configuration, and runs `f` on them.
-fn with_queue<T>(
+fn failed(e: &dyn std::error::Error) -> CommandError {
+    CommandError::from_error(e)
+}
+
+/// A repository with its configuration and spool.
+struct Local {
+    git_dir: PathBuf,
+    repo: Repo,
+    config: Config,
+    spool: Spool,
+}
+
+/// The queues a command looks into.
+enum View {
+    /// One repository's spool (`wide`: false), or those of every repository below a directory.
+    Spools {
+        locals: Vec<Local>,
+        wide: bool,
+    },
+    Database(Postgres),
+}
+
+/// The configuration of the repository `--repo` (or the current directory) names, or else, outside
+/// any repository, the server-wide one if it names a database queue.
+pub(super) fn configuration(
     at: &RepoArgs,
     ctx: &mut Context<'_>,
-    f: impl FnOnce(
-        &Spool,
-        &crate::config::Config,
-        &crate::git::Repo,
-        &std::path::Path,
-        &mut Context<'_>,
-    ) -> T,
-) -> Result<T, CommandError> {
-    let (git_dir, repo) = open_repo(at, ctx.env)?;
-    let loaded = load_config(at, ctx.env, &git_dir, &repo, ctx)?;
-    let queue = worker::open(&loaded.config, &git_dir, ctx.clock)
-        .map_err(|e| CommandError::from_error(&e))?;
-    Ok(f(&queue, &loaded.config, &repo, &git_dir, ctx))
+) -> Result<(Config, Option<(PathBuf, Repo)>), CommandError> {
+    match open_repo(at, ctx.env) {
+        Ok((git_dir, repo)) => {
+            let loaded = load_config(at, ctx.env, &git_dir, &repo, ctx)?;
+            Ok((loaded.config, Some((git_dir, repo))))
+        }
+        Err(e) => match config::load_server(at.config.as_deref(), ctx.env) {
+            Ok(Some(l)) if shared::database(&l.config.delivery.queue).is_some() => {
+                Ok((l.config, None))
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+fn every_spool(dir: &Path, at: &RepoArgs, ctx: &Context<'_>) -> Vec<Local> {
+    let mut found = Vec::new();
+    super::install::find_repos(dir, 0, &mut found);
+    let mut roots = std::collections::HashSet::new();
+    let mut locals = Vec::new();
+    for git_dir in found {
+        let Ok(repo) = Repo::open(&git_dir, ctx.env) else {
+            continue;
+        };
+        let Ok(Some(loaded)) = config::load(
+            at.config.as_deref(),
+            ctx.env,
+            &git_dir,
+            &repo.webhook_config(),
+        ) else {
+            continue;
+        };
+        let root = spool::path_for(&loaded.config, &git_dir);
+        // No spool yet: nothing was ever queued there. A spool shared by several: looked at once.
+        if !root.is_dir() || !roots.insert(root.canonicalize().unwrap_or_else(|_| root.clone())) {
+            continue;
+        }
+        if let Ok(spool) = worker::open(&loaded.config, &git_dir, ctx.clock) {
+            locals.push(Local {
+                git_dir,
+                repo,
+                config: loaded.config,
+                spool,
+            });
+        }
+    }
+    locals
+}
+
+/// Opens what the command looks into, and the filter its options make.
+fn open_view(
+    at: &RepoArgs,
+    select: &Select,
+    outcome: Option<Outcome>,
+    ctx: &mut Context<'_>,
+) -> Result<(View, Filter), CommandError> {
+    let mut filter = Filter {
+        endpoint: select.endpoint.clone(),
+        outcome,
+        since_ms: select.since.map(|d| {
+            ctx.clock
+                .now_ms()
+                .saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        }),
+        ..Filter::default()
+    };
+    // Server-wide, `--repo` keeps the repositories whose path contains it.
+    let repo_filter = at.repo.as_ref().map(|r| {
+        r.canonicalize()
+            .unwrap_or_else(|_| r.clone())
+            .display()
+            .to_string()
+    });
+    if let Some(dir) = &select.all {
+        filter.repo = repo_filter;
+        let at = RepoArgs {
+            repo: None,
+            ..at.clone()
+        };
+        let locals = every_spool(dir, &at, ctx);
+        return Ok((View::Spools { locals, wide: true }, filter));
+    }
+    let (config, found) = configuration(at, ctx)?;
+    if let Some(db) = shared::database(&config.delivery.queue) {
+        filter.repo = repo_filter;
+        let queue = shared::open(db, ctx.env, ctx.clock).map_err(|e| failed(&e))?;
+        return Ok((View::Database(queue), filter));
+    }
+    let Some((git_dir, repo)) = found else {
+        return Err(CommandError::Failed(
+            "no repository to look into".to_owned(),
+        ));
+    };
+    let spool = worker::open(&config, &git_dir, ctx.clock).map_err(|e| failed(&e))?;
+    let locals = vec![Local {
+        git_dir,
+        repo,
+        config,
+        spool,
+    }];
+    Ok((
+        View::Spools {
+            locals,
+            wide: false,
+        },
+        filter,
+    ))
+}
+
+fn wanted(filter: &Filter, local: &Local) -> bool {
+    let path = local
+        .git_dir
+        .canonicalize()
+        .unwrap_or_else(|_| local.git_dir.clone());
+    filter
+        .repo
+        .as_ref()
+        .is_none_or(|r| path.display().to_string().contains(r.as_str()))
+}
+
+fn parse_state(state: Option<&str>) -> Option<Outcome> {
+    state.and_then(Outcome::parse)
 }
 
 /// `git webhook status`.
-pub fn status(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
-    with_queue(at, ctx, |queue, _, _, _, ctx| show_status(queue, ctx))
+pub fn status(
+    at: &RepoArgs,
+    select: &Select,
+    state: Option<&str>,
+    ctx: &mut Context<'_>,
+) -> Result<(), CommandError> {
+    let (view, filter) = open_view(at, select, parse_state(state), ctx)?;
+    if state.is_some() {
+        for (job, dead) in finished(&view, &filter) {
+            let _ = if select.json {
+                writeln!(
+                    ctx.out,
+                    "{}",
+                    serde_json::json!({ "dead": dead, "job": job })
+                )
+            } else {
+                writeln!(
+                    ctx.out,
+                    "{} job {} event {} {} {} -> {} ({}){}",
+                    if dead { "dead     " } else { "delivered" },
+                    job.id(),
+                    job.template.event_id,
+                    job.repo
+                        .as_deref()
+                        .map(Path::display)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    job.refname,
+                    job.endpoint.url,
+                    job.endpoint.format,
+                    job.last_error.map(|e| format!(": {e}")).unwrap_or_default()
+                )
+            };
+        }
+        return Ok(());
+    }
+    let rows: Vec<(String, Counts)> = match &view {
+        View::Spools {
+            locals,
+            wide: false,
+        } if !select.json => {
+            show_status(&locals[0].spool, ctx);
+            return Ok(());
+        }
+        View::Spools { locals, .. } => locals
+            .iter()
+            .filter(|l| wanted(&filter, l))
+            .map(|l| (l.git_dir.display().to_string(), l.spool.counts()))
+            .collect(),
+        View::Database(queue) => queue.counts_by_repo(&filter).map_err(|e| failed(&e))?,
+    };
+    show_table(&rows, select.json, ctx);
+    if let (View::Database(queue), false) = (&view, select.json) {
+        let workers = queue.workers().map_err(|e| failed(&e))?;
+        let _ = writeln!(ctx.out, "workers:   {} alive", workers.len());
+        for (name, secs) in workers {
+            let _ = writeln!(ctx.out, "  {name} (seen {secs:.0}s ago)");
+        }
+    }
+    Ok(())
+}
+
+fn show_table(rows: &[(String, Counts)], json: bool, ctx: &mut Context<'_>) {
+    let out = &mut *ctx.out;
+    if json {
+        for (repo, c) in rows {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "repo": repo, "pending": c.pending, "retrying": c.retrying,
+                    "in_flight": c.in_flight, "dead": c.dead, "oldest_ms": c.oldest_ms,
+                })
+            );
+        }
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{:>8} {:>9} {:>10} {:>6}  repository",
+        "pending", "retrying", "in flight", "dead"
+    );
+    let mut total = Counts::default();
+    for (repo, c) in rows {
+        let _ = writeln!(
+            out,
+            "{:>8} {:>9} {:>10} {:>6}  {repo}",
+            c.pending, c.retrying, c.in_flight, c.dead
+        );
+        total.pending += c.pending;
+        total.retrying += c.retrying;
+        total.in_flight += c.in_flight;
+        total.dead += c.dead;
+    }
+    let _ = writeln!(
+        out,
+        "{:>8} {:>9} {:>10} {:>6}  in all, {} repositor{}",
+        total.pending,
+        total.retrying,
+        total.in_flight,
+        total.dead,
+        rows.len(),
+        if rows.len() == 1 { "y" } else { "ies" }
+    );
 }
 
 fn show_status(queue: &Spool, ctx: &mut Context<'_>) {
@@ -67,23 +308,35 @@ fn show_status(queue: &Spool, ctx: &mut Context<'_>) {
     }
 }
 
-/// `git webhook log`: the last `limit` records, as a table or as JSON lines.
+/// `git webhook log`: the last `limit` records that pass the filters, as a table or as JSON lines.
 pub fn log(
     at: &RepoArgs,
+    select: &Select,
+    state: Option<&str>,
     limit: usize,
-    json: bool,
     ctx: &mut Context<'_>,
 ) -> Result<(), CommandError> {
-    with_queue(at, ctx, |queue, _, _, _, ctx| {
-        show_log(queue, limit, json, ctx.out);
-    })
+    let (view, filter) = open_view(at, select, parse_state(state), ctx)?;
+    let records = match &view {
+        View::Database(queue) => queue.records(&filter, limit),
+        View::Spools { locals, .. } => {
+            let mut all: Vec<Record> = locals
+                .iter()
+                .filter(|l| wanted(&filter, l))
+                .flat_map(|l| l.spool.records(&filter, limit))
+                .collect();
+            all.sort_by_key(|r| r.time_ms);
+            all.drain(..all.len().saturating_sub(limit));
+            all
+        }
+    };
+    show_log(&records, select.json, ctx.out);
+    Ok(())
 }
 
-/// The last `limit` records of `queue`'s log.
-pub fn show_log(queue: &dyn Queue, limit: usize, json: bool, out: &mut dyn Write) {
-    let records = queue.records();
-    let shown = &records[records.len().saturating_sub(limit)..];
-    for r in shown {
+/// Log records, one per line.
+pub fn show_log(records: &[Record], json: bool, out: &mut dyn Write) {
+    for r in records {
         let _ = if json {
             writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
         } else {
@@ -117,36 +370,99 @@ fn line(r: &Record) -> String {
     text
 }
 
-/// `git webhook redeliver ID`: puts the delivered or dead jobs whose job or event id starts with `id`
-/// back in the queue, with the same idempotency id, and sends what is due.
-pub fn redeliver(at: &RepoArgs, id: &str, ctx: &mut Context<'_>) -> Result<(), CommandError> {
-    with_queue(at, ctx, |queue, config, repo, git_dir, ctx| {
-        let requeued = requeue(queue, id, ctx)?;
-        if requeued == 0 {
-            return Err(CommandError::Failed(format!(
-                "no delivered or dead webhook has a job or event id starting with {id:?} (see `git webhook log`)"
-            )));
-        }
-        let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
-        let (env, clock) = (ctx.env, ctx.clock);
-        let intake = || super::hook::take_recorded(queue, repo, git_dir, config, (env, clock));
-        let pass = Pass {
-            queue,
-            config,
-            repo: git_dir,
-            ref_moved: &ref_moved,
-            intake: &intake,
-            clock: ctx.clock,
-            ignore_schedule: false,
-        };
-        worker::deliver(pass, Run::Once, ctx.out).map_err(|e| CommandError::from_error(&e))
-    })?
+fn finished(view: &View, filter: &Filter) -> Vec<(crate::delivery::job::Job, bool)> {
+    match view {
+        View::Database(queue) => queue.finished(filter),
+        View::Spools { locals, .. } => locals
+            .iter()
+            .filter(|l| wanted(filter, l))
+            .flat_map(|l| l.spool.finished(filter))
+            .collect(),
+    }
 }
 
-fn requeue(queue: &dyn Queue, id: &str, ctx: &mut Context<'_>) -> Result<usize, CommandError> {
+/// `git webhook redeliver`: puts the delivered or dead jobs selected (by id, or by state and the
+/// other options) back in their queue, with the same idempotency ids; a file spool's are then sent.
+pub fn redeliver(
+    at: &RepoArgs,
+    select: &Select,
+    ids: &[String],
+    state: Option<&str>,
+    ctx: &mut Context<'_>,
+) -> Result<(), CommandError> {
+    let (view, mut filter) = open_view(at, select, parse_state(state), ctx)?;
+    filter.ids = ids.to_vec();
+    let mut requeued = 0;
+    match &view {
+        View::Database(queue) => {
+            requeued += requeue(queue, &queue.finished(&filter), ctx)?;
+            if requeued > 0 {
+                let _ = writeln!(
+                    ctx.out,
+                    "requeued {requeued} webhook(s) in {}; its workers send them",
+                    queue.location()
+                );
+            }
+        }
+        View::Spools { locals, .. } => {
+            for l in locals.iter().filter(|l| wanted(&filter, l)) {
+                let n = requeue(&l.spool, &l.spool.finished(&filter), ctx)?;
+                if n > 0 {
+                    send_now(l, ctx);
+                }
+                requeued += n;
+            }
+        }
+    }
+    if requeued == 0 {
+        let what = match ids {
+            [] => "matches the options".to_owned(),
+            [id] => format!("has a job or event id starting with {id:?}"),
+            _ => format!(
+                "has a job or event id starting with any of {}",
+                ids.join(", ")
+            ),
+        };
+        return Err(CommandError::Failed(format!(
+            "no delivered or dead webhook {what} (see `git webhook log`)"
+        )));
+    }
+    Ok(())
+}
+
+/// A pass over a repository's spool, as `deliver` makes one.
+fn send_now(l: &Local, ctx: &mut Context<'_>) {
+    let ref_moved = |refname: &str, new: &str| l.repo.ref_moved(refname, new);
+    let (env, clock) = (ctx.env, ctx.clock);
+    let intake = || {
+        super::hook::take_recorded(
+            &l.spool,
+            &l.spool,
+            &l.repo,
+            &l.git_dir,
+            &l.config,
+            (env, clock),
+        )
+    };
+    let pass = Pass {
+        queue: &l.spool,
+        config: &l.config,
+        repo: &l.git_dir,
+        ref_moved: &ref_moved,
+        intake: &intake,
+        clock: ctx.clock,
+        ignore_schedule: false,
+    };
+    worker::deliver(pass, Run::Once, ctx.out);
+}
+
+fn requeue(
+    queue: &dyn Queue,
+    found: &[(crate::delivery::job::Job, bool)],
+    ctx: &mut Context<'_>,
+) -> Result<usize, CommandError> {
     let now = ctx.clock.now_ms();
-    let found = queue.finished(id);
-    for (job, dead) in &found {
+    for (job, dead) in found {
         let mut job = job.clone();
         (
             job.created_ms,
@@ -157,7 +473,7 @@ fn requeue(queue: &dyn Queue, id: &str, ctx: &mut Context<'_>) -> Result<usize, 
         ) = (now, now, 0, None, None);
         queue
             .enqueue(std::slice::from_ref(&job))
-            .map_err(|e| CommandError::from_error(&e))?;
+            .map_err(|e| failed(&e))?;
         queue.log(&Record::of(&job, now, Outcome::Requeued));
         let from = if *dead {
             "dead letters"
@@ -174,4 +490,23 @@ fn requeue(queue: &dyn Queue, id: &str, ctx: &mut Context<'_>) -> Result<usize, 
         );
     }
     Ok(found.len())
+}
+
+/// `git webhook queue migrate`.
+pub fn migrate(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    let (config, _) = configuration(at, ctx)?;
+    let Some(db) = shared::database(&config.delivery.queue) else {
+        return Err(CommandError::Failed(
+            "the queue is the file spool, which needs no migration; [delivery] queue = \"postgres://...\" names a database".to_owned(),
+        ));
+    };
+    let queue = shared::open(db, ctx.env, ctx.clock).map_err(|e| failed(&e))?;
+    let (version, queued) = queue.describe().map_err(|e| failed(&e))?;
+    let _ = writeln!(
+        ctx.out,
+        "queue schema in {}: version {version} (this program's: {}), {queued} job(s) queued",
+        db.shown,
+        schema::VERSION
+    );
+    Ok(())
 }

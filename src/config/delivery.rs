@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use toml::Spanned;
 
+use super::queue::{self, QueueKind};
 use super::schema::{DurationValue, RawDelivery};
 use super::{duration, show_duration, show_durations, Located};
 
@@ -59,6 +60,9 @@ pub struct Delivery {
     /// How long an `update`-hook event waits for its push to complete.
     #[serde(serialize_with = "show_duration")]
     pub update_wait: Duration,
+    /// `queue` and the `queue_*` keys.
+    #[serde(flatten)]
+    pub queue: QueueKind,
 }
 
 impl Default for Delivery {
@@ -73,6 +77,7 @@ impl Default for Delivery {
             max_jobs: DEFAULT_MAX_JOBS,
             max_age: DEFAULT_MAX_AGE,
             update_wait: DEFAULT_UPDATE_WAIT,
+            queue: QueueKind::Spool,
         }
     }
 }
@@ -85,14 +90,20 @@ fn positive(n: &Option<Spanned<usize>>, default: usize) -> Result<usize, Located
     }
 }
 
-fn time(value: &Option<Spanned<DurationValue>>, default: Duration) -> Result<Duration, Located> {
+pub(super) fn time(
+    value: &Option<Spanned<DurationValue>>,
+    default: Duration,
+) -> Result<Duration, Located> {
     match value {
         Some(v) => duration(v).map_err(|m| (v.span().start, m)),
         None => Ok(default),
     }
 }
 
-pub(crate) fn check(raw: &RawDelivery) -> Result<Delivery, Located> {
+pub(crate) fn check(
+    raw: &RawDelivery,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<Delivery, Located> {
     let d = Delivery::default();
     let mode = match raw.mode.as_ref().map(|m| (m, m.get_ref().as_str())) {
         None | Some((_, "async")) => Mode::Async,
@@ -132,5 +143,6 @@ pub(crate) fn check(raw: &RawDelivery) -> Result<Delivery, Located> {
         max_jobs: positive(&raw.max_jobs, d.max_jobs)?,
         max_age: time(&raw.max_age, d.max_age)?,
         update_wait: time(&raw.update_wait, d.update_wait)?,
+        queue: queue::check(raw, env)?,
     })
 }

@@ -176,7 +176,7 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         };
         let mut table: toml::Table = toml::from_str(&source.text).map_err(located)?;
         let raw: RawConfig = toml::from_str(&source.text).map_err(located)?;
-        check_settings(&raw, &|offset, m| source.problem(offset, m))?;
+        check_settings(&raw, &env.vars, &|offset, m| source.problem(offset, m))?;
         if source.git_keys.is_none()
             && raw.endpoints.iter().any(RawEndpoint::has_inline_secret)
             && world_readable(&source.path)
@@ -214,7 +214,7 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         message: m,
     };
     let base: RawConfig = toml::from_str(&text).map_err(|e| whole(e.message().to_owned()))?;
-    let (delivery, max_commits) = check_settings(&base, &|_, m| whole(m))?;
+    let (delivery, max_commits) = check_settings(&base, &env.vars, &|_, m| whole(m))?;
     let (mut endpoints, mut problems) = (Vec::new(), Vec::new());
     for (source, raw) in &mut layers {
         for (i, e) in std::mem::take(&mut raw.endpoints).into_iter().enumerate() {

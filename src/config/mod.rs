@@ -16,12 +16,14 @@ mod delivery;
 mod endpoint;
 mod layers;
 mod locate;
+mod queue;
 pub mod schema;
 mod show;
 mod tls;
 
 pub use delivery::{Delivery, Mode};
 pub use endpoint::{mask, Endpoint, Tls};
+pub use queue::{Database, QueueKind};
 pub use schema::DurationValue;
 pub use show::effective;
 
@@ -171,15 +173,31 @@ pub fn load(
     git_dir: &Path,
     git_config: &GitConfig,
 ) -> Result<Option<Loaded>, ConfigError> {
+    load_files(candidates(explicit, env, git_dir), Some(git_config), env)
+}
+
+/// The configuration outside any repository (a server-wide worker's, or `status` run elsewhere):
+/// `--config FILE`, else the server-wide file.
+pub fn load_server(explicit: Option<&Path>, env: &HookEnv) -> Result<Option<Loaded>, ConfigError> {
+    let mut files = candidates(explicit, env, Path::new(""));
+    files.truncate(1);
+    load_files(files, None, env)
+}
+
+fn load_files(
+    files: Vec<(PathBuf, bool)>,
+    git_config: Option<&GitConfig>,
+    env: &HookEnv,
+) -> Result<Option<Loaded>, ConfigError> {
     let mut sources = Vec::new();
-    for (path, required) in candidates(explicit, env, git_dir) {
+    for (path, required) in files {
         match std::fs::read_to_string(&path) {
             Ok(text) => sources.push(layers::Source::file(path, text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
             Err(source) => return Err(ConfigError::Read { path, source }),
         }
     }
-    sources.extend(layers::Source::git_config(git_config));
+    sources.extend(git_config.and_then(layers::Source::git_config));
     if sources.is_empty() {
         return Ok(None);
     }
@@ -198,6 +216,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
 /// Checks the values of the non-endpoint tables (errors located by `problem`).
 fn check_settings(
     raw: &schema::RawConfig,
+    env: &BTreeMap<String, String>,
     problem: &dyn Fn(usize, String) -> Problem,
 ) -> Result<(Delivery, usize), Problem> {
     if let Some(v) = &raw.project.visibility_level {
@@ -211,7 +230,7 @@ fn check_settings(
             ));
         }
     }
-    let delivery = delivery::check(&raw.delivery).map_err(|(offset, m)| problem(offset, m))?;
+    let delivery = delivery::check(&raw.delivery, env).map_err(|(offset, m)| problem(offset, m))?;
     let max_commits = match &raw.payload.max_commits {
         Some(n) if *n.get_ref() == 0 => {
             return Err(problem(n.span().start, "must be at least 1".to_owned()))

@@ -159,6 +159,19 @@ table! {
         max_age: Spanned<DurationValue>,
         /// How long an `update`-hook event waits for its push to complete (default 1m).
         update_wait: Spanned<DurationValue>,
+        /// Where jobs wait: `spool` (files under each repository, the default) or a shared PostgreSQL
+        /// database, `postgres://user@host:5432/db` (`?host=/run/postgresql` for a unix socket).
+        queue: Spanned<String>,
+        /// A file holding the database password.
+        queue_password_file: Spanned<PathBuf>,
+        /// An environment variable holding the database password.
+        queue_password_env: Spanned<String>,
+        /// CA certificates (PEM) to trust for the database's TLS, besides the system's.
+        queue_ca_file: Spanned<PathBuf>,
+        /// How long a database worker's claims outlive it (default 30s): then another takes them.
+        queue_lease: Spanned<DurationValue>,
+        /// How long the database keeps the delivery log and finished jobs (default 30 days).
+        queue_retention: Spanned<DurationValue>,
     }
 }
 

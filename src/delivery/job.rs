@@ -81,6 +81,17 @@ pub enum Outcome {
     Requeued,
 }
 
+/// Every outcome, for parsing and help.
+pub const OUTCOMES: [Outcome; 7] = [
+    Outcome::Delivered,
+    Outcome::Retry,
+    Outcome::Dead,
+    Outcome::Dropped,
+    Outcome::Expired,
+    Outcome::Discarded,
+    Outcome::Requeued,
+];
+
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,12 +104,20 @@ impl Outcome {
             Outcome::Requeued => "requeued",
         }
     }
+
+    /// Parses an outcome's name.
+    pub fn parse(name: &str) -> Option<Outcome> {
+        OUTCOMES.into_iter().find(|o| o.as_str() == name)
+    }
 }
 
 /// One line of the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub time_ms: u64,
+    /// The repository the job is from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
     pub job: Uuid,
     pub event: Uuid,
     pub refname: String,
@@ -122,6 +141,7 @@ impl Record {
     pub fn of(job: &Job, time_ms: u64, outcome: Outcome) -> Record {
         Record {
             time_ms,
+            repo: job.repo.as_ref().map(|r| r.display().to_string()),
             job: job.id(),
             event: job.template.event_id,
             refname: job.refname.clone(),

@@ -5,13 +5,16 @@
 
 pub mod http;
 pub mod job;
+pub mod metrics;
 mod pace;
 pub mod pass;
 pub mod plan;
+pub mod postgres;
 pub mod pushes;
 pub mod queue;
 pub mod request;
 pub mod retry;
+pub mod shared;
 pub mod spool;
 pub mod worker;
 

@@ -2,7 +2,6 @@
 //! order), then settle each job as delivered, scheduled for a retry, or dead.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use rayon::prelude::*;
 use super::http::{self, Attempted};
 use super::job::{EndpointRef, Job, Outcome, Record};
 use super::pace::{self, Lane};
-use super::queue::{Claim, Queue, Settle};
+use super::queue::{Claim, Held, Queue, Settle};
 use super::request::WireRequest;
 use super::retry::{Policy, Verdict};
 use crate::clock::Clock;
@@ -109,7 +108,7 @@ impl Pass<'_> {
     /// Claims the jobs that are due; expires, drops or leaves the others. Jobs of an endpoint another
     /// worker is sending to are left for it (or for a later pass): each endpoint's jobs go out in
     /// order, one worker at a time. The returned locks are held until the claims are settled.
-    fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> (Vec<Claim>, Vec<File>) {
+    fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> (Vec<Claim>, Vec<Held>) {
         let now = self.clock.now_ms();
         let settings = &self.config.delivery;
         let mut due = Vec::new();

@@ -1,20 +1,70 @@
 //! The queue interface every delivery path goes through: the hook enqueues, workers claim what is due
 //! and settle each claim, commands look into it. [`super::spool::Spool`] (files under the repository)
-//! is the one implementation; another store is one more file implementing [`Queue`].
+//! is the default; [`super::postgres::Postgres`] is the shared one.
 
-use std::fs::File;
 use std::path::PathBuf;
 
-use super::job::{Job, Record};
+use super::job::{Job, Outcome, Record};
 
-/// A queue operation that failed, with where it failed.
+/// A queue operation that failed, with where it failed (a path, or the database).
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {}", path.display())]
+#[error("{what} {place}")]
 pub struct QueueError {
     pub what: &'static str,
-    pub path: PathBuf,
+    pub place: String,
     #[source]
-    pub source: std::io::Error,
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Something held until dropped: a lock.
+pub type Held = Box<dyn Send>;
+
+/// Which jobs or log records a command looks at; every field left empty matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Repositories whose path contains this text.
+    pub repo: Option<String>,
+    /// Endpoints whose URL (as shown, credentials masked) contains this text.
+    pub endpoint: Option<String>,
+    /// Log records with this outcome; finished jobs: `Delivered` or `Dead` picks one kind.
+    pub outcome: Option<Outcome>,
+    /// Records and finished jobs from this time on (Unix milliseconds).
+    pub since_ms: Option<u64>,
+    /// Finished jobs whose job or event id starts with one of these.
+    pub ids: Vec<String>,
+}
+
+impl Filter {
+    fn text(want: Option<&String>, have: Option<&str>) -> bool {
+        want.is_none_or(|w| have.is_some_and(|h| h.contains(w.as_str())))
+    }
+
+    /// Whether a log record passes.
+    pub fn record(&self, r: &Record) -> bool {
+        Filter::text(self.repo.as_ref(), r.repo.as_deref())
+            && Filter::text(self.endpoint.as_ref(), Some(&r.endpoint))
+            && self.outcome.is_none_or(|o| o == r.outcome)
+            && self.since_ms.is_none_or(|s| r.time_ms >= s)
+    }
+
+    /// Whether a finished job (`dead`: a dead letter), finished at `finished_ms`, passes.
+    pub fn finished(&self, job: &Job, dead: bool, finished_ms: u64) -> bool {
+        let repo = job.repo.as_ref().map(|r| r.to_string_lossy());
+        let (id, event) = (job.id().to_string(), job.template.event_id.to_string());
+        Filter::text(self.repo.as_ref(), repo.as_deref())
+            && Filter::text(self.endpoint.as_ref(), Some(&job.endpoint.url))
+            && match self.outcome {
+                Some(Outcome::Dead) => dead,
+                Some(Outcome::Delivered) => !dead,
+                _ => true,
+            }
+            && self.since_ms.is_none_or(|s| finished_ms >= s)
+            && (self.ids.is_empty()
+                || self
+                    .ids
+                    .iter()
+                    .any(|p| id.starts_with(p.as_str()) || event.starts_with(p.as_str())))
+    }
 }
 
 /// A job taken out of the queue by this worker: it must be settled one way or another.
@@ -78,11 +128,11 @@ pub trait Queue: Sync {
     fn recover(&self) -> usize;
     /// Appends a record to the delivery log (failures to log are not fatal).
     fn log(&self, record: &Record);
-    /// The delivery log, oldest first.
-    fn records(&self) -> Vec<Record>;
+    /// The last `limit` records of the delivery log that pass `filter`, oldest first.
+    fn records(&self, filter: &Filter, limit: usize) -> Vec<Record>;
     fn counts(&self) -> Counts;
-    /// Delivered and dead jobs whose job or event id starts with `prefix`; `true`: a dead letter.
-    fn finished(&self, prefix: &str) -> Vec<(Job, bool)>;
+    /// The delivered and dead jobs that pass `filter`; `true`: a dead letter.
+    fn finished(&self, filter: &Filter) -> Vec<(Job, bool)>;
     /// Removes the oldest waiting jobs so that `incoming` more stay within `max`; returns how many
     /// jobs wait once they are added, and the removed jobs (for the caller to log).
     fn make_room(&self, incoming: usize, max: usize) -> (usize, Vec<Job>);
@@ -91,12 +141,10 @@ pub trait Queue: Sync {
     fn mark(&self) -> u64;
     /// Forgets old delivered jobs and dead letters beyond what is kept.
     fn prune(&self);
-    /// The lock a waiting background worker holds, so that one waits per queue.
-    fn waiter_lock(&self) -> Result<File, QueueError>;
     /// Takes the lock that lets one worker at a time send to the endpoint `key` names (so that its
     /// jobs go out in order whatever the number of workers); `None` while another worker holds it.
-    /// Held until the returned file is dropped.
-    fn lock_endpoint(&self, key: &str) -> Option<File>;
+    /// Held until the returned value is dropped.
+    fn lock_endpoint(&self, key: &str) -> Option<Held>;
     /// When requests went to the endpoint `key` names lately (Unix milliseconds, oldest first), for
     /// pacing: adds the times in `sent`, forgets those more than `window_ms` older than the newest.
     /// Called by the holder of the endpoint's lock.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::job::{Job, Record};
-use super::queue::{Claim, Counts, Queue, QueueError, Settle};
+use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle};
 use crate::config::Config;
 
 /// Where finished jobs and dead letters are kept: the most recent this many of each.
@@ -29,8 +29,8 @@ pub(super) fn ctx<T>(
 ) -> Result<T, QueueError> {
     r.map_err(|source| QueueError {
         what,
-        path: path.to_path_buf(),
-        source,
+        place: path.display().to_string(),
+        source: source.into(),
     })
 }
 
@@ -78,7 +78,7 @@ pub(super) fn write_synced(
 ) -> Result<(), QueueError> {
     let bytes = serde_json::to_vec(value).map_err(|e| QueueError {
         what: "cannot encode",
-        path: dest.to_path_buf(),
+        place: dest.display().to_string(),
         source: e.into(),
     })?;
     let mut file = ctx("cannot create", tmp, File::create(tmp))?;
@@ -179,8 +179,8 @@ impl Spool {
                         h.join().unwrap_or_else(|_| {
                             vec![Err(QueueError {
                                 what: "cannot write a job into",
-                                path: self.dir("tmp"),
-                                source: std::io::Error::other("writer thread panicked"),
+                                place: self.dir("tmp").display().to_string(),
+                                source: "writer thread panicked".into(),
                             })]
                         })
                     })
@@ -314,12 +314,16 @@ impl Queue for Spool {
         }
     }
 
-    fn records(&self) -> Vec<Record> {
+    fn records(&self, filter: &Filter, limit: usize) -> Vec<Record> {
         let read = |p: PathBuf| fs::read_to_string(p).unwrap_or_default();
         let text = read(self.root.join("log.jsonl.1")) + &read(self.root.join("log.jsonl"));
-        text.lines()
+        let mut records: Vec<Record> = text
+            .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+            .filter(|r| filter.record(r))
+            .collect();
+        records.drain(..records.len().saturating_sub(limit));
+        records
     }
 
     fn counts(&self) -> Counts {
@@ -335,16 +339,18 @@ impl Queue for Spool {
         }
     }
 
-    fn finished(&self, prefix: &str) -> Vec<(Job, bool)> {
+    /// A job finished when its file was moved into `done/` or `dead/`.
+    fn finished(&self, filter: &Filter) -> Vec<(Job, bool)> {
         let mut found = Vec::new();
         for (dir, dead) in [("done", false), ("dead", true)] {
             for path in json_files(&self.dir(dir)) {
-                if let Some(job) = read_job(&path) {
-                    if job.id().to_string().starts_with(prefix)
-                        || job.template.event_id.to_string().starts_with(prefix)
-                    {
-                        found.push((job, dead));
-                    }
+                let at = fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                if let Some(job) = read_job(&path).filter(|j| filter.finished(j, dead, at)) {
+                    found.push((job, dead));
                 }
             }
         }
@@ -404,7 +410,7 @@ impl Queue for Spool {
         times
     }
 
-    fn lock_endpoint(&self, key: &str) -> Option<File> {
+    fn lock_endpoint(&self, key: &str) -> Option<Held> {
         let path = self
             .dir("locks")
             .join(format!("{:016x}.lock", crate::ids::stable_id(key)));
@@ -415,10 +421,13 @@ impl Queue for Spool {
             .open(path)
             .ok()?;
         file.try_lock().ok()?;
-        Some(file)
+        Some(Box::new(file))
     }
+}
 
-    fn waiter_lock(&self) -> Result<File, QueueError> {
+impl Spool {
+    /// The lock a waiting background deliverer holds, so that one waits per spool.
+    pub fn waiter_lock(&self) -> Result<File, QueueError> {
         let path = self.root.join("deliver.lock");
         ctx(
             "cannot open lock file",
@@ -497,11 +506,17 @@ mod tests {
         spool.settle(dead, Settle::Dead).unwrap();
         let c = spool.counts();
         assert_eq!((c.pending, c.in_flight, c.dead), (0, 0, 1));
-        let found = spool.finished(&b.id().to_string());
+        let by_id = |id: String| Filter {
+            ids: vec![id],
+            ..Filter::default()
+        };
+        let found = spool.finished(&by_id(b.id().to_string()));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0.last_error.as_deref(), Some("400"));
         assert_eq!(
-            spool.finished(&a.template.event_id.to_string()).len(),
+            spool
+                .finished(&by_id(a.template.event_id.to_string()))
+                .len(),
             1,
             "found by event id too"
         );
@@ -547,7 +562,7 @@ mod tests {
         let j = job(4, 1000);
         spool.log(&Record::of(&j, 5, Outcome::Retry));
         spool.log(&Record::of(&j, 6, Outcome::Delivered));
-        let r = spool.records();
+        let r = spool.records(&Filter::default(), 10);
         assert_eq!(
             r.iter().map(|r| (r.time_ms, r.outcome)).collect::<Vec<_>>(),
             [(5, Outcome::Retry), (6, Outcome::Delivered)]

@@ -43,7 +43,7 @@ pub struct Submit<'a> {
 }
 
 /// Makes room under `[delivery] max_jobs`, oldest first, saying so; warns from 80% full on.
-fn enforce_limit(
+pub(super) fn enforce_limit(
     queue: &dyn Queue,
     config: &Config,
     clock: &Clock,
@@ -127,7 +127,16 @@ pub fn record(
 }
 
 /// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
+/// A database queue that cannot take them leaves them in the spool, for the background deliverer to
+/// move there.
 pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
+    let (jobs, shared) = match super::shared::database(&s.config.delivery.queue) {
+        Some(db) => match super::shared::submit(db, jobs, s, say) {
+            Ok(()) => return,
+            Err(jobs) => (jobs, true),
+        },
+        None => (jobs, false),
+    };
     // A repository that cannot be written still never loses an event: its spool moves to the temp dir.
     let opened = open(s.config, s.git_dir, s.clock).or_else(|e| {
         let fallback = spool::fallback_for(s.git_dir, &s.env.temp_dir);
@@ -153,7 +162,10 @@ pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
             say(Notice::NoBackground(e.to_string()));
         }
     };
-    let mode = s.config.delivery.mode;
+    let mode = match s.config.delivery.mode {
+        _ if shared => Mode::Async,
+        mode => mode,
+    };
     match mode {
         Mode::Queue => say(Notice::Queued {
             count: queued,
@@ -161,10 +173,12 @@ pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
         }),
         Mode::Async => {
             background(say);
-            say(Notice::Queued {
-                count: queued,
-                mode,
-            });
+            if !shared {
+                say(Notice::Queued {
+                    count: queued,
+                    mode,
+                });
+            }
         }
         Mode::Sync => {
             let summary = Pass {
@@ -224,15 +238,10 @@ pub enum Run {
     Once,
     /// Keep running, picking up new jobs as they come (a service).
     Watch,
-    /// Run until nothing of this repository waits, one waiter per queue (the hook starts this).
-    Background,
 }
 
 /// `git webhook deliver`: runs `pass` as `run` says, writing what happens to `out`.
-pub fn deliver(pass: Pass<'_>, run: Run, out: &mut dyn Write) -> Result<(), QueueError> {
-    if run == Run::Background {
-        return background(pass);
-    }
+pub fn deliver(pass: Pass<'_>, run: Run, out: &mut dyn Write) {
     loop {
         let mark = pass.queue.mark();
         let summary = pass.run();
@@ -246,7 +255,7 @@ pub fn deliver(pass: Pass<'_>, run: Run, out: &mut dyn Write) -> Result<(), Queu
                 "delivered {}, retrying {}, dead {}, dropped {}; queued now: {} pending, {} retrying",
                 summary.delivered, summary.retrying, summary.dead, summary.dropped, c.pending, c.retrying
             );
-            return Ok(());
+            return;
         }
         let _ = out.flush();
         wait_for_work(pass.queue, mark, &summary, pass.clock, None);
@@ -273,14 +282,14 @@ fn wait_for_work(
 
 /// The background deliverer: sends what is due at once (whatever other deliverers are busy with: claims
 /// keep them from sending a job twice), then, if jobs wait for a retry or for their ref, stays to send
-/// them, one such waiter per queue (a lock), until nothing of its repository waits.
-fn background(pass: Pass<'_>) -> Result<(), QueueError> {
+/// them, one such waiter per spool (`lock`, the spool's waiter lock), until nothing of its
+/// repository waits.
+pub fn background(pass: Pass<'_>, lock: &std::fs::File) {
     // Let the push that started us finish first: on a small machine the two compete for the CPU.
     std::thread::sleep(YIELD_TO_PUSH);
     let mut summary = pass.run();
-    let lock = pass.queue.waiter_lock()?;
     if lock.try_lock().is_err() {
-        return Ok(()); // Another deliverer is waiting; it picks up what is left.
+        return; // Another deliverer is waiting; it picks up what is left.
     }
     // Every job ends within max_age; the bound only guards against a clock that does not move.
     let settings = &pass.config.delivery;
@@ -292,12 +301,11 @@ fn background(pass: Pass<'_>) -> Result<(), QueueError> {
             let _ = lock.unlock();
             summary = pass.run();
             if summary.next_due_ms.is_none() || lock.try_lock().is_err() {
-                return Ok(());
+                return;
             }
         }
         let mark = pass.queue.mark();
         wait_for_work(pass.queue, mark, &summary, pass.clock, Some(deadline));
         summary = pass.run();
     }
-    Ok(())
 }

@@ -6,6 +6,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+pub mod pg;
+
 #[path = "../../../src/receiver.rs"]
 mod receiver;
 pub use receiver::{Receiver, Reply, Request, Stream};

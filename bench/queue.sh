@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmark of the database queue (not a test). Prints, measured in the same run:
+#   push time   `git push` of one commit with the hook queueing into the spool, into PostgreSQL
+#               ([delivery] mode = "queue"), and with no hook: the milliseconds the database adds
+#               (target: at most 5 ms over the spool);
+#   drain rate  JOBS jobs for 8 endpoints of one receiver on 127.0.0.1, sent from the database by 1, 2
+#               and 4 `deliver --watch` workers, against one `deliver --now` over the same jobs in the
+#               spool (target: one worker at least the spool's rate).
+# Needs PostgreSQL's server programs (initdb, pg_ctl); the cluster lives in a temp dir, on a unix socket.
+#
+#   bash bench/queue.sh
+#   JOBS=2000 PUSHES=10 bash bench/queue.sh    # smaller
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-10000}
+pushes=${PUSHES:-30}
+per=$((jobs / 8))
+cargo build --release --quiet
+bin=$PWD/target/release/git-webhook
+pgbin=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | head -1)")
+tmp=$(mktemp -d /tmp/gwq.XXXXXX)
+as=()
+if [ "$(id -u)" = 0 ]; then chown postgres "$tmp"; as=(runuser -u postgres --); fi
+recv=
+cleanup() {
+  [ -n "$recv" ] && kill "$recv" 2>/dev/null
+  "${as[@]}" "$pgbin/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+"${as[@]}" "$pgbin/initdb" -D "$tmp/data" -A trust -U postgres --no-sync >/dev/null
+"${as[@]}" "$pgbin/pg_ctl" -D "$tmp/data" -o "-k $tmp -c listen_addresses=''" -l "$tmp/pg.log" -w start >/dev/null
+url="postgresql://postgres@/postgres?host=$tmp"
+sql() { psql -h "$tmp" -U postgres -Atc "$1"; }
+
+# A receiver that answers 200 at once, with keep-alive.
+cat >"$tmp/recv.py" <<'PY'
+import http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each keep-alive answer waits for a delayed ACK
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+python3 "$tmp/recv.py" >"$tmp/port" &
+recv=$!
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+port=$(cat "$tmp/port")
+
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+endpoints=$(for i in $(seq 0 7); do printf '[[endpoint]]\nurl = "http://127.0.0.1:%s/hook%s"\n' "$port" "$i"; done)
+repo() { # repo NAME QUEUE-LINE HOOK?
+  git init -q --bare -b main "$tmp/$1.git"
+  printf '[delivery]\nmode = "queue"\n%s\n%s\n' "$2" "$endpoints" >"$tmp/$1.git/webhook.toml"
+  [ "$3" = hook ] && ln -s "$bin" "$tmp/$1.git/hooks/post-receive"
+  git clone -q "$tmp/$1.git" "$tmp/$1.work" 2>/dev/null
+}
+push_ms() { # push_ms NAME: average wall time of one push, in ms
+  local w=$tmp/$1.work start end
+  git -C "$w" commit -q --allow-empty -m warm && git -C "$w" push -q origin HEAD:main 2>/dev/null
+  start=$(date +%s%N)
+  for i in $(seq "$pushes"); do
+    git -C "$w" commit -q --allow-empty -m "push $i"
+    git -C "$w" push -q origin HEAD:main 2>/dev/null
+  done
+  end=$(date +%s%N)
+  echo $(( (end - start) / pushes / 1000 ))
+}
+repo nohook "" none
+repo spool "" hook
+repo db "queue = \"$url\"" hook
+base=$(push_ms nohook); spool=$(push_ms spool); db=$(push_ms db)
+printf 'push time (%s pushes each, µs per push): no hook %s, spool %s, database %s\n' "$pushes" "$base" "$spool" "$db"
+printf '  the database adds %s µs over the spool (target <= 5000); the hook with the database: %s µs over no hook\n' \
+  $((db - spool)) $((db - base))
+
+# JOBS jobs: the 8 jobs of one push, copied with fresh ids.
+sql "DELETE FROM git_webhook.jobs; DELETE FROM git_webhook.attempts;" >/dev/null
+git -C "$tmp/db.work" commit -q --allow-empty -m seed && git -C "$tmp/db.work" push -q origin HEAD:main 2>/dev/null
+fill_db() {
+  sql "CREATE TEMP TABLE seed AS SELECT * FROM git_webhook.jobs ORDER BY seq LIMIT 8;
+       DELETE FROM git_webhook.jobs;
+       INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts, created_ms, next_ms, job)
+       SELECT u, nextval('git_webhook.job_order'), event, repo, endpoint, refname, 'queued', 0, created_ms, next_ms,
+              jsonb_set(job, '{delivery,hook,delivery_id}', to_jsonb(u::text))
+       FROM (SELECT gen_random_uuid() AS u, s.* FROM generate_series(1, $per) n, seed s ORDER BY n, s.seq) x;" >/dev/null
+}
+queued() { sql "SELECT count(*) FROM git_webhook.jobs WHERE state = 'queued'"; }
+fill_db
+drain_db() { # drain_db WORKERS: jobs per second
+  local pids=() start end
+  sql "UPDATE git_webhook.jobs SET state = 'queued', attempts = 0, claimed_by = NULL, finished_ms = NULL;
+       UPDATE git_webhook.jobs SET job = jsonb_set(job, '{attempts}', '0')" >/dev/null
+  start=$(date +%s%N)
+  for _ in $(seq "$1"); do
+    GIT_DIR="$tmp/db.git" "$bin" deliver --watch --repo "$tmp/db.git" >/dev/null 2>&1 &
+    pids+=($!)
+  done
+  for _ in $(seq 6000); do [ "$(queued)" = 0 ] && break; sleep 0.05; done
+  end=$(date +%s%N)
+  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
+  echo $(( $(sql "SELECT count(*) FROM git_webhook.jobs") * 1000000000 / (end - start) ))
+}
+total=$(sql "SELECT count(*) FROM git_webhook.jobs")
+r1=$(drain_db 1); r2=$(drain_db 2); r4=$(drain_db 4)
+
+# The same jobs in the spool.
+git -C "$tmp/spool.work" commit -q --allow-empty -m seed && git -C "$tmp/spool.work" push -q origin HEAD:main 2>/dev/null
+python3 - "$tmp/spool.git/webhook/queue" "$per" <<'PY'
+import json, os, sys, uuid
+q, per = sys.argv[1], int(sys.argv[2])
+seeds = sorted(os.listdir(q))[-8:]
+for f in os.listdir(q):
+    if f not in seeds: os.remove(os.path.join(q, f))
+jobs = [json.load(open(os.path.join(q, f))) for f in seeds]
+for f in seeds: os.remove(os.path.join(q, f))
+for n in range(per):
+    for j in jobs:
+        u = str(uuid.uuid4()); j = dict(j, created_ms=j["created_ms"] + n)
+        j["delivery"] = dict(j["delivery"], hook=dict(j["delivery"]["hook"], delivery_id=u))
+        json.dump(j, open(os.path.join(q, "%013d-%s.json" % (j["created_ms"], u)), "w"))
+PY
+start=$(date +%s%N)
+GIT_DIR="$tmp/spool.git" "$bin" deliver --now --repo "$tmp/spool.git" >/dev/null
+end=$(date +%s%N)
+sent=$(find "$tmp/spool.git/webhook/done" -name '*.json' | wc -l)
+[ "$sent" -ge $((total < 1000 ? total : 1000)) ] || echo "the spool pass delivered only $sent jobs" >&2
+rs=$(( total * 1000000000 / (end - start) ))
+printf 'drain rate (%s jobs, 8 endpoints, jobs/s): spool, one pass %s; database, 1 worker %s, 2 workers %s, 4 workers %s\n' \
+  "$total" "$rs" "$r1" "$r2" "$r4"
+printf '  database vs spool with one worker: %s%%\n' $(( r1 * 100 / rs ))

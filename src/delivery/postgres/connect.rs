@@ -1,0 +1,110 @@
+//! Connecting to the queue's database: the configured URL and password, a one-second connect
+//! timeout, TLS checked against the system's roots and `queue_ca_file` (none over a unix socket).
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postgres::config::{Host, SslMode};
+use postgres::{Client, NoTls};
+
+use crate::config::Database;
+
+/// How long connecting may take: a hook whose database is down or slow falls back to its spool.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one statement may take before the server cancels it.
+const STATEMENT_TIMEOUT_MS: u32 = 10_000;
+
+/// A failure to reach or use the database, in words that never hold the password.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("{url}: {message}")]
+    Query { url: String, message: String },
+    #[error("cannot read queue_ca_file {path}: {message}")]
+    Ca { path: String, message: String },
+}
+
+/// The words of a driver error, with the server's own message when it sent one.
+pub fn words(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+fn tls(db: &Database) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &db.ca_file {
+        use rustls::pki_types::pem::PemObject as _;
+        let ca = |message: String| DbError::Ca {
+            path: path.display().to_string(),
+            message,
+        };
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| ca(e.to_string()))?;
+        for cert in certs {
+            roots
+                .add(cert.map_err(|e| ca(e.to_string()))?)
+                .map_err(|e| ca(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbError::Connect {
+            url: db.shown.clone(),
+            message: e.to_string(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Opens a connection; `user` is the login to use when the URL names none.
+pub fn connect(db: &Database, user: Option<&str>) -> Result<Client, DbError> {
+    let failed = |message: String| DbError::Connect {
+        url: db.shown.clone(),
+        message,
+    };
+    let mut config = postgres::Config::from_str(db.url.expose()).map_err(|e| failed(words(&e)))?;
+    if let Some(p) = &db.password {
+        config.password(p.expose());
+    }
+    if config.get_user().is_none() {
+        if let Some(u) = user {
+            config.user(u);
+        }
+    }
+    config
+        .connect_timeout(CONNECT_TIMEOUT)
+        .application_name("git-webhook")
+        // A claim, a settlement or a log line lost in a database crash means at most one more send
+        // (with the same idempotency id): those commit without waiting for the disk. Adding jobs
+        // waits for it (see `enqueue`).
+        .options(&format!(
+            "-c statement_timeout={STATEMENT_TIMEOUT_MS} -c synchronous_commit=off"
+        ));
+    let local = config
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, Host::Unix(_)));
+    let client = if local || config.get_ssl_mode() == SslMode::Disable {
+        config.connect(NoTls)
+    } else {
+        config.connect(tls(db)?)
+    };
+    client.map_err(|e| failed(words(&e)))
+}

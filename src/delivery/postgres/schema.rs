@@ -1,0 +1,113 @@
+//! The queue's tables, in the `git_webhook` schema, created and migrated by the program: each
+//! migration runs once, in order, in one transaction, under a lock that makes concurrent first uses
+//! wait for each other. `git_webhook.meta` holds the version reached.
+
+use postgres::Client;
+
+/// The migrations, oldest first: the schema's version is how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs, the delivery log, endpoint lanes, workers.
+    "
+    CREATE TABLE git_webhook.jobs (
+        id uuid PRIMARY KEY,
+        seq bigint NOT NULL,
+        event uuid NOT NULL,
+        repo text NOT NULL,
+        endpoint text NOT NULL,
+        refname text NOT NULL,
+        state text NOT NULL CHECK (state IN ('queued', 'delivered', 'dead')),
+        attempts integer NOT NULL,
+        created_ms bigint NOT NULL,
+        next_ms bigint NOT NULL,
+        finished_ms bigint,
+        claimed_by text,
+        job jsonb NOT NULL
+    );
+    CREATE SEQUENCE git_webhook.job_order OWNED BY git_webhook.jobs.seq;
+    CREATE INDEX jobs_queued ON git_webhook.jobs (repo, seq) WHERE state = 'queued';
+    CREATE INDEX jobs_finished ON git_webhook.jobs (finished_ms) WHERE state <> 'queued';
+    CREATE INDEX jobs_claimed ON git_webhook.jobs (claimed_by) WHERE claimed_by IS NOT NULL;
+    CREATE TABLE git_webhook.attempts (
+        seq bigserial PRIMARY KEY,
+        time_ms bigint NOT NULL,
+        repo text,
+        job uuid NOT NULL,
+        event uuid NOT NULL,
+        refname text NOT NULL,
+        endpoint text NOT NULL,
+        format text NOT NULL,
+        attempt integer NOT NULL,
+        outcome text NOT NULL,
+        status integer,
+        duration_ms bigint,
+        error text,
+        next_ms bigint
+    );
+    CREATE INDEX attempts_time ON git_webhook.attempts (time_ms);
+    CREATE INDEX attempts_job ON git_webhook.attempts (job);
+    CREATE TABLE git_webhook.lanes (
+        key text PRIMARY KEY,
+        holder text,
+        sent bigint[] NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE git_webhook.workers (
+        name text PRIMARY KEY,
+        host text NOT NULL,
+        pid integer NOT NULL,
+        started timestamptz NOT NULL DEFAULT now(),
+        seen timestamptz NOT NULL DEFAULT now()
+    );
+    ",
+];
+
+/// The version this program's queue code reads and writes.
+pub const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// The schema's version in the database; 0 when it was never created.
+pub fn version(client: &mut Client) -> Result<i32, postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('git_webhook.meta') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client.query_opt("SELECT version FROM git_webhook.meta", &[])?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
+/// Brings the schema up to [`VERSION`]; returns the version it was at. A database newer than this
+/// program is left alone (`Err` with what to do).
+pub fn migrate(client: &mut Client) -> Result<i32, MigrateError> {
+    let mut tx = client.transaction()?;
+    // One migrator at a time: others wait here, then find the work done.
+    tx.execute("SELECT pg_advisory_xact_lock(7411093020011)", &[])?;
+    tx.batch_execute(
+        "SET LOCAL statement_timeout = 0;
+         CREATE SCHEMA IF NOT EXISTS git_webhook;
+         CREATE TABLE IF NOT EXISTS git_webhook.meta (version integer NOT NULL);",
+    )?;
+    let from: i32 = match tx.query_opt("SELECT version FROM git_webhook.meta", &[])? {
+        Some(row) => row.get(0),
+        None => {
+            tx.execute("INSERT INTO git_webhook.meta (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    if from > VERSION {
+        return Err(MigrateError::Newer(from));
+    }
+    for sql in MIGRATIONS.iter().skip(usize::try_from(from).unwrap_or(0)) {
+        tx.batch_execute(sql)?;
+    }
+    tx.execute("UPDATE git_webhook.meta SET version = $1", &[&VERSION])?;
+    tx.commit()?;
+    Ok(from)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("{}", super::connect::words(.0))]
+    Db(#[from] postgres::Error),
+    #[error("the database's queue schema is version {0}, newer than this program's {VERSION}: upgrade git-webhook")]
+    Newer(i32),
+}

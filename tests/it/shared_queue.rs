@@ -1,0 +1,448 @@
+//! The shared database queue, against a real PostgreSQL cluster: many repositories and workers,
+//! workers killed, the database stopped and restarted, dead letters resent in a batch, and what
+//! `config check`, `status`, `log` and `queue migrate` say. Skipped (said) where PostgreSQL is not
+//! installed; `.ci/run` installs it and requires these to run.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::pg::Cluster;
+use crate::support::{bin, hermetic, run_bin, Receiver, Reply, Request, Server};
+
+/// The server-wide file every repository and worker reads: the queue.
+fn global(dir: &Path, url: &str, extra: &str) -> PathBuf {
+    let path = dir.join("server.toml");
+    std::fs::write(
+        &path,
+        format!("[delivery]\nqueue = \"{url}\"\nmode = \"queue\"\n{extra}\n"),
+    )
+    .expect("write server.toml");
+    path
+}
+
+fn endpoint(url: &str) -> String {
+    format!("[[endpoint]]\nurl = \"{url}\"\nsecret = \"s3cret-token\"\n")
+}
+
+/// A repository whose one endpoint is `receiver`, its file readable by its owner only.
+fn server(receiver: &Receiver) -> Server {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = Server::new(&endpoint(&receiver.url("/hook")));
+    let file = server.bare.join("webhook.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    server
+}
+
+/// A `deliver --watch` worker serving every repository.
+fn worker(dir: &Path, global: &Path, log: &str) -> Child {
+    let out = std::fs::File::create(dir.join(log)).expect("log file");
+    hermetic(Command::new(bin()), dir)
+        .args(["deliver", "--watch"])
+        .env("GIT_WEBHOOK_GLOBAL_CONFIG", global)
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start worker")
+}
+
+fn stop(mut w: Child) {
+    let _ = w.kill();
+    let _ = w.wait();
+}
+
+/// Runs the binary in `dir` with the server-wide file; returns (status ok, stdout, stderr).
+fn cli(dir: &Path, global: &Path, args: &[&str]) -> (bool, String, String) {
+    let g = global.to_string_lossy();
+    let out = run_bin(dir, args, b"", &[("GIT_WEBHOOK_GLOBAL_CONFIG", &g)]);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn after(r: &Request) -> String {
+    r.json()["after"].as_str().unwrap_or_default().to_owned()
+}
+
+fn delivery_id(r: &Request) -> String {
+    r.header("Idempotency-Key").unwrap_or_default().to_owned()
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn thirty_two_pushes_in_eight_repositories_go_out_once_each_in_order_with_three_workers() {
+    let Some(db) = Cluster::start() else { return };
+    let receiver = Receiver::start().expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "");
+    let gs = g.to_string_lossy().into_owned();
+    let servers: Vec<Server> = (0..8).map(|_| server(&receiver)).collect();
+    let workers: Vec<Child> = (0..3)
+        .map(|i| worker(tmp.path(), &g, &format!("worker{i}.log")))
+        .collect();
+    // 8 repositories pushed to at once, 4 pushes each: 32 pushes, one commit each.
+    let pushed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = servers
+            .iter()
+            .enumerate()
+            .map(|(n, server)| {
+                let gs = gs.clone();
+                s.spawn(move || {
+                    let work = server.clone_work();
+                    (0..4)
+                        .map(|i| {
+                            let sha = work.commit(&format!("repository {n}, change {i}"));
+                            let said = work.push_env(
+                                &["-q", "origin", "HEAD:main"],
+                                &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+                            );
+                            assert!(
+                                said.contains("1 webhook(s) queued in postgresql://"),
+                                "{said}"
+                            );
+                            sha
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("pushes"))
+            .collect()
+    });
+    let got = receiver.wait_for(32, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    let got = receiver
+        .requests()
+        .into_iter()
+        .chain(got.into_iter().skip(usize::MAX))
+        .collect::<Vec<_>>();
+    assert_eq!(got.len(), 32, "every event delivered, none twice");
+    let ids: HashSet<String> = got.iter().map(delivery_id).collect();
+    assert_eq!(ids.len(), 32, "32 distinct idempotency keys");
+    let arrived: Vec<String> = got.iter().map(after).collect();
+    for shas in &pushed {
+        let order: Vec<&String> = arrived.iter().filter(|a| shas.contains(a)).collect();
+        assert_eq!(
+            order,
+            shas.iter().collect::<Vec<_>>(),
+            "one repository's events in push order"
+        );
+    }
+    for r in &got {
+        assert!(r.header("X-Gitlab-Token") == Some("s3cret-token"));
+    }
+    // Server-wide views, from anywhere.
+    let (ok, status, _) = cli(tmp.path(), &g, &["status"]);
+    assert!(ok, "{status}");
+    assert!(
+        status.contains("       0         0          0      0  in all, 8 repositories"),
+        "{status}"
+    );
+    let (_, log, _) = cli(
+        tmp.path(),
+        &g,
+        &["log", "--json", "-n", "100", "--state", "delivered"],
+    );
+    assert_eq!(log.lines().count(), 32, "{log}");
+    let one = servers[3].bare.canonicalize().expect("path");
+    let (_, log, _) = cli(tmp.path(), &g, &["log", "--repo", &one.to_string_lossy()]);
+    assert_eq!(log.lines().count(), 4, "{log}");
+    let stored = db.sql("SELECT string_agg(job::text, '') FROM git_webhook.jobs");
+    assert!(
+        !stored.contains("s3cret-token"),
+        "no secret in the database"
+    );
+    for w in workers {
+        stop(w);
+    }
+}
+
+#[test]
+fn killed_workers_and_a_database_restart_lose_nothing() {
+    let Some(db) = Cluster::start() else { return };
+    let receiver = Receiver::start_with(|_| Reply {
+        delay: Duration::from_millis(100),
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "queue_lease = \"1s\"");
+    let gs = g.to_string_lossy().into_owned();
+    let server = server(&receiver);
+    let work = server.clone_work();
+    work.commit("base");
+    let branches: Vec<String> = (0..12)
+        .map(|i| format!("HEAD:refs/heads/b{i:02}"))
+        .collect();
+    let mut args = vec!["-q", "origin"];
+    args.extend(branches.iter().map(String::as_str));
+    work.push_env(&args, &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)]);
+    // kill -9 at three points within the sends.
+    let mut kills = 0;
+    for pause in [250, 420, 330] {
+        let w = worker(tmp.path(), &g, "killed.log");
+        std::thread::sleep(Duration::from_millis(pause));
+        stop(w);
+        kills += 1;
+    }
+    // The database restarts under a running worker, with pushes on both sides of it.
+    let w = worker(tmp.path(), &g, "survivor.log");
+    db.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    db.start_again();
+    let mut more = vec!["-q", "origin"];
+    let later: Vec<String> = (0..4).map(|i| format!("HEAD:refs/heads/c{i}")).collect();
+    more.extend(later.iter().map(String::as_str));
+    work.push_env(&more, &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)]);
+    let refs = |got: &[Request]| {
+        got.iter()
+            .map(|r| r.json()["ref"].as_str().unwrap_or_default().to_owned())
+            .collect::<HashSet<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while refs(&receiver.requests()).len() < 16 {
+        if Instant::now() > deadline {
+            let logs = ["killed.log", "survivor.log"]
+                .map(|f| std::fs::read_to_string(tmp.path().join(f)).unwrap_or_default());
+            panic!(
+                "not all delivered: {:?}\n{}\njobs: {}",
+                refs(&receiver.requests()),
+                logs.join("\n---\n"),
+                db.sql("SELECT refname, state, claimed_by, attempts FROM git_webhook.jobs ORDER BY seq")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let got = receiver.requests();
+    let (_, status, _) = cli(tmp.path(), &g, &["status", "--json"]);
+    assert!(status.contains("\"pending\":0"), "{status}");
+    stop(w);
+    let mut by_id: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &got {
+        by_id
+            .entry(delivery_id(r))
+            .or_default()
+            .push(r.json()["ref"].to_string());
+    }
+    assert_eq!(by_id.len(), 16, "one idempotency key per event");
+    let repeats: usize = by_id.values().map(|v| v.len() - 1).sum();
+    assert!(
+        repeats <= kills,
+        "at most one repeat per killed worker, got {repeats}"
+    );
+    assert!(
+        by_id.values().all(|v| v.iter().all(|r| r == &v[0])),
+        "a repeat is the same event"
+    );
+    // Order within the endpoint: the b branches went out in push order.
+    let firsts: Vec<String> = {
+        let mut seen = HashSet::new();
+        got.iter()
+            .map(|r| r.json()["ref"].as_str().unwrap_or_default().to_owned())
+            .filter(|r| r.starts_with("refs/heads/b") && seen.insert(r.clone()))
+            .collect()
+    };
+    let mut sorted = firsts.clone();
+    sorted.sort();
+    assert_eq!(firsts, sorted);
+}
+
+#[test]
+fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
+    let Some(db) = Cluster::start() else { return };
+    let receiver = Receiver::start().expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "");
+    let gs = g.to_string_lossy().into_owned();
+    let server = server(&receiver);
+    let work = server.clone_work();
+    db.stop();
+    let mut shas = Vec::new();
+    for i in 0..3 {
+        shas.push(work.commit(&format!("while down {i}")));
+        let started = Instant::now();
+        let said = work.push_env(
+            &["-q", "origin", "HEAD:main"],
+            &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the push does not hang"
+        );
+        assert_eq!(said.lines().count(), 1, "one remote: line: {said}");
+        assert!(
+            said.contains("1 webhook(s) wait in the repository's spool and move to the database when it is back"),
+            "{said}"
+        );
+    }
+    let queued = server.bare.join("webhook").join("queue");
+    assert!(std::fs::read_dir(&queued).expect("spool").count() >= 1);
+    db.start_again();
+    let w = worker(tmp.path(), &g, "worker.log");
+    let got = receiver.wait_for(3, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    stop(w);
+    assert_eq!(receiver.requests().len(), 3, "each once");
+    assert_eq!(
+        got.iter().map(after).collect::<Vec<_>>(),
+        shas,
+        "in push order"
+    );
+    assert_eq!(
+        std::fs::read_dir(&queued).expect("spool").count(),
+        0,
+        "moved out of the spool"
+    );
+}
+
+#[test]
+fn a_receiver_down_for_a_while_gets_its_dead_letters_redelivered_in_one_batch() {
+    let Some(db) = Cluster::start() else { return };
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = up.clone();
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: if flag.load(Ordering::SeqCst) {
+            200
+        } else {
+            410
+        },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "");
+    let gs = g.to_string_lossy().into_owned();
+    let server = server(&receiver);
+    let work = server.clone_work();
+    let w = worker(tmp.path(), &g, "worker.log");
+    for i in 0..3 {
+        work.commit(&format!("during the outage {i}"));
+        work.push_env(
+            &["-q", "origin", "HEAD:main"],
+            &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+        );
+    }
+    let refused = receiver.wait_for(3, Duration::from_secs(30));
+    wait_until("3 dead letters", Duration::from_secs(20), || {
+        db.sql("SELECT count(*) FROM git_webhook.jobs WHERE state = 'dead'") == "3"
+    });
+    let (_, dead, _) = cli(tmp.path(), &g, &["status", "--state", "dead"]);
+    assert_eq!(
+        dead.lines().filter(|l| l.contains("410 Gone")).count(),
+        3,
+        "{dead}"
+    );
+    let (_, log, _) = cli(tmp.path(), &g, &["log", "--state", "dead", "--json"]);
+    assert_eq!(log.lines().count(), 3, "{log}");
+    let (ok, _, err) = cli(
+        tmp.path(),
+        &g,
+        &[
+            "redeliver",
+            "--state",
+            "dead",
+            "--endpoint",
+            "elsewhere.example",
+        ],
+    );
+    assert!(
+        !ok && err.contains("no delivered or dead webhook matches the options"),
+        "{err}"
+    );
+    up.store(true, Ordering::SeqCst);
+    let (ok, out, err) = cli(
+        tmp.path(),
+        &g,
+        &["redeliver", "--state", "dead", "--since", "1h"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("requeued job").count(), 3, "{out}");
+    let got = receiver.wait_for(6, Duration::from_secs(30));
+    stop(w);
+    let resent: Vec<String> = got[3..].iter().map(delivery_id).collect();
+    let first: Vec<String> = refused.iter().take(3).map(delivery_id).collect();
+    assert_eq!(
+        resent, first,
+        "the same idempotency keys, in the same order"
+    );
+    let (_, dead, _) = cli(tmp.path(), &g, &["status", "--state", "dead"]);
+    assert_eq!(dead, "", "no dead letter left");
+}
+
+#[test]
+fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
+    let Some(db) = Cluster::start() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(
+        tmp.path(),
+        &db.url(),
+        "queue_password_env = \"QUEUE_PASSWORD\"",
+    );
+    let server = Server::new(&endpoint("http://127.0.0.1:9/hook"));
+    let gs = g.to_string_lossy().into_owned();
+    let envs = [
+        ("GIT_WEBHOOK_GLOBAL_CONFIG", gs.as_str()),
+        ("QUEUE_PASSWORD", "hunter2-pw"),
+    ];
+    let out = run_bin(&server.bare, &["queue", "migrate"], b"", &envs);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("version 1 (this program's: 1), 0 job(s) queued"),
+        "{text}"
+    );
+    let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("queue = \"{}\"", db.url())),
+        "{text}"
+    );
+    assert!(
+        text.contains("queue_password_env = \"QUEUE_PASSWORD\""),
+        "{text}"
+    );
+    assert!(text.contains("schema version 1, 0 job(s) queued"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "1");
+    // A database that is not there: a problem that names it.
+    std::fs::write(
+        &g,
+        "[delivery]\nqueue = \"postgresql://hook:hunter2-pw@/x?host=/nonexistent\"\n",
+    )
+    .expect("write");
+    let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("problem: [delivery] queue: cannot open the queue in the database: cannot connect to postgresql://hook:[REDACTED]@/x?host=/nonexistent"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    // Not a database URL: the file, line and key.
+    std::fs::write(&g, "[delivery]\nqueue = \"mysql://db/x\"\n").expect("write");
+    let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("server.toml:2"), "{text}");
+    assert!(
+        text.contains(
+            "\"mysql://db/x\" is neither \"spool\" nor a postgres:// or postgresql:// URL"
+        ),
+        "{text}"
+    );
+}
