@@ -23,6 +23,23 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The secret a file holds (`secret_file`, `queue_password_file`): its text without the line
+    /// end that closes it.
+    pub fn from_file(path: &std::path::Path) -> std::io::Result<Secret> {
+        std::fs::read_to_string(path).map(|t| Secret::new(t.trim_end_matches(['\r', '\n'])))
+    }
+
+    /// The secret a variable of `vars` holds (`secret_env`, `queue_password_env`), if it is set and
+    /// not empty.
+    pub fn from_env(
+        vars: &std::collections::BTreeMap<String, String>,
+        name: &str,
+    ) -> Option<Secret> {
+        vars.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::new(v.clone()))
+    }
 }
 
 /// Written out (by `config check`) as `[REDACTED]`: serializing never reveals the secret.

@@ -24,10 +24,6 @@ pub struct How {
     pub metrics: Option<std::net::SocketAddr>,
 }
 
-fn failed(e: &dyn std::error::Error) -> CommandError {
-    CommandError::from_error(e)
-}
-
 fn start_metrics(how: &How, gauges: Gauges) -> Result<Option<Metrics>, CommandError> {
     how.metrics
         .map(|addr| {
@@ -50,22 +46,26 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
             "no repository to deliver for".to_owned(),
         ));
     };
-    let spool = worker::open(&config, &git_dir, ctx.clock).map_err(|e| failed(&e))?;
+    let spool =
+        worker::open(&config, &git_dir, ctx.clock).map_err(|e| CommandError::from_error(&e))?;
     let (env, clock) = (ctx.env, ctx.clock);
     let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
     let canonical = git_dir.canonicalize().unwrap_or_else(|_| git_dir.clone());
-    let connect =
-        || database.map(|db| shared::open(db, env, clock).map(|q| q.scoped(Some(&canonical))));
+    // The database queue as this repository sees it.
+    let connect = |db| shared::open(db, env, clock).map(|q| q.scoped(Some(&canonical)));
     if how.background {
         if let Some(db) = database {
             let intake = |q: &dyn Queue| {
                 super::hook::take_recorded(&spool, q, &repo, &git_dir, &config, (env, clock))
             };
-            let connect = || shared::open(db, env, clock).map(|q| q.scoped(Some(&canonical)));
+            let connect = || connect(db);
             let give_up = config.delivery.max_age;
-            return shared::hand_over(&spool, &connect, &intake, give_up).map_err(|e| failed(&e));
+            return shared::hand_over(&spool, &connect, &intake, give_up)
+                .map_err(|e| CommandError::from_error(&e));
         }
-        let lock = spool.waiter_lock().map_err(|e| failed(&e))?;
+        let lock = spool
+            .waiter_lock()
+            .map_err(|e| CommandError::from_error(&e))?;
         let intake =
             || super::hook::take_recorded(&spool, &spool, &repo, &git_dir, &config, (env, clock));
         worker::background(
@@ -76,8 +76,11 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
         );
         return Ok(());
     }
-    // With a database queue: this repository's jobs there (the spool's, if any, are moved first).
-    let db_queue: Option<Postgres> = connect().transpose().map_err(|e| failed(&e))?;
+    // With a database queue: this repository's jobs there (its recorded pushes become jobs there).
+    let db_queue: Option<Postgres> = database
+        .map(connect)
+        .transpose()
+        .map_err(|e| CommandError::from_error(&e))?;
     let queue: &dyn Queue = match &db_queue {
         Some(q) => q,
         None => &spool,
@@ -199,6 +202,6 @@ fn serve(
         let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
         Some(pass_of(queue, &config, git_dir, &ref_moved, &intake, how.now, clock).run())
     };
-    shared::serve(queue, &pass, clock, None, ctx.out);
+    shared::serve(queue, &pass, clock, ctx.out);
     Ok(())
 }

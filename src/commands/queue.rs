@@ -24,10 +24,6 @@ fn when(ms: u64) -> String {
         .unwrap_or_default()
 }
 
-fn failed(e: &dyn std::error::Error) -> CommandError {
-    CommandError::from_error(e)
-}
-
 /// A repository with its configuration and spool.
 struct Local {
     git_dir: PathBuf,
@@ -136,7 +132,8 @@ fn open_view(
     let (config, found) = configuration(at, ctx)?;
     if let Some(db) = shared::database(&config.delivery.queue) {
         filter.repo = repo_filter;
-        let queue = shared::open(db, ctx.env, ctx.clock).map_err(|e| failed(&e))?;
+        let queue =
+            shared::open(db, ctx.env, ctx.clock).map_err(|e| CommandError::from_error(&e))?;
         return Ok((View::Database(queue), filter));
     }
     let Some((git_dir, repo)) = found else {
@@ -144,7 +141,8 @@ fn open_view(
             "no repository to look into".to_owned(),
         ));
     };
-    let spool = worker::open(&config, &git_dir, ctx.clock).map_err(|e| failed(&e))?;
+    let spool =
+        worker::open(&config, &git_dir, ctx.clock).map_err(|e| CommandError::from_error(&e))?;
     let locals = vec![Local {
         git_dir,
         repo,
@@ -165,10 +163,7 @@ fn wanted(filter: &Filter, local: &Local) -> bool {
         .git_dir
         .canonicalize()
         .unwrap_or_else(|_| local.git_dir.clone());
-    filter
-        .repo
-        .as_ref()
-        .is_none_or(|r| path.display().to_string().contains(r.as_str()))
+    filter.repo_passes(Some(&path.display().to_string()))
 }
 
 fn parse_state(state: Option<&str>) -> Option<Outcome> {
@@ -225,11 +220,13 @@ pub fn status(
             .filter(|l| wanted(&filter, l))
             .map(|l| (l.git_dir.display().to_string(), l.spool.counts()))
             .collect(),
-        View::Database(queue) => queue.counts_by_repo(&filter).map_err(|e| failed(&e))?,
+        View::Database(queue) => queue
+            .counts_by_repo(&filter)
+            .map_err(|e| CommandError::from_error(&e))?,
     };
     show_table(&rows, select.json, ctx);
     if let (View::Database(queue), false) = (&view, select.json) {
-        let workers = queue.workers().map_err(|e| failed(&e))?;
+        let workers = queue.workers().map_err(|e| CommandError::from_error(&e))?;
         let _ = writeln!(ctx.out, "workers:   {} alive", workers.len());
         for (name, secs) in workers {
             let _ = writeln!(ctx.out, "  {name} (seen {secs:.0}s ago)");
@@ -473,7 +470,7 @@ fn requeue(
         ) = (now, now, 0, None, None);
         queue
             .enqueue(std::slice::from_ref(&job))
-            .map_err(|e| failed(&e))?;
+            .map_err(|e| CommandError::from_error(&e))?;
         queue.log(&Record::of(&job, now, Outcome::Requeued));
         let from = if *dead {
             "dead letters"
@@ -500,8 +497,8 @@ pub fn migrate(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError>
             "the queue is the file spool, which needs no migration; [delivery] queue = \"postgres://...\" names a database".to_owned(),
         ));
     };
-    let queue = shared::open(db, ctx.env, ctx.clock).map_err(|e| failed(&e))?;
-    let (version, queued) = queue.describe().map_err(|e| failed(&e))?;
+    let queue = shared::open(db, ctx.env, ctx.clock).map_err(|e| CommandError::from_error(&e))?;
+    let (version, queued) = queue.describe().map_err(|e| CommandError::from_error(&e))?;
     let _ = writeln!(
         ctx.out,
         "queue schema in {}: version {version} (this program's: {}), {queued} job(s) queued",

@@ -184,9 +184,9 @@ fn secret(
             s.get_ref().clone(),
             SecretSource::Secret(s.get_ref().clone()),
         ))),
-        (None, Some(f), None) => match std::fs::read_to_string(f.get_ref()) {
-            Ok(text) => Ok(Some((
-                Secret::new(text.trim_end_matches(['\r', '\n'])),
+        (None, Some(f), None) => match Secret::from_file(f.get_ref()) {
+            Ok(secret) => Ok(Some((
+                secret,
                 SecretSource::SecretFile(f.get_ref().clone()),
             ))),
             Err(e) => Err((
@@ -194,12 +194,9 @@ fn secret(
                 format!("cannot read secret_file {}: {e}", f.get_ref().display()),
             )),
         },
-        (None, None, Some(v)) => match env.get(v.get_ref()) {
-            Some(value) if !value.is_empty() => Ok(Some((
-                Secret::new(value.clone()),
-                SecretSource::SecretEnv(v.get_ref().clone()),
-            ))),
-            _ => Err((
+        (None, None, Some(v)) => match Secret::from_env(env, v.get_ref()) {
+            Some(secret) => Ok(Some((secret, SecretSource::SecretEnv(v.get_ref().clone())))),
+            None => Err((
                 v.span().start,
                 format!("secret_env names ${}, which is not set", v.get_ref()),
             )),

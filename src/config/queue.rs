@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::delivery::time;
 use super::schema::RawDelivery;
+use super::tls::readable;
 use super::Located;
 use crate::secret::Secret;
 
@@ -104,20 +105,18 @@ fn without_password(url: &str) -> String {
 fn password(raw: &RawDelivery, env: &BTreeMap<String, String>) -> Result<Option<Secret>, Located> {
     match (&raw.queue_password_file, &raw.queue_password_env) {
         (None, None) => Ok(None),
-        (Some(f), None) => std::fs::read_to_string(f.get_ref())
-            .map(|t| Some(Secret::new(t.trim_end_matches(['\r', '\n']))))
-            .map_err(|e| {
-                (
-                    f.span().start,
-                    format!(
-                        "cannot read queue_password_file {}: {e}",
-                        f.get_ref().display()
-                    ),
-                )
-            }),
-        (None, Some(v)) => match env.get(v.get_ref()) {
-            Some(value) if !value.is_empty() => Ok(Some(Secret::new(value.clone()))),
-            _ => Err((
+        (Some(f), None) => Secret::from_file(f.get_ref()).map(Some).map_err(|e| {
+            (
+                f.span().start,
+                format!(
+                    "cannot read queue_password_file {}: {e}",
+                    f.get_ref().display()
+                ),
+            )
+        }),
+        (None, Some(v)) => match Secret::from_env(env, v.get_ref()) {
+            Some(secret) => Ok(Some(secret)),
+            None => Err((
                 v.span().start,
                 format!(
                     "queue_password_env names ${}, which is not set",
@@ -160,18 +159,11 @@ pub(crate) fn check(
     if let Err(e) = postgres::Config::from_str(text) {
         return Err((at, format!("{}: {e}", without_password(text))));
     }
-    let ca_file = match &raw.queue_ca_file {
-        Some(f) => match std::fs::metadata(f.get_ref()) {
-            Ok(_) => Some(f.get_ref().clone()),
-            Err(e) => {
-                return Err((
-                    f.span().start,
-                    format!("cannot read queue_ca_file {}: {e}", f.get_ref().display()),
-                ))
-            }
-        },
-        None => None,
-    };
+    let ca_file = raw
+        .queue_ca_file
+        .as_ref()
+        .map(|f| readable(f, "queue_ca_file"))
+        .transpose()?;
     Ok(QueueKind::Postgres(Database {
         url: Secret::new(text.clone()),
         shown: without_password(text),

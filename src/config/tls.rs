@@ -24,15 +24,19 @@ pub struct Tls {
     pub client_key: Option<PathBuf>,
 }
 
-/// The TLS keys of an endpoint, each named file readable.
-pub(crate) fn check(raw: &RawEndpoint) -> Result<Tls, Located> {
-    let readable = |p: &Spanned<PathBuf>, key: &str| match std::fs::metadata(p.get_ref()) {
+/// The file `p` names, if it can be read; else an error naming the `key`.
+pub(super) fn readable(p: &Spanned<PathBuf>, key: &str) -> Result<PathBuf, Located> {
+    match std::fs::metadata(p.get_ref()) {
         Ok(_) => Ok(p.get_ref().clone()),
         Err(e) => Err((
             p.span().start,
             format!("cannot read {key} {}: {e}", p.get_ref().display()),
         )),
-    };
+    }
+}
+
+/// The TLS keys of an endpoint, each named file readable.
+pub(crate) fn check(raw: &RawEndpoint) -> Result<Tls, Located> {
     let (client_cert, client_key) = match (&raw.client_cert, &raw.client_key) {
         (None, None) => (None, None),
         (Some(c), Some(k)) => (

@@ -44,6 +44,16 @@ impl Lane {
     }
 }
 
+/// The pacing record after a send: the `stored` times and the `sent` ones, oldest first, without
+/// those more than `window_ms` older than the newest. Each queue keeps it its own way.
+pub fn window(stored: impl Iterator<Item = u64>, sent: &[u64], window_ms: u64) -> Vec<u64> {
+    let mut times: Vec<u64> = stored.chain(sent.iter().copied()).collect();
+    times.sort_unstable();
+    let newest = times.last().copied().unwrap_or(0);
+    times.retain(|&t| t + window_ms > newest);
+    times
+}
+
 /// Adds the times of the requests just sent to the endpoint `key` names.
 pub fn record(queue: &dyn Queue, key: &str, sent: &[u64], rate: Rate) {
     queue.paced(key, sent, window_ms(rate));

@@ -39,9 +39,14 @@ impl Filter {
         want.is_none_or(|w| have.is_some_and(|h| h.contains(w.as_str())))
     }
 
+    /// Whether a repository's path passes.
+    pub fn repo_passes(&self, path: Option<&str>) -> bool {
+        Filter::text(self.repo.as_ref(), path)
+    }
+
     /// Whether a log record passes.
     pub fn record(&self, r: &Record) -> bool {
-        Filter::text(self.repo.as_ref(), r.repo.as_deref())
+        self.repo_passes(r.repo.as_deref())
             && Filter::text(self.endpoint.as_ref(), Some(&r.endpoint))
             && self.outcome.is_none_or(|o| o == r.outcome)
             && self.since_ms.is_none_or(|s| r.time_ms >= s)
@@ -51,7 +56,7 @@ impl Filter {
     pub fn finished(&self, job: &Job, dead: bool, finished_ms: u64) -> bool {
         let repo = job.repo.as_ref().map(|r| r.to_string_lossy());
         let (id, event) = (job.id().to_string(), job.template.event_id.to_string());
-        Filter::text(self.repo.as_ref(), repo.as_deref())
+        self.repo_passes(repo.as_deref())
             && Filter::text(self.endpoint.as_ref(), Some(&job.endpoint.url))
             && match self.outcome {
                 Some(Outcome::Dead) => dead,

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::job::Job;
-use super::pass::{Pass, Summary};
+use super::pass::Summary;
 use super::postgres::Postgres;
 use super::queue::{Queue, QueueError, Settle};
 use super::spool::Spool;
@@ -78,6 +78,8 @@ pub fn submit(
     s: &Submit<'_>,
     say: &mut dyn FnMut(Notice),
 ) -> Result<(), Vec<Job>> {
+    let jobs = worker::of_repo(jobs, s.git_dir);
+    let count = jobs.len();
     let repo = s
         .git_dir
         .canonicalize()
@@ -87,19 +89,11 @@ pub fn submit(
         Err(e) => {
             say(Notice::DatabaseFallback {
                 error: chain(&e),
-                count: jobs.len(),
+                count,
             });
             return Err(jobs);
         }
     };
-    let count = jobs.len();
-    let jobs: Vec<Job> = jobs
-        .into_iter()
-        .map(|j| Job {
-            repo: Some(repo.clone()),
-            ..j
-        })
-        .collect();
     worker::enforce_limit(&queue, s.config, s.clock, count, say);
     if let Err(e) = queue.enqueue(&jobs) {
         say(Notice::DatabaseFallback {
@@ -113,17 +107,7 @@ pub fn submit(
         location: queue.location(),
     });
     if s.config.delivery.mode == Mode::Sync {
-        let summary = Pass {
-            queue: &queue,
-            config: s.config,
-            repo: s.git_dir,
-            ref_moved: s.ref_moved,
-            intake: &Vec::new,
-            clock: s.clock,
-            ignore_schedule: false,
-        }
-        .run();
-        summary.notices.into_iter().for_each(&mut *say);
+        worker::send_now(&queue, s, say);
     }
     Ok(())
 }
@@ -190,19 +174,13 @@ pub type RepoPass<'a> = &'a dyn Fn(&Path, &Postgres) -> Option<Summary>;
 
 /// `deliver --watch` on a database queue: passes over every repository with jobs due, woken by the
 /// database's notifications (or when the next job is due, or once a lease, to take back the claims
-/// of workers gone), across database restarts. `rounds` bounds it (tests); `None` runs forever.
-pub fn serve(
-    queue: &Postgres,
-    pass: RepoPass<'_>,
-    clock: &Clock,
-    rounds: Option<usize>,
-    out: &mut dyn Write,
-) {
+/// of workers gone), across database restarts, until the process is stopped.
+pub fn serve(queue: &Postgres, pass: RepoPass<'_>, clock: &Clock, out: &mut dyn Write) {
     let tick = Duration::from_secs(5);
     let mut listener: Option<postgres::Client> = None;
     let mut delay = Duration::from_secs(1);
     let mut down = false;
-    for _ in 0..rounds.unwrap_or(usize::MAX) {
+    loop {
         let now = clock.now_ms();
         // Claims of workers gone are taken back first: their repositories then have jobs waiting.
         queue.recover();

@@ -393,15 +393,12 @@ impl Queue for Spool {
         let path = self
             .dir("locks")
             .join(format!("{:016x}.sent", crate::ids::stable_id(key)));
-        let mut times: Vec<u64> = fs::read_to_string(&path)
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|t| t.parse().ok())
-            .chain(sent.iter().copied())
-            .collect();
-        times.sort_unstable();
-        let newest = times.last().copied().unwrap_or(0);
-        times.retain(|&t| t + window_ms > newest);
+        let stored = fs::read_to_string(&path).unwrap_or_default();
+        let times = super::pace::window(
+            stored.split_whitespace().filter_map(|t| t.parse().ok()),
+            sent,
+            window_ms,
+        );
         if !sent.is_empty() {
             let text: String = times.iter().map(|t| format!("{t}\n")).collect();
             // Pacing is a courtesy to the receiver: a failed write only means less of it.

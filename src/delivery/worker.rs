@@ -68,6 +68,19 @@ pub(super) fn enforce_limit(
     }
 }
 
+/// The jobs, marked as the repository's at `git_dir` (its canonical path).
+pub(super) fn of_repo(jobs: Vec<Job>, git_dir: &Path) -> Vec<Job> {
+    let repo = git_dir
+        .canonicalize()
+        .unwrap_or_else(|_| git_dir.to_path_buf());
+    jobs.into_iter()
+        .map(|j| Job {
+            repo: Some(repo.clone()),
+            ..j
+        })
+        .collect()
+}
+
 /// Adds a push's jobs to `queue`, as jobs of the repository at `git_dir`, within `[delivery]
 /// max_jobs`; returns how many were queued. All at once (one directory sync); should that fail, one
 /// by one, so that a bad write loses only its job (and says so).
@@ -77,16 +90,7 @@ pub fn enqueue(
     (config, git_dir, clock): (&Config, &Path, &Clock),
     say: &mut dyn FnMut(Notice),
 ) -> usize {
-    let repo = git_dir
-        .canonicalize()
-        .unwrap_or_else(|_| git_dir.to_path_buf());
-    let jobs: Vec<Job> = jobs
-        .into_iter()
-        .map(|j| Job {
-            repo: Some(repo.clone()),
-            ..j
-        })
-        .collect();
+    let jobs = of_repo(jobs, git_dir);
     enforce_limit(queue, config, clock, jobs.len(), say);
     if queue.enqueue(&jobs).is_ok() {
         return jobs.len();
@@ -181,24 +185,28 @@ pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
             }
         }
         Mode::Sync => {
-            let summary = Pass {
-                queue: &spool,
-                config: s.config,
-                repo: s.git_dir,
-                ref_moved: s.ref_moved,
-                intake: &Vec::new,
-                clock: s.clock,
-                ignore_schedule: false,
-            }
-            .run();
-            for n in summary.notices {
-                say(n);
-            }
+            send_now(&spool, s, say);
             if !spool.waiting().is_empty() {
                 background(say);
             }
         }
     }
+}
+
+/// `sync` mode: one pass over `queue` for the pushed repository before the hook returns, each result
+/// said.
+pub(super) fn send_now(queue: &dyn Queue, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
+    let summary = Pass {
+        queue,
+        config: s.config,
+        repo: s.git_dir,
+        ref_moved: s.ref_moved,
+        intake: &Vec::new,
+        clock: s.clock,
+        ignore_schedule: false,
+    }
+    .run();
+    summary.notices.into_iter().for_each(say);
 }
 
 /// Starts `git-webhook deliver --background` detached: its own process group, no stdio (so git does

@@ -2,7 +2,7 @@
 //! timeout, TLS checked against the system's roots and `queue_ca_file` (none over a unix socket).
 
 use std::str::FromStr as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use postgres::config::{Host, SslMode};
@@ -73,8 +73,26 @@ fn tls(db: &Database) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbErro
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// Opens a connection; `user` is the login to use when the URL names none.
-pub fn connect(db: &Database, user: Option<&str>) -> Result<Client, DbError> {
+/// The TLS connector, made once per process (reading the system's roots takes time) and kept in
+/// `made`.
+fn tls_once(
+    db: &Database,
+    made: &OnceLock<tokio_postgres_rustls::MakeRustlsConnect>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
+    if let Some(t) = made.get() {
+        return Ok(t.clone());
+    }
+    let t = tls(db)?;
+    Ok(made.get_or_init(|| t).clone())
+}
+
+/// Opens a connection; `user` is the login to use when the URL names none; the TLS connector is
+/// kept in `made` for the next connections.
+pub fn connect(
+    db: &Database,
+    user: Option<&str>,
+    made: &OnceLock<tokio_postgres_rustls::MakeRustlsConnect>,
+) -> Result<Client, DbError> {
     let failed = |message: String| DbError::Connect {
         url: db.shown.clone(),
         message,
@@ -104,7 +122,7 @@ pub fn connect(db: &Database, user: Option<&str>) -> Result<Client, DbError> {
     let client = if local || config.get_ssl_mode() == SslMode::Disable {
         config.connect(NoTls)
     } else {
-        config.connect(tls(db)?)
+        config.connect(tls_once(db, made)?)
     };
     client.map_err(|e| failed(words(&e)))
 }

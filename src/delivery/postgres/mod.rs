@@ -43,6 +43,8 @@ struct Db {
     name: String,
     host: String,
     registered: OnceLock<()>,
+    /// Made at the first TLS connection.
+    tls: OnceLock<tokio_postgres_rustls::MakeRustlsConnect>,
     pruned: Mutex<Option<Instant>>,
 }
 
@@ -90,7 +92,7 @@ impl Drop for Db {
 
 impl Db {
     fn connect(&self) -> Result<Client, DbError> {
-        connect::connect(&self.settings, self.user.as_deref())
+        connect::connect(&self.settings, self.user.as_deref(), &self.tls)
     }
 
     /// Runs `f` on an idle connection, or a new one; a connection found broken is dropped (and `f`
@@ -206,6 +208,7 @@ impl Postgres {
             name: format!("{host}-{}-{unique}", std::process::id()),
             host: host.to_owned(),
             registered: OnceLock::new(),
+            tls: OnceLock::new(),
             pruned: Mutex::new(None),
         });
         let behind = db

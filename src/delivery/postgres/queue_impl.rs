@@ -2,6 +2,7 @@
 
 use super::{counts, job_of, json, ms, unms, Lane, Postgres, CHANNEL, COUNTS, PRUNE_EVERY};
 use crate::delivery::job::{Job, Outcome, Record};
+use crate::delivery::pace;
 use crate::delivery::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle};
 
 use std::sync::Arc;
@@ -369,16 +370,8 @@ impl Queue for Postgres {
     fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Vec<u64> {
         let result = self.run("cannot pace in", |c| {
             let row = c.query_opt("SELECT sent FROM git_webhook.lanes WHERE key = $1", &[&key])?;
-            let mut times: Vec<u64> = row
-                .map(|r| r.get::<_, Vec<i64>>(0))
-                .unwrap_or_default()
-                .into_iter()
-                .map(unms)
-                .chain(sent.iter().copied())
-                .collect();
-            times.sort_unstable();
-            let newest = times.last().copied().unwrap_or(0);
-            times.retain(|&t| t + window_ms > newest);
+            let stored = row.map(|r| r.get::<_, Vec<i64>>(0)).unwrap_or_default();
+            let times = pace::window(stored.into_iter().map(unms), sent, window_ms);
             if !sent.is_empty() {
                 let stored: Vec<i64> = times.iter().copied().map(ms).collect();
                 c.execute(

@@ -79,17 +79,22 @@ impl Cluster {
         self.dir.path().join("data").to_string_lossy().into_owned()
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// A PostgreSQL tool, run as the cluster's owner.
+    fn tool(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut cmd = match self.as_user {
+        match self.as_user {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(&program);
                 c
             }
             None => Command::new(&program),
-        };
-        let out = cmd
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .tool(tool)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -171,16 +176,10 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let program = self.bin.join("pg_ctl");
         let data = self.data();
-        let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
-        let _ = match self.as_user {
-            Some(user) => Command::new("runuser")
-                .args(["-u", user, "--"])
-                .arg(&program)
-                .args(args)
-                .output(),
-            None => Command::new(&program).args(args).output(),
-        };
+        let _ = self
+            .tool("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
     }
 }
