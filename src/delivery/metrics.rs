@@ -146,35 +146,9 @@ fn class(status: Option<u16>) -> String {
     status.map_or_else(|| "none".to_owned(), |s| format!("{}xx", s / 100))
 }
 
-impl Queue for Metered<'_> {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
-        self.inner.enqueue(jobs)
-    }
-    fn waiting(&self) -> Vec<Job> {
-        self.inner.waiting()
-    }
-    fn claim(&self, job: &Job) -> Option<Claim> {
-        self.inner.claim(job)
-    }
-    fn settle(&self, claim: Claim, how: Settle) -> Result<(), QueueError> {
-        if how == Settle::Delivered {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-            let waited = now.saturating_sub(claim.job.created_ms);
-            self.metrics
-                .time_in_queue
-                .observe(Duration::from_millis(waited).as_secs_f64());
-        }
-        self.inner.settle(claim, how)
-    }
-    fn recover(&self) -> usize {
-        self.inner.recover()
-    }
-    fn log(&self, r: &Record) {
+impl Metered<'_> {
+    /// Counts a log record that tells of an attempt.
+    fn count(&self, r: &Record) {
         if matches!(
             r.outcome,
             Outcome::Delivered | Outcome::Retry | Outcome::Dead
@@ -192,6 +166,42 @@ impl Queue for Metered<'_> {
                     .observe(Duration::from_millis(ms).as_secs_f64());
             }
         }
+    }
+}
+
+impl Queue for Metered<'_> {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        self.inner.enqueue(jobs)
+    }
+    fn waiting(&self) -> Vec<Job> {
+        self.inner.waiting()
+    }
+    fn claim(&self, jobs: &[Job]) -> Vec<Claim> {
+        self.inner.claim(jobs)
+    }
+    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError> {
+        if how == Settle::Delivered {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let waited = now.saturating_sub(claim.job.created_ms);
+            self.metrics
+                .time_in_queue
+                .observe(Duration::from_millis(waited).as_secs_f64());
+        }
+        if let Some(r) = record {
+            self.count(r);
+        }
+        self.inner.settle(claim, how, record)
+    }
+    fn recover(&self) -> usize {
+        self.inner.recover()
+    }
+    fn log(&self, r: &Record) {
+        self.count(r);
         self.inner.log(r);
     }
     fn records(&self, filter: &Filter, limit: usize) -> Vec<Record> {

@@ -105,13 +105,16 @@ impl Pass<'_> {
         }
     }
 
-    /// Claims the jobs that are due; expires, drops or leaves the others. Jobs of an endpoint another
-    /// worker is sending to are left for it (or for a later pass): each endpoint's jobs go out in
-    /// order, one worker at a time. The returned locks are held until the claims are settled.
+    /// Claims the jobs that are due, and those to expire or drop (settled here); leaves the others.
+    /// Jobs of an endpoint another worker is sending to are left for it (or for a later pass): each
+    /// endpoint's jobs go out in order, one worker at a time. The returned locks are held until the
+    /// claims are settled.
     fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> (Vec<Claim>, Vec<Held>) {
         let now = self.clock.now_ms();
         let settings = &self.config.delivery;
-        let mut due = Vec::new();
+        // What becomes of each job taken: sent, or ended with this outcome and error.
+        let mut fates: HashMap<uuid::Uuid, Option<(Outcome, String)>> = HashMap::new();
+        let mut take = Vec::new();
         let mut lanes: HashMap<EndpointRef, Lane> = HashMap::new();
         let mut locks = Vec::new();
         for job in self.queue.waiting() {
@@ -133,43 +136,48 @@ impl Pass<'_> {
                 continue;
             }
             let age = Duration::from_millis(now.saturating_sub(job.created_ms));
-            if age > settings.max_age {
-                if let Some(mut c) = self.queue.claim(&job) {
-                    c.job.last_error = Some(format!(
-                        "not delivered within {}",
-                        humantime::format_duration(settings.max_age)
-                    ));
-                    s.log(&c.job, Outcome::Expired, |r| {
-                        r.error.clone_from(&c.job.last_error);
-                    });
-                    s.settle(c, Settle::Dead, summary);
-                    summary.dead += 1;
-                }
-                continue;
-            }
-            if let Some(cond) = &job.condition {
-                if !(self.ref_moved)(&cond.refname, &cond.new) {
-                    summary.wait_for(now);
-                    if age > settings.update_wait {
-                        if let Some(c) = self.queue.claim(&job) {
-                            s.log(&c.job, Outcome::Dropped, |r| {
-                                r.error = Some("push did not complete".to_owned());
-                            });
-                            s.settle(c, Settle::Forget, summary);
-                            summary.dropped += 1;
-                        }
-                    }
+            let fate = if age > settings.max_age {
+                let max_age = humantime::format_duration(settings.max_age);
+                Some((Outcome::Expired, format!("not delivered within {max_age}")))
+            } else if job
+                .condition
+                .as_ref()
+                .is_some_and(|c| !(self.ref_moved)(&c.refname, &c.new))
+            {
+                summary.wait_for(now);
+                if age <= settings.update_wait {
                     continue;
                 }
-            }
-            if !(self.ignore_schedule || job.next_ms <= now) {
+                Some((Outcome::Dropped, "push did not complete".to_owned()))
+            } else if !(self.ignore_schedule || job.next_ms <= now) {
                 summary.wait_for(job.next_ms);
+                continue;
             } else if lane.room == Some(0) {
                 // The endpoint's rate limit is used up: this job and the ones after it wait.
                 summary.wait_for(lane.free_at);
-            } else if let Some(claim) = self.queue.claim(&job) {
+                continue;
+            } else {
                 lane.room = lane.room.map(|r| r - 1);
-                due.push(claim);
+                None
+            };
+            fates.insert(job.id(), fate);
+            take.push(job);
+        }
+        let mut due = Vec::new();
+        for mut c in self.queue.claim(&take) {
+            match fates.remove(&c.job.id()).flatten() {
+                None => due.push(c),
+                Some((outcome, error)) => {
+                    let how = if outcome == Outcome::Expired {
+                        c.job.last_error = Some(error.clone());
+                        summary.dead += 1;
+                        Settle::Dead
+                    } else {
+                        summary.dropped += 1;
+                        Settle::Forget
+                    };
+                    s.settle(c, how, Some((outcome, error)), summary);
+                }
             }
         }
         (due, locks)
@@ -218,14 +226,23 @@ impl Pass<'_> {
 }
 
 impl Sender<'_> {
-    fn log(&self, job: &Job, outcome: Outcome, fill: impl FnOnce(&mut Record)) {
-        let mut record = Record::of(job, self.clock.now_ms(), outcome);
-        fill(&mut record);
-        self.queue.log(&record);
+    /// Ends a claim without an attempt: logged with an outcome and error, if one is given.
+    fn settle(
+        &self,
+        claim: Claim,
+        how: Settle,
+        logged: Option<(Outcome, String)>,
+        summary: &mut Summary,
+    ) {
+        let record = logged.map(|(outcome, error)| Record {
+            error: Some(error),
+            ..Record::of(&claim.job, self.clock.now_ms(), outcome)
+        });
+        self.finish(claim, how, record.as_ref(), summary);
     }
 
-    fn settle(&self, claim: Claim, how: Settle, summary: &mut Summary) {
-        if let Err(e) = self.queue.settle(claim, how) {
+    fn finish(&self, claim: Claim, how: Settle, record: Option<&Record>, summary: &mut Summary) {
+        if let Err(e) = self.queue.settle(claim, how, record) {
             summary.notices.push(Notice::QueueProblem(chain(&e)));
         }
     }
@@ -269,7 +286,7 @@ impl Sender<'_> {
             if let Some(until) = held_until {
                 claim.job.next_ms = claim.job.next_ms.max(until);
                 summary.wait_for(claim.job.next_ms);
-                self.settle(claim, Settle::Retry, &mut summary);
+                self.finish(claim, Settle::Retry, None, &mut summary);
                 continue;
             }
             claim.job.attempts += 1;
@@ -282,15 +299,18 @@ impl Sender<'_> {
                 (Some(_), Some(Err(err))) => Attempted::failed(err.clone()),
                 _ => {
                     let r = &claim.job.endpoint;
-                    claim.job.last_error = Some(format!(
+                    let error = format!(
                         "endpoint {} ({} {}) is no longer in the configuration",
                         r.number, r.format, r.url
-                    ));
-                    self.log(&claim.job, Outcome::Dead, |rec| {
-                        rec.error.clone_from(&claim.job.last_error);
-                    });
+                    );
+                    claim.job.last_error = Some(error.clone());
                     summary.dead += 1;
-                    self.settle(claim, Settle::Dead, &mut summary);
+                    self.settle(
+                        claim,
+                        Settle::Dead,
+                        Some((Outcome::Dead, error)),
+                        &mut summary,
+                    );
                     continue;
                 }
             };
@@ -314,11 +334,6 @@ impl Sender<'_> {
     ) -> Option<u64> {
         let job = &mut claim.job;
         let (verdict, failure, too_fast) = attempted.judged(endpoint.map(|e| e.format));
-        let fill = |r: &mut Record| {
-            r.status = attempted.status;
-            r.duration_ms = u64::try_from(attempted.elapsed.as_millis()).ok();
-            r.error.clone_from(&failure);
-        };
         let policy = Policy::of(&self.config.delivery);
         let next = match verdict {
             Verdict::Retryable { retry_after } => {
@@ -333,11 +348,10 @@ impl Sender<'_> {
             None => attempted.summary(),
         };
         let mut held = None;
-        let how = match (verdict, next) {
+        let (how, outcome) = match (verdict, next) {
             (Verdict::Delivered, _) => {
-                self.log(job, Outcome::Delivered, fill);
                 summary.delivered += 1;
-                Settle::Delivered
+                (Settle::Delivered, Outcome::Delivered)
             }
             (Verdict::Retryable { .. }, Some(delay)) => {
                 job.next_ms =
@@ -350,13 +364,9 @@ impl Sender<'_> {
                     policy.schedule.len(),
                     humantime::format_duration(Duration::from_secs(delay.as_secs()))
                 ));
-                self.log(job, Outcome::Retry, |r| {
-                    fill(r);
-                    r.next_ms = Some(job.next_ms);
-                });
                 summary.retrying += 1;
                 summary.wait_for(job.next_ms);
-                Settle::Retry
+                (Settle::Retry, Outcome::Retry)
             }
             _ => {
                 job.last_error = Some(text.clone());
@@ -365,10 +375,16 @@ impl Sender<'_> {
                 } else {
                     "; retries used up, kept as a dead letter"
                 });
-                self.log(job, Outcome::Dead, fill);
                 summary.dead += 1;
-                Settle::Dead
+                (Settle::Dead, Outcome::Dead)
             }
+        };
+        let record = Record {
+            status: attempted.status,
+            duration_ms: u64::try_from(attempted.elapsed.as_millis()).ok(),
+            error: failure,
+            next_ms: (how == Settle::Retry).then_some(job.next_ms),
+            ..Record::of(job, self.clock.now_ms(), outcome)
         };
         summary.notices.push(Notice::Sent {
             refname,
@@ -376,7 +392,7 @@ impl Sender<'_> {
             format,
             summary: text,
         });
-        self.settle(claim, how, summary);
+        self.finish(claim, how, Some(&record), summary);
         held
     }
 }

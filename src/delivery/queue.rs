@@ -125,10 +125,11 @@ pub trait Queue: Sync {
     fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError>;
     /// The waiting jobs (never tried, or waiting for a retry), oldest first.
     fn waiting(&self) -> Vec<Job>;
-    /// Takes a waiting job for this worker; `None` if another worker took it first.
-    fn claim(&self, job: &Job) -> Option<Claim>;
-    /// Ends a claim.
-    fn settle(&self, claim: Claim, how: Settle) -> Result<(), QueueError>;
+    /// Takes waiting jobs for this worker, in the order given; a job another worker took first is
+    /// left out.
+    fn claim(&self, jobs: &[Job]) -> Vec<Claim>;
+    /// Ends a claim, appending `record` (what became of the job) to the delivery log with it.
+    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError>;
     /// Puts back in the queue the claims of workers that are gone; returns how many.
     fn recover(&self) -> usize;
     /// Appends a record to the delivery log (failures to log are not fatal).

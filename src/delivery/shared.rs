@@ -114,11 +114,7 @@ pub fn submit(
 
 /// Moves the jobs waiting in `spool` into `queue`, all in one transaction; returns how many.
 fn move_jobs(spool: &Spool, queue: &dyn Queue) -> Result<usize, QueueError> {
-    let claims: Vec<_> = spool
-        .waiting()
-        .iter()
-        .filter_map(|j| spool.claim(j))
-        .collect();
+    let claims = spool.claim(&spool.waiting());
     let jobs: Vec<Job> = claims.iter().map(|c| c.job.clone()).collect();
     let moved = queue.enqueue(&jobs);
     let how = if moved.is_ok() {
@@ -127,7 +123,7 @@ fn move_jobs(spool: &Spool, queue: &dyn Queue) -> Result<usize, QueueError> {
         Settle::Retry
     };
     for claim in claims {
-        spool.settle(claim, how)?;
+        spool.settle(claim, how, None)?;
     }
     moved.map(|()| jobs.len())
 }

@@ -236,19 +236,27 @@ impl Queue for Spool {
             .collect()
     }
 
-    fn claim(&self, job: &Job) -> Option<Claim> {
-        let owner = self.owner().ok()?;
-        let from = self.dir("queue").join(job.file_name());
-        let path = self
-            .dir("inflight")
-            .join(format!("{}.{}", job.file_name(), owner.name));
-        fs::rename(&from, &path).ok()?;
-        // Re-read: the file is now ours, and may be newer than the copy the caller listed.
-        let job = read_job(&path).unwrap_or_else(|| job.clone());
-        Some(Claim::new(job, path))
+    fn claim(&self, jobs: &[Job]) -> Vec<Claim> {
+        let Ok(owner) = self.owner() else {
+            return Vec::new();
+        };
+        let take = |job: &Job| {
+            let from = self.dir("queue").join(job.file_name());
+            let path = self
+                .dir("inflight")
+                .join(format!("{}.{}", job.file_name(), owner.name));
+            fs::rename(&from, &path).ok()?;
+            // Re-read: the file is now ours, and may be newer than the copy the caller listed.
+            let job = read_job(&path).unwrap_or_else(|| job.clone());
+            Some(Claim::new(job, path))
+        };
+        jobs.iter().filter_map(take).collect()
     }
 
-    fn settle(&self, claim: Claim, how: Settle) -> Result<(), QueueError> {
+    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError> {
+        if let Some(r) = record {
+            self.log(r);
+        }
         match how {
             Settle::Delivered => {
                 let dest = self.dir("done").join(claim.job.file_name());
@@ -494,13 +502,19 @@ mod tests {
                 .is_none(),
             "no temporary files left"
         );
-        let claimed = spool.claim(&a).expect("first claim");
-        assert!(spool.claim(&a).is_none(), "a job is claimed once");
+        let claimed = spool
+            .claim(std::slice::from_ref(&a))
+            .pop()
+            .expect("first claim");
+        assert!(
+            spool.claim(std::slice::from_ref(&a)).is_empty(),
+            "a job is claimed once"
+        );
         assert_eq!(spool.counts().in_flight, 1);
-        spool.settle(claimed, Settle::Delivered).unwrap();
-        let mut dead = spool.claim(&b).unwrap();
+        spool.settle(claimed, Settle::Delivered, None).unwrap();
+        let mut dead = spool.claim(std::slice::from_ref(&b)).pop().unwrap();
         dead.job.last_error = Some("400".into());
-        spool.settle(dead, Settle::Dead).unwrap();
+        spool.settle(dead, Settle::Dead, None).unwrap();
         let c = spool.counts();
         assert_eq!((c.pending, c.in_flight, c.dead), (0, 0, 1));
         let by_id = |id: String| Filter {
@@ -526,7 +540,7 @@ mod tests {
         let other = Spool::open(tmp.path(), "other").unwrap();
         let (j, k) = (job(3, 1000), job(4, 2000));
         worker.enqueue(&[j.clone(), k.clone()]).unwrap();
-        let claimed = worker.claim(&j).unwrap();
+        let claimed = worker.claim(std::slice::from_ref(&j)).pop().unwrap();
         assert_eq!(other.recover(), 0, "a live worker's claim stays");
         assert_eq!(worker.recover(), 0, "a worker's own claims stay");
         // The worker dies: its lock goes with it (what kill -9 does to an OS lock).

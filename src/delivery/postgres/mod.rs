@@ -16,6 +16,7 @@ use postgres::Client;
 use super::job::Job;
 use super::queue::{Counts, Filter, QueueError};
 use crate::config::Database;
+use connect::Conn;
 pub use connect::{words, DbError};
 
 /// The channel workers listen on.
@@ -38,7 +39,7 @@ struct Db {
     user: Option<String>,
     /// Idle connections: each operation takes one (or opens one), so that threads sending to
     /// different endpoints do not wait for each other's statements.
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Conn>>,
     /// This process's name as a worker: `<host>-<pid>-<random>`.
     name: String,
     host: String,
@@ -99,14 +100,14 @@ impl Db {
     /// tried once more on a new one).
     fn run<T>(
         &self,
-        mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+        mut f: impl FnMut(&mut Conn) -> Result<T, postgres::Error>,
     ) -> Result<T, DbError> {
         let idle = || self.idle.lock().unwrap_or_else(|p| p.into_inner());
         for fresh in [false, true] {
             let reused = if fresh { None } else { idle().pop() };
             let mut client = match reused {
                 Some(c) if !c.is_closed() => c,
-                _ => self.connect()?,
+                _ => self.connect()?.into(),
             };
             match f(&mut client) {
                 Ok(v) => {
@@ -236,7 +237,7 @@ impl Postgres {
     fn run<T>(
         &self,
         what: &'static str,
-        f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+        f: impl FnMut(&mut Conn) -> Result<T, postgres::Error>,
     ) -> Result<T, QueueError> {
         self.db.run(f).map_err(failed(what))
     }

@@ -5,8 +5,11 @@ use crate::delivery::job::{Job, Outcome, Record};
 use crate::delivery::pace;
 use crate::delivery::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+use postgres::types::ToSql;
 
 /// A worker not seen for a lease (`$1`: the lease in seconds) is gone: SQL over a column naming one.
 fn gone(column: &str) -> String {
@@ -17,6 +20,62 @@ fn gone(column: &str) -> String {
 }
 
 const NOW_MS: &str = "(extract(epoch FROM now()) * 1000)::bigint";
+
+/// The statement that adds a record to the delivery log, its parameters numbered from `from` on
+/// (in the order of [`LogRow::params`]).
+fn insert_attempt(from: usize) -> String {
+    let values: Vec<String> = (from..from + 13).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO git_webhook.attempts (time_ms, repo, job, event, refname, endpoint, format,
+           attempt, outcome, status, duration_ms, error, next_ms)
+         VALUES ({})",
+        values.join(", ")
+    )
+}
+
+/// A log record's values as the database keeps them.
+struct LogRow<'a> {
+    r: &'a Record,
+    time_ms: i64,
+    attempt: i32,
+    outcome: &'static str,
+    status: Option<i32>,
+    duration_ms: Option<i64>,
+    next_ms: Option<i64>,
+}
+
+impl LogRow<'_> {
+    fn of(r: &Record) -> LogRow<'_> {
+        LogRow {
+            r,
+            time_ms: ms(r.time_ms),
+            attempt: i32::try_from(r.attempt).unwrap_or(i32::MAX),
+            outcome: r.outcome.as_str(),
+            status: r.status.map(i32::from),
+            duration_ms: r.duration_ms.map(ms),
+            next_ms: r.next_ms.map(ms),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        let r = self.r;
+        [
+            &self.time_ms,
+            &r.repo,
+            &r.job,
+            &r.event,
+            &r.refname,
+            &r.endpoint,
+            &r.format,
+            &self.attempt,
+            &self.outcome,
+            &self.status,
+            &self.duration_ms,
+            &r.error,
+            &self.next_ms,
+        ]
+    }
+}
 
 impl Queue for Postgres {
     fn location(&self) -> String {
@@ -88,47 +147,66 @@ impl Queue for Postgres {
         .unwrap_or_default()
     }
 
-    fn claim(&self, job: &Job) -> Option<Claim> {
-        self.db.register().ok()?;
-        let row = self
-            .run("cannot claim a job in", |c| {
-                c.query_opt(
+    fn claim(&self, jobs: &[Job]) -> Vec<Claim> {
+        if jobs.is_empty() || self.db.register().is_err() {
+            return Vec::new();
+        }
+        let ids: Vec<uuid::Uuid> = jobs.iter().map(Job::id).collect();
+        let rows = self
+            .run("cannot claim jobs in", |c| {
+                c.query(
                     "UPDATE git_webhook.jobs SET claimed_by = $2
-                     WHERE id = $1 AND state = 'queued' AND claimed_by IS NULL RETURNING job",
-                    &[&job.id(), &self.db.name],
+                     WHERE id = ANY($1) AND state = 'queued' AND claimed_by IS NULL
+                     RETURNING id, job",
+                    &[&ids, &self.db.name],
                 )
             })
-            .ok()??;
-        let job = job_of(&row)?;
-        Some(Claim::new(job, std::path::PathBuf::new()))
+            .unwrap_or_default();
+        // The rows as they are now, in the order asked for.
+        let mut taken: HashMap<uuid::Uuid, Job> = rows
+            .iter()
+            .filter_map(|r| Some((r.get(0), job_of(r)?)))
+            .collect();
+        ids.iter()
+            .filter_map(|id| taken.remove(id))
+            .map(|job| Claim::new(job, std::path::PathBuf::new()))
+            .collect()
     }
 
-    fn settle(&self, claim: Claim, how: Settle) -> Result<(), QueueError> {
+    /// One statement: the job's new state, and its log record when there is one.
+    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError> {
         let job = &claim.job;
         let (id, me) = (job.id(), &self.db.name);
-        let changed = self.run("cannot settle a job in", |c| {
-            let attempts = i32::try_from(job.attempts).unwrap_or(i32::MAX);
-            let state = match how {
-                Settle::Forget => {
-                    return c.execute(
-                        "DELETE FROM git_webhook.jobs WHERE id = $1 AND claimed_by = $2",
-                        &[&id, me],
-                    )
-                }
-                Settle::Retry => "queued",
-                Settle::Delivered => "delivered",
-                Settle::Dead => "dead",
-            };
-            c.execute(
-                &format!(
-                    "UPDATE git_webhook.jobs SET state = $3, attempts = $4, next_ms = $5, job = $6,
-                       claimed_by = NULL,
-                       finished_ms = CASE WHEN $3 = 'queued' THEN NULL ELSE {NOW_MS} END
-                     WHERE id = $1 AND claimed_by = $2"
-                ),
-                &[&id, me, &state, &attempts, &ms(job.next_ms), &json(job)],
+        let attempts = i32::try_from(job.attempts).unwrap_or(i32::MAX);
+        let (next, body) = (ms(job.next_ms), json(job));
+        let state = match how {
+            Settle::Forget => "",
+            Settle::Retry => "queued",
+            Settle::Delivered => "delivered",
+            Settle::Dead => "dead",
+        };
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, me];
+        let change = if how == Settle::Forget {
+            "DELETE FROM git_webhook.jobs WHERE id = $1 AND claimed_by = $2".to_owned()
+        } else {
+            params.extend([&state as &(dyn ToSql + Sync), &attempts, &next, &body]);
+            format!(
+                "UPDATE git_webhook.jobs SET state = $3, attempts = $4, next_ms = $5, job = $6,
+                   claimed_by = NULL,
+                   finished_ms = CASE WHEN $3 = 'queued' THEN NULL ELSE {NOW_MS} END
+                 WHERE id = $1 AND claimed_by = $2"
             )
-        })?;
+        };
+        let row = record.map(LogRow::of);
+        let sql = match &row {
+            Some(row) => {
+                let log = insert_attempt(params.len() + 1);
+                params.extend(row.params());
+                format!("WITH logged AS ({log}) {change}")
+            }
+            None => change,
+        };
+        let changed = self.run("cannot settle a job in", |c| c.execute(&sql, &params))?;
         if changed == 0 {
             return Err(QueueError {
                 what: "the claim had expired (another worker took the job back) in",
@@ -155,28 +233,9 @@ impl Queue for Postgres {
     }
 
     fn log(&self, r: &Record) {
-        let _ = self.run("cannot log in", |c| {
-            c.execute(
-                "INSERT INTO git_webhook.attempts (time_ms, repo, job, event, refname, endpoint,
-                   format, attempt, outcome, status, duration_ms, error, next_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &[
-                    &ms(r.time_ms),
-                    &r.repo,
-                    &r.job,
-                    &r.event,
-                    &r.refname,
-                    &r.endpoint,
-                    &r.format,
-                    &i32::try_from(r.attempt).unwrap_or(i32::MAX),
-                    &r.outcome.as_str(),
-                    &r.status.map(i32::from),
-                    &r.duration_ms.map(ms),
-                    &r.error,
-                    &r.next_ms.map(ms),
-                ],
-            )
-        });
+        let row = LogRow::of(r);
+        let sql = insert_attempt(1);
+        let _ = self.run("cannot log in", |c| c.execute(&sql, &row.params()));
     }
 
     fn records(&self, filter: &Filter, limit: usize) -> Vec<Record> {
