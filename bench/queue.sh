@@ -3,9 +3,11 @@
 #   push time   `git push` of one commit with the hook queueing into the spool, into PostgreSQL
 #               ([delivery] mode = "queue"), and with no hook: the milliseconds the database adds
 #               (target: at most 5 ms over the spool);
-#   drain rate  JOBS jobs for 8 endpoints of one receiver on 127.0.0.1, sent from the database by 1, 2
-#               and 4 `deliver --watch` workers, against one `deliver --now` over the same jobs in the
-#               spool (target: one worker at least the spool's rate).
+#   drain rate  JOBS jobs for 8 endpoints of one receiver on 127.0.0.1 in 8 repositories, sent from the
+#               database by 1, 2 and 4 `deliver --watch` workers, against one `deliver --now` over as
+#               many jobs in one repository's spool (target: one worker at least the spool's rate);
+#               then again with a receiver that takes 5 ms per answer, where more workers send more
+#               at once (on a machine with few cores the instant receiver leaves them no CPU to share).
 # Needs PostgreSQL's server programs (initdb, pg_ctl); the cluster lives in a temp dir, on a unix socket.
 #
 #   bash bench/queue.sh
@@ -35,12 +37,18 @@ sql() { psql -h "$tmp" -U postgres -Atc "$1"; }
 
 # A receiver that answers 200 at once, with keep-alive.
 cat >"$tmp/recv.py" <<'PY'
-import http.server, socketserver, sys
+import http.server, signal, socketserver, sys, time
+delay = 0.0
+def slow(*a):
+    global delay
+    delay = 0.005 - delay  # SIGUSR1 turns on (and off) 5 ms per answer, as a busier receiver takes
+signal.signal(signal.SIGUSR1, slow)
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else each keep-alive answer waits for a delayed ACK
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if delay: time.sleep(delay)
         self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
         self.wfile.write(b"ok")
     def log_message(self, *a): pass
@@ -83,35 +91,43 @@ printf 'push time (%s pushes each, µs per push): no hook %s, spool %s, database
 printf '  the database adds %s µs over the spool (target <= 5000); the hook with the database: %s µs over no hook\n' \
   $((db - spool)) $((db - base))
 
-# JOBS jobs: the 8 jobs of one push, copied with fresh ids.
+# JOBS jobs in 8 repositories (so that several workers have lanes to share): the 8 jobs of one
+# push, copied into each repository with fresh ids.
 sql "DELETE FROM git_webhook.jobs; DELETE FROM git_webhook.attempts;" >/dev/null
 git -C "$tmp/db.work" commit -q --allow-empty -m seed && git -C "$tmp/db.work" push -q origin HEAD:main 2>/dev/null
-fill_db() {
-  sql "CREATE TEMP TABLE seed AS SELECT * FROM git_webhook.jobs ORDER BY seq LIMIT 8;
-       DELETE FROM git_webhook.jobs;
-       INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts, created_ms, next_ms, job)
-       SELECT u, nextval('git_webhook.job_order'), event, repo, endpoint, refname, 'queued', 0, created_ms, next_ms,
-              jsonb_set(job, '{delivery,hook,delivery_id}', to_jsonb(u::text))
-       FROM (SELECT gen_random_uuid() AS u, s.* FROM generate_series(1, $per) n, seed s ORDER BY n, s.seq) x;" >/dev/null
-}
+repos=()
+for r in $(seq 0 7); do
+  repo "db$r" "queue = \"$url\"" none
+  repos+=("$(cd "$tmp/db$r.git" && pwd -P)")
+done
+sql "CREATE TEMP TABLE seed AS SELECT * FROM git_webhook.jobs ORDER BY seq LIMIT 8;
+     DELETE FROM git_webhook.jobs;
+     INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts, created_ms, next_ms, job)
+     SELECT u, nextval('git_webhook.job_order'), event, r, endpoint, refname, 'queued', 0, created_ms, next_ms,
+            jsonb_set(jsonb_set(job, '{delivery,hook,delivery_id}', to_jsonb(u::text)), '{repo}', to_jsonb(r))
+     FROM (SELECT gen_random_uuid() AS u, r, s.*
+           FROM generate_series(1, $((per / 8))) n, unnest(ARRAY['$(IFS=,; echo "${repos[*]}" | sed "s/,/','/g")']) r,
+                seed s ORDER BY n, r, s.seq) x;" >/dev/null
 queued() { sql "SELECT count(*) FROM git_webhook.jobs WHERE state = 'queued'"; }
-fill_db
-drain_db() { # drain_db WORKERS: jobs per second
-  local pids=() start end
+drain_db() { # drain_db WORKERS: jobs per second, from the start to the last job's settling
+  local pids=() start last
   sql "UPDATE git_webhook.jobs SET state = 'queued', attempts = 0, claimed_by = NULL, finished_ms = NULL;
        UPDATE git_webhook.jobs SET job = jsonb_set(job, '{attempts}', '0')" >/dev/null
-  start=$(date +%s%N)
+  start=$(date +%s%3N)
   for _ in $(seq "$1"); do
     GIT_DIR="$tmp/db.git" "$bin" deliver --watch --repo "$tmp/db.git" >/dev/null 2>&1 &
     pids+=($!)
   done
-  for _ in $(seq 6000); do [ "$(queued)" = 0 ] && break; sleep 0.05; done
-  end=$(date +%s%N)
+  for _ in $(seq 1200); do [ "$(queued)" = 0 ] && break; sleep 0.25; done
+  last=$(sql "SELECT max(finished_ms) FROM git_webhook.jobs")
   kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
-  echo $(( $(sql "SELECT count(*) FROM git_webhook.jobs") * 1000000000 / (end - start) ))
+  echo $(( total * 1000 / (last - start) ))
 }
 total=$(sql "SELECT count(*) FROM git_webhook.jobs")
 r1=$(drain_db 1); r2=$(drain_db 2); r4=$(drain_db 4)
+kill -USR1 "$recv"
+s1=$(drain_db 1); s2=$(drain_db 2); s4=$(drain_db 4)
+kill -USR1 "$recv"
 
 # The same jobs in the spool.
 git -C "$tmp/spool.work" commit -q --allow-empty -m seed && git -C "$tmp/spool.work" push -q origin HEAD:main 2>/dev/null
@@ -138,3 +154,4 @@ rs=$(( total * 1000000000 / (end - start) ))
 printf 'drain rate (%s jobs, 8 endpoints, jobs/s): spool, one pass %s; database, 1 worker %s, 2 workers %s, 4 workers %s\n' \
   "$total" "$rs" "$r1" "$r2" "$r4"
 printf '  database vs spool with one worker: %s%%\n' $(( r1 * 100 / rs ))
+printf '  with a receiver taking 5 ms per answer: database, 1 worker %s, 2 workers %s, 4 workers %s\n' "$s1" "$s2" "$s4"

@@ -15,7 +15,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use super::job::{Job, Outcome, Record};
-use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle};
+use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RepoLabel {
@@ -182,20 +182,22 @@ impl Queue for Metered<'_> {
     fn claim(&self, jobs: &[Job]) -> Vec<Claim> {
         self.inner.claim(jobs)
     }
-    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError> {
-        if how == Settle::Delivered {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-            let waited = now.saturating_sub(claim.job.created_ms);
-            self.metrics
-                .time_in_queue
-                .observe(Duration::from_millis(waited).as_secs_f64());
+    fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        for d in &done {
+            if d.how == Settle::Delivered {
+                let waited = now.saturating_sub(d.claim.job.created_ms);
+                self.metrics
+                    .time_in_queue
+                    .observe(Duration::from_millis(waited).as_secs_f64());
+            }
+            if let Some(r) = &d.record {
+                self.count(r);
+            }
         }
-        if let Some(r) = record {
-            self.count(r);
-        }
-        self.inner.settle(claim, how, record)
+        self.inner.settle(done)
     }
     fn recover(&self) -> usize {
         self.inner.recover()

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use super::http::{self, Attempted};
 use super::job::{EndpointRef, Job, Outcome, Record};
 use super::pace::{self, Lane};
-use super::queue::{Claim, Held, Queue, Settle};
+use super::queue::{Claim, Held, Queue, Settle, Settled};
 use super::request::WireRequest;
 use super::retry::{Policy, Verdict};
 use crate::clock::Clock;
@@ -163,7 +163,7 @@ impl Pass<'_> {
             fates.insert(job.id(), fate);
             take.push(job);
         }
-        let mut due = Vec::new();
+        let (mut due, mut ended) = (Vec::new(), Settling::new());
         for mut c in self.queue.claim(&take) {
             match fates.remove(&c.job.id()).flatten() {
                 None => due.push(c),
@@ -176,10 +176,11 @@ impl Pass<'_> {
                         summary.dropped += 1;
                         Settle::Forget
                     };
-                    s.settle(c, how, Some((outcome, error)), summary);
+                    ended.done.push(s.ended(c, how, outcome, error));
                 }
             }
         }
+        ended.flush(s.queue, summary);
         (due, locks)
     }
 
@@ -225,25 +226,58 @@ impl Pass<'_> {
     }
 }
 
-impl Sender<'_> {
-    /// Ends a claim without an attempt: logged with an outcome and error, if one is given.
-    fn settle(
-        &self,
-        claim: Claim,
-        how: Settle,
-        logged: Option<(Outcome, String)>,
-        summary: &mut Summary,
-    ) {
-        let record = logged.map(|(outcome, error)| Record {
-            error: Some(error),
-            ..Record::of(&claim.job, self.clock.now_ms(), outcome)
-        });
-        self.finish(claim, how, record.as_ref(), summary);
+/// The longest a settled claim waits to be handed to the queue with the ones after it (so that a
+/// database takes them in one statement), and the most handed over at once. A worker killed
+/// meanwhile leaves these jobs to be sent again, once.
+const SETTLE_WAIT: Duration = Duration::from_millis(50);
+const SETTLE_BATCH: usize = 64;
+
+/// Claims ended and not yet handed to the queue.
+struct Settling {
+    done: Vec<Settled>,
+    since: Instant,
+}
+
+impl Settling {
+    fn new() -> Settling {
+        Settling {
+            done: Vec::new(),
+            since: Instant::now(),
+        }
     }
 
-    fn finish(&self, claim: Claim, how: Settle, record: Option<&Record>, summary: &mut Summary) {
-        if let Err(e) = self.queue.settle(claim, how, record) {
+    /// Adds an ended claim; hands them all over when the batch is full or has waited long enough.
+    fn add(&mut self, settled: Settled, queue: &dyn Queue, summary: &mut Summary) {
+        if self.done.is_empty() {
+            self.since = Instant::now();
+        }
+        self.done.push(settled);
+        if self.done.len() >= SETTLE_BATCH || self.since.elapsed() >= SETTLE_WAIT {
+            self.flush(queue, summary);
+        }
+    }
+
+    fn flush(&mut self, queue: &dyn Queue, summary: &mut Summary) {
+        if self.done.is_empty() {
+            return;
+        }
+        if let Err(e) = queue.settle(std::mem::take(&mut self.done)) {
             summary.notices.push(Notice::QueueProblem(chain(&e)));
+        }
+    }
+}
+
+impl Sender<'_> {
+    /// A claim ended without an attempt, logged with its outcome and error.
+    fn ended(&self, claim: Claim, how: Settle, outcome: Outcome, error: String) -> Settled {
+        let record = Record {
+            error: Some(error),
+            ..Record::of(&claim.job, self.clock.now_ms(), outcome)
+        };
+        Settled {
+            claim,
+            how,
+            record: Some(record),
         }
     }
 
@@ -280,13 +314,19 @@ impl Sender<'_> {
         let key = self.lane_key(&group[0].job);
         let client = endpoint.map(|e| http::client(&e.tls));
         let mut sent = Vec::new();
+        let mut settling = Settling::new();
         // Set when the receiver said "too fast": the rest of the group waits until then, in order.
         let mut held_until: Option<u64> = None;
         for mut claim in group {
             if let Some(until) = held_until {
                 claim.job.next_ms = claim.job.next_ms.max(until);
                 summary.wait_for(claim.job.next_ms);
-                self.finish(claim, Settle::Retry, None, &mut summary);
+                let retry = Settled {
+                    claim,
+                    how: Settle::Retry,
+                    record: None,
+                };
+                settling.add(retry, self.queue, &mut summary);
                 continue;
             }
             claim.job.attempts += 1;
@@ -305,33 +345,32 @@ impl Sender<'_> {
                     );
                     claim.job.last_error = Some(error.clone());
                     summary.dead += 1;
-                    self.settle(
-                        claim,
-                        Settle::Dead,
-                        Some((Outcome::Dead, error)),
-                        &mut summary,
-                    );
+                    let dead = self.ended(claim, Settle::Dead, Outcome::Dead, error);
+                    settling.add(dead, self.queue, &mut summary);
                     continue;
                 }
             };
-            held_until = self.conclude(claim, &attempted, endpoint, &mut summary);
+            let settled;
+            (settled, held_until) = self.conclude(claim, &attempted, endpoint, &mut summary);
+            settling.add(settled, self.queue, &mut summary);
         }
+        settling.flush(self.queue, &mut summary);
         if let Some(rate) = endpoint.and_then(|e| e.chat.rate_limit) {
             pace::record(self.queue, &key, &sent, rate);
         }
         summary
     }
 
-    /// Logs an attempt and settles its job as its answer says (the vendor's verdict from the body,
-    /// when its format reads one, or else the status). Returns when the job is due again if the
-    /// receiver said it was sent too fast.
+    /// Judges an attempt by its answer (the vendor's verdict from the body, when its format reads
+    /// one, or else the status): how its claim ends, with its log record, and when the job is due
+    /// again if the receiver said it was sent too fast.
     fn conclude(
         &self,
         mut claim: Claim,
         attempted: &Attempted,
         endpoint: Option<&Endpoint>,
         summary: &mut Summary,
-    ) -> Option<u64> {
+    ) -> (Settled, Option<u64>) {
         let job = &mut claim.job;
         let (verdict, failure, too_fast) = attempted.judged(endpoint.map(|e| e.format));
         let policy = Policy::of(&self.config.delivery);
@@ -392,7 +431,11 @@ impl Sender<'_> {
             format,
             summary: text,
         });
-        self.finish(claim, how, Some(&record), summary);
-        held
+        let settled = Settled {
+            claim,
+            how,
+            record: Some(record),
+        };
+        (settled, held)
     }
 }

@@ -104,6 +104,14 @@ pub enum Settle {
     Forget,
 }
 
+/// A claim ended: how, and what the delivery log tells of it (if anything).
+#[derive(Debug)]
+pub struct Settled {
+    pub claim: Claim,
+    pub how: Settle,
+    pub record: Option<Record>,
+}
+
 /// How many jobs are where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -128,8 +136,9 @@ pub trait Queue: Sync {
     /// Takes waiting jobs for this worker, in the order given; a job another worker took first is
     /// left out.
     fn claim(&self, jobs: &[Job]) -> Vec<Claim>;
-    /// Ends a claim, appending `record` (what became of the job) to the delivery log with it.
-    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError>;
+    /// Ends claims, appending each one's record to the delivery log with it, all in one go where the
+    /// queue can; the first failure is returned once every claim was tried.
+    fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError>;
     /// Puts back in the queue the claims of workers that are gone; returns how many.
     fn recover(&self) -> usize;
     /// Appends a record to the delivery log (failures to log are not fatal).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::job::Job;
 use super::pass::Summary;
 use super::postgres::Postgres;
-use super::queue::{Queue, QueueError, Settle};
+use super::queue::{Queue, QueueError, Settle, Settled};
 use super::spool::Spool;
 use super::worker::{self, Submit, POLL};
 use crate::clock::Clock;
@@ -122,9 +122,12 @@ fn move_jobs(spool: &Spool, queue: &dyn Queue) -> Result<usize, QueueError> {
     } else {
         Settle::Retry
     };
-    for claim in claims {
-        spool.settle(claim, how, None)?;
-    }
+    let settled = claims.into_iter().map(|claim| Settled {
+        claim,
+        how,
+        record: None,
+    });
+    spool.settle(settled.collect())?;
     moved.map(|()| jobs.len())
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::job::{Job, Record};
-use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle};
+use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
 use crate::config::Config;
 
 /// Where finished jobs and dead letters are kept: the most recent this many of each.
@@ -202,6 +202,34 @@ impl Spool {
         ctx("cannot remove", claim.key(), fs::remove_file(claim.key()))
     }
 
+    /// Logs a claim's record, then moves its job where `how` says.
+    fn settle_one(&self, Settled { claim, how, record }: Settled) -> Result<(), QueueError> {
+        if let Some(r) = &record {
+            self.log(r);
+        }
+        match how {
+            Settle::Delivered => {
+                let dest = self.dir("done").join(claim.job.file_name());
+                ctx(
+                    "cannot move finished job to",
+                    &dest,
+                    fs::rename(claim.key(), &dest),
+                )
+            }
+            Settle::Retry | Settle::Dead => {
+                // Both keep the job as it now is (schedule, attempts, last error), written in full.
+                let dir = if how == Settle::Retry {
+                    "queue"
+                } else {
+                    "dead"
+                };
+                self.write_durably(dir, &[&claim.job])?;
+                Spool::remove_claim(&claim)
+            }
+            Settle::Forget => Spool::remove_claim(&claim),
+        }
+    }
+
     /// Whether the worker that named itself `owner` still runs: it holds its lock file.
     fn owner_alive(&self, owner: &str) -> bool {
         let path = self.dir("owners").join(format!("{owner}.lock"));
@@ -253,31 +281,15 @@ impl Queue for Spool {
         jobs.iter().filter_map(take).collect()
     }
 
-    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError> {
-        if let Some(r) = record {
-            self.log(r);
-        }
-        match how {
-            Settle::Delivered => {
-                let dest = self.dir("done").join(claim.job.file_name());
-                ctx(
-                    "cannot move finished job to",
-                    &dest,
-                    fs::rename(claim.key(), &dest),
-                )
+    fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
+        let mut first = Ok(());
+        for d in done {
+            let settled = self.settle_one(d);
+            if first.is_ok() {
+                first = settled;
             }
-            Settle::Retry | Settle::Dead => {
-                // Both keep the job as it now is (schedule, attempts, last error), written in full.
-                let dir = if how == Settle::Retry {
-                    "queue"
-                } else {
-                    "dead"
-                };
-                self.write_durably(dir, &[&claim.job])?;
-                Spool::remove_claim(&claim)
-            }
-            Settle::Forget => Spool::remove_claim(&claim),
         }
+        first
     }
 
     fn recover(&self) -> usize {
@@ -511,10 +523,17 @@ mod tests {
             "a job is claimed once"
         );
         assert_eq!(spool.counts().in_flight, 1);
-        spool.settle(claimed, Settle::Delivered, None).unwrap();
+        let settled = |claim, how| Settled {
+            claim,
+            how,
+            record: None,
+        };
+        spool
+            .settle(vec![settled(claimed, Settle::Delivered)])
+            .unwrap();
         let mut dead = spool.claim(std::slice::from_ref(&b)).pop().unwrap();
         dead.job.last_error = Some("400".into());
-        spool.settle(dead, Settle::Dead, None).unwrap();
+        spool.settle(vec![settled(dead, Settle::Dead)]).unwrap();
         let c = spool.counts();
         assert_eq!((c.pending, c.in_flight, c.dead), (0, 0, 1));
         let by_id = |id: String| Filter {

@@ -3,7 +3,7 @@
 use super::{counts, job_of, json, ms, unms, Lane, Postgres, CHANNEL, COUNTS, PRUNE_EVERY};
 use crate::delivery::job::{Job, Outcome, Record};
 use crate::delivery::pace;
-use crate::delivery::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle};
+use crate::delivery::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,57 +21,79 @@ fn gone(column: &str) -> String {
 
 const NOW_MS: &str = "(extract(epoch FROM now()) * 1000)::bigint";
 
-/// The statement that adds a record to the delivery log, its parameters numbered from `from` on
-/// (in the order of [`LogRow::params`]).
-fn insert_attempt(from: usize) -> String {
-    let values: Vec<String> = (from..from + 13).map(|n| format!("${n}")).collect();
+/// The statement that adds records to the delivery log, from the arrays of [`LogRows::params`]
+/// numbered from `from` on.
+fn insert_attempts(from: usize) -> String {
+    let types = [
+        "int8", "text", "uuid", "uuid", "text", "text", "text", "int4", "text", "int4", "int8",
+        "text", "int8",
+    ];
+    let arrays: Vec<String> = (from..)
+        .zip(types)
+        .map(|(n, t)| format!("${n}::{t}[]"))
+        .collect();
     format!(
         "INSERT INTO git_webhook.attempts (time_ms, repo, job, event, refname, endpoint, format,
            attempt, outcome, status, duration_ms, error, next_ms)
-         VALUES ({})",
-        values.join(", ")
+         SELECT * FROM unnest({})",
+        arrays.join(", ")
     )
 }
 
-/// A log record's values as the database keeps them.
-struct LogRow<'a> {
-    r: &'a Record,
-    time_ms: i64,
-    attempt: i32,
-    outcome: &'static str,
-    status: Option<i32>,
-    duration_ms: Option<i64>,
-    next_ms: Option<i64>,
+/// Log records as the database keeps them, one array per column.
+#[derive(Default)]
+struct LogRows<'a> {
+    time_ms: Vec<i64>,
+    repo: Vec<Option<&'a str>>,
+    job: Vec<uuid::Uuid>,
+    event: Vec<uuid::Uuid>,
+    refname: Vec<&'a str>,
+    endpoint: Vec<&'a str>,
+    format: Vec<&'a str>,
+    attempt: Vec<i32>,
+    outcome: Vec<&'static str>,
+    status: Vec<Option<i32>>,
+    duration_ms: Vec<Option<i64>>,
+    error: Vec<Option<&'a str>>,
+    next_ms: Vec<Option<i64>>,
 }
 
-impl LogRow<'_> {
-    fn of(r: &Record) -> LogRow<'_> {
-        LogRow {
-            r,
-            time_ms: ms(r.time_ms),
-            attempt: i32::try_from(r.attempt).unwrap_or(i32::MAX),
-            outcome: r.outcome.as_str(),
-            status: r.status.map(i32::from),
-            duration_ms: r.duration_ms.map(ms),
-            next_ms: r.next_ms.map(ms),
+impl<'a> LogRows<'a> {
+    fn of(records: impl IntoIterator<Item = &'a Record>) -> LogRows<'a> {
+        let mut rows = LogRows::default();
+        for r in records {
+            rows.time_ms.push(ms(r.time_ms));
+            rows.repo.push(r.repo.as_deref());
+            rows.job.push(r.job);
+            rows.event.push(r.event);
+            rows.refname.push(&r.refname);
+            rows.endpoint.push(&r.endpoint);
+            rows.format.push(&r.format);
+            rows.attempt
+                .push(i32::try_from(r.attempt).unwrap_or(i32::MAX));
+            rows.outcome.push(r.outcome.as_str());
+            rows.status.push(r.status.map(i32::from));
+            rows.duration_ms.push(r.duration_ms.map(ms));
+            rows.error.push(r.error.as_deref());
+            rows.next_ms.push(r.next_ms.map(ms));
         }
+        rows
     }
 
     fn params(&self) -> [&(dyn ToSql + Sync); 13] {
-        let r = self.r;
         [
             &self.time_ms,
-            &r.repo,
-            &r.job,
-            &r.event,
-            &r.refname,
-            &r.endpoint,
-            &r.format,
+            &self.repo,
+            &self.job,
+            &self.event,
+            &self.refname,
+            &self.endpoint,
+            &self.format,
             &self.attempt,
             &self.outcome,
             &self.status,
             &self.duration_ms,
-            &r.error,
+            &self.error,
             &self.next_ms,
         ]
     }
@@ -173,45 +195,56 @@ impl Queue for Postgres {
             .collect()
     }
 
-    /// One statement: the job's new state, and its log record when there is one.
-    fn settle(&self, claim: Claim, how: Settle, record: Option<&Record>) -> Result<(), QueueError> {
-        let job = &claim.job;
-        let (id, me) = (job.id(), &self.db.name);
-        let attempts = i32::try_from(job.attempts).unwrap_or(i32::MAX);
-        let (next, body) = (ms(job.next_ms), json(job));
-        let state = match how {
-            Settle::Forget => "",
-            Settle::Retry => "queued",
-            Settle::Delivered => "delivered",
-            Settle::Dead => "dead",
-        };
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, me];
-        let change = if how == Settle::Forget {
-            "DELETE FROM git_webhook.jobs WHERE id = $1 AND claimed_by = $2".to_owned()
-        } else {
-            params.extend([&state as &(dyn ToSql + Sync), &attempts, &next, &body]);
-            format!(
-                "UPDATE git_webhook.jobs SET state = $3, attempts = $4, next_ms = $5, job = $6,
-                   claimed_by = NULL,
-                   finished_ms = CASE WHEN $3 = 'queued' THEN NULL ELSE {NOW_MS} END
-                 WHERE id = $1 AND claimed_by = $2"
-            )
-        };
-        let row = record.map(LogRow::of);
-        let sql = match &row {
-            Some(row) => {
-                let log = insert_attempt(params.len() + 1);
-                params.extend(row.params());
-                format!("WITH logged AS ({log}) {change}")
-            }
-            None => change,
-        };
-        let changed = self.run("cannot settle a job in", |c| c.execute(&sql, &params))?;
-        if changed == 0 {
+    /// One statement for every claim: the jobs' new states (a job forgotten is deleted), and the
+    /// log records.
+    fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<uuid::Uuid> = done.iter().map(|d| d.claim.job.id()).collect();
+        let states: Vec<&str> = done
+            .iter()
+            .map(|d| match d.how {
+                Settle::Forget => "forget",
+                Settle::Retry => "queued",
+                Settle::Delivered => "delivered",
+                Settle::Dead => "dead",
+            })
+            .collect();
+        let attempts: Vec<i32> = done
+            .iter()
+            .map(|d| i32::try_from(d.claim.job.attempts).unwrap_or(i32::MAX))
+            .collect();
+        let next: Vec<i64> = done.iter().map(|d| ms(d.claim.job.next_ms)).collect();
+        let bodies: Vec<serde_json::Value> = done.iter().map(|d| json(&d.claim.job)).collect();
+        let log = LogRows::of(done.iter().filter_map(|d| d.record.as_ref()));
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&self.db.name, &ids, &states, &attempts, &next, &bodies];
+        let log_from = params.len() + 1;
+        params.extend(log.params());
+        let sql = format!(
+            "WITH s AS (
+               SELECT * FROM unnest($2::uuid[], $3::text[], $4::int4[], $5::int8[], $6::jsonb[])
+                 AS s(id, state, attempts, next_ms, job)),
+             logged AS ({}),
+             forgotten AS (
+               DELETE FROM git_webhook.jobs j USING s
+               WHERE j.id = s.id AND s.state = 'forget' AND j.claimed_by = $1 RETURNING 1),
+             changed AS (
+               UPDATE git_webhook.jobs j SET state = s.state, attempts = s.attempts,
+                 next_ms = s.next_ms, job = s.job, claimed_by = NULL,
+                 finished_ms = CASE WHEN s.state = 'queued' THEN NULL ELSE {NOW_MS} END
+               FROM s WHERE j.id = s.id AND s.state <> 'forget' AND j.claimed_by = $1 RETURNING 1)
+             SELECT (SELECT count(*) FROM forgotten) + (SELECT count(*) FROM changed)",
+            insert_attempts(log_from)
+        );
+        let row = self.run("cannot settle jobs in", |c| c.query_one(&sql, &params))?;
+        let lost = ids.len() - usize::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        if lost > 0 {
             return Err(QueueError {
-                what: "the claim had expired (another worker took the job back) in",
+                what: "claims had expired (another worker took the jobs back) in",
                 place: self.location(),
-                source: format!("job {id}").into(),
+                source: format!("{lost} of {} jobs", ids.len()).into(),
             });
         }
         Ok(())
@@ -233,9 +266,9 @@ impl Queue for Postgres {
     }
 
     fn log(&self, r: &Record) {
-        let row = LogRow::of(r);
-        let sql = insert_attempt(1);
-        let _ = self.run("cannot log in", |c| c.execute(&sql, &row.params()));
+        let rows = LogRows::of([r]);
+        let sql = insert_attempts(1);
+        let _ = self.run("cannot log in", |c| c.execute(&sql, &rows.params()));
     }
 
     fn records(&self, filter: &Filter, limit: usize) -> Vec<Record> {
