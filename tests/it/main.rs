@@ -10,6 +10,7 @@ mod dry_run;
 mod durable;
 mod formats;
 mod gitlab;
+mod operations;
 mod remote;
 mod robustness;
 mod selection;

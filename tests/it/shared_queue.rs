@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::pg::Cluster;
-use crate::support::{bin, hermetic, run_bin, Receiver, Reply, Request, Server};
+use crate::support::{
+    bin, free_port, hermetic, run_bin, scrape_metrics, Receiver, Reply, Request, Server,
+};
 
 /// The server-wide file every repository and worker reads: the queue.
 fn global(dir: &Path, url: &str, extra: &str) -> PathBuf {
@@ -40,9 +42,14 @@ fn server(receiver: &Receiver) -> Server {
 
 /// A `deliver --watch` worker serving every repository.
 fn worker(dir: &Path, global: &Path, log: &str) -> Child {
+    worker_with(dir, global, log, &[])
+}
+
+fn worker_with(dir: &Path, global: &Path, log: &str, args: &[&str]) -> Child {
     let out = std::fs::File::create(dir.join(log)).expect("log file");
     hermetic(Command::new(bin()), dir)
         .args(["deliver", "--watch"])
+        .args(args)
         .env("GIT_WEBHOOK_GLOBAL_CONFIG", global)
         .stdout(out)
         .stderr(Stdio::null())
@@ -326,7 +333,9 @@ fn a_receiver_down_for_a_while_gets_its_dead_letters_redelivered_in_one_batch() 
     let gs = g.to_string_lossy().into_owned();
     let server = server(&receiver);
     let work = server.clone_work();
-    let w = worker(tmp.path(), &g, "worker.log");
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{port}");
+    let w = worker_with(tmp.path(), &g, "worker.log", &["--metrics", &metrics]);
     for i in 0..3 {
         work.commit(&format!("during the outage {i}"));
         work.push_env(
@@ -338,6 +347,17 @@ fn a_receiver_down_for_a_while_gets_its_dead_letters_redelivered_in_one_batch() 
     wait_until("3 dead letters", Duration::from_secs(20), || {
         db.sql("SELECT count(*) FROM git_webhook.jobs WHERE state = 'dead'") == "3"
     });
+    let repo = server.bare.canonicalize().expect("canonical");
+    let gauge = |name: &str| format!("git_webhook_jobs_{name}{{repo=\"{}\"}}", repo.display());
+    let page = scrape_metrics(port);
+    for line in [
+        format!("{} 3", gauge("dead")),
+        format!("{} 0", gauge("pending")),
+        "git_webhook_attempts_total{outcome=\"dead\",status=\"4xx\"} 3".to_owned(),
+        "git_webhook_attempt_duration_seconds_count 3".to_owned(),
+    ] {
+        assert!(page.contains(&line), "no {line:?} in:\n{page}");
+    }
     let (_, dead, _) = cli(tmp.path(), &g, &["status", "--state", "dead"]);
     assert_eq!(
         dead.lines().filter(|l| l.contains("410 Gone")).count(),
@@ -370,6 +390,10 @@ fn a_receiver_down_for_a_while_gets_its_dead_letters_redelivered_in_one_batch() 
     assert!(ok, "{err}");
     assert_eq!(out.matches("requeued job").count(), 3, "{out}");
     let got = receiver.wait_for(6, Duration::from_secs(30));
+    let delivered = "git_webhook_attempts_total{outcome=\"delivered\",status=\"2xx\"} 3";
+    wait_until("the redelivered count", Duration::from_secs(20), || {
+        scrape_metrics(port).contains(delivered)
+    });
     stop(w);
     let resent: Vec<String> = got[3..].iter().map(delivery_id).collect();
     let first: Vec<String> = refused.iter().take(3).map(delivery_id).collect();
