@@ -307,7 +307,7 @@ pub fn run(out: &mut dyn Write, env: &HookEnv, format_id: &str) -> Result<(), De
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = writeln!(out, "The delivery log (`git webhook log`):");
-        super::queue::show_log(&spool.records(&Filter::default(), 10), false, out);
+        super::status::show_log(&spool.records(&Filter::default(), 10), false, out);
     }
     if got.len() < expected {
         return Err(DemoError::Missing {

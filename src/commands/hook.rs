@@ -12,7 +12,7 @@ use crate::config::{self, Config, Mode, NotConfigured};
 use crate::delivery::job::Job;
 use crate::delivery::pushes::{self, RecordedPush};
 use crate::delivery::spool::Spool;
-use crate::delivery::{plan, worker, Queue, WireRequest};
+use crate::delivery::{plan, submit, worker, Queue, WireRequest};
 use crate::describe;
 use crate::env::HookEnv;
 use crate::error::chain;
@@ -181,7 +181,7 @@ fn run(
             requests: jobs.len(),
         });
     }
-    worker::submit(jobs, &submit, &mut |n| ctx.say(n));
+    submit::submit(jobs, &submit, &mut |n| ctx.say(n));
 }
 
 /// The jobs of a push: its events (walking the commits each ref update brought) for every endpoint

@@ -7,6 +7,8 @@ mod demo;
 mod hook;
 mod install;
 mod queue;
+mod redeliver;
+mod status;
 mod test;
 
 use std::io::{Read, Write};
@@ -100,19 +102,21 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             },
             ctx,
         ),
-        Command::Status { at, select, state } => queue::status(&at, &select, state.as_deref(), ctx),
+        Command::Status { at, select, state } => {
+            status::status(&at, &select, state.as_deref(), ctx)
+        }
         Command::Log {
             at,
             select,
             state,
             limit,
-        } => queue::log(&at, &select, state.as_deref(), limit, ctx),
+        } => status::log(&at, &select, state.as_deref(), limit, ctx),
         Command::Redeliver {
             at,
             select,
             ids,
             state,
-        } => queue::redeliver(&at, &select, &ids, state.as_deref(), ctx),
+        } => redeliver::redeliver(&at, &select, &ids, state.as_deref(), ctx),
         Command::Queue(QueueCommand::Migrate { at }) => queue::migrate(&at, ctx),
         Command::Install(args) => install::run(&args, false, ctx),
         Command::Uninstall(args) => install::run(&args, true, ctx),

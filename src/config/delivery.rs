@@ -7,8 +7,8 @@ use serde::Serialize;
 use toml::Spanned;
 
 use super::queue::{self, QueueKind};
-use super::schema::{DurationValue, RawDelivery};
-use super::{duration, show_duration, show_durations, Located};
+use super::schema::RawDelivery;
+use super::{duration, show_duration, show_durations, time, Located};
 
 /// The built-in retry schedule: the delay before each retry.
 pub const DEFAULT_SCHEDULE: [Duration; 6] = [
@@ -87,16 +87,6 @@ fn positive(n: &Option<Spanned<usize>>, default: usize) -> Result<usize, Located
         None => Ok(default),
         Some(n) if *n.get_ref() == 0 => Err((n.span().start, "must be at least 1".to_owned())),
         Some(n) => Ok(*n.get_ref()),
-    }
-}
-
-pub(super) fn time(
-    value: &Option<Spanned<DurationValue>>,
-    default: Duration,
-) -> Result<Duration, Located> {
-    match value {
-        Some(v) => duration(v).map_err(|m| (v.span().start, m)),
-        None => Ok(default),
     }
 }
 

@@ -253,6 +253,17 @@ pub(crate) fn duration(value: &Spanned<DurationValue>) -> Result<Duration, Strin
     Ok(d)
 }
 
+/// A duration key's value, or `default` when the key is not set.
+pub(crate) fn time(
+    value: &Option<Spanned<DurationValue>>,
+    default: Duration,
+) -> Result<Duration, Located> {
+    match value {
+        Some(v) => duration(v).map_err(|m| (v.span().start, m)),
+        None => Ok(default),
+    }
+}
+
 /// A duration as the configuration writes it: `"10s"`, `"1h 30m"`.
 pub(crate) fn show_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     humantime::format_duration(*d).to_string().serialize(s)

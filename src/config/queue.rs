@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::delivery::time;
 use super::schema::RawDelivery;
 use super::tls::readable;
-use super::Located;
+use super::{time, Located};
 use crate::secret::Secret;
 
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);

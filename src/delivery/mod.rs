@@ -1,8 +1,11 @@
-//! Delivery, from a push's events to answered requests: planning jobs ([`plan`]), pushes recorded for later ([`pushes`]), the queue interface
-//! ([`queue`]) and its file implementation ([`spool`]), the one wire request ([`request`]), the HTTP
-//! transport ([`http`]), the retry policy ([`retry`]), a delivery pass ([`pass`]) and the workers
-//! ([`worker`]).
+//! Delivery, from a push's events to answered requests: planning jobs ([`plan`]), pushes recorded for
+//! later ([`pushes`]), handing a push's jobs over ([`submit`]), the queue interface ([`queue`]) with
+//! the file spool ([`spool`]) and the shared database ([`postgres`], [`shared`]), the one wire request
+//! ([`request`]), the HTTP transport ([`http`]), the retry policy ([`retry`]), a delivery pass
+//! ([`pass`]) sending each endpoint's jobs ([`send`]) and what it did ([`summary`]), the workers
+//! ([`worker`]) and their metrics ([`metrics`]).
 
+mod files;
 pub mod http;
 pub mod job;
 pub mod metrics;
@@ -14,8 +17,11 @@ pub mod pushes;
 pub mod queue;
 pub mod request;
 pub mod retry;
+mod send;
 pub mod shared;
 pub mod spool;
+pub mod submit;
+pub mod summary;
 pub mod worker;
 
 pub use job::{Outcome, Record};

@@ -1,55 +1,21 @@
-//! One delivery pass: claim what is due, send to every endpoint in parallel (each endpoint's jobs in
-//! order), then settle each job as delivered, scheduled for a retry, or dead.
+//! One delivery pass: claim what is due (ending the jobs too old, or whose push did not complete),
+//! then send to every endpoint in parallel, each endpoint's jobs in order ([`super::send`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rayon::prelude::*;
 
-use super::http::{self, Attempted};
-use super::job::{EndpointRef, Job, Outcome, Record};
-use super::pace::{self, Lane};
-use super::queue::{Claim, Held, Queue, Settle, Settled};
-use super::request::WireRequest;
-use super::retry::{Policy, Verdict};
+use super::job::{EndpointRef, Outcome};
+use super::pace::Lane;
+use super::queue::{Claim, Held, Queue, Settle};
+use super::send::{Sender, Settling};
+use super::summary::Summary;
 use crate::clock::Clock;
-use crate::config::{Config, Endpoint};
-use crate::error::chain;
+use crate::config::Config;
 use crate::notice::Notice;
-
-/// What one pass did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub delivered: usize,
-    pub retrying: usize,
-    pub dead: usize,
-    pub dropped: usize,
-    /// One line per request made, in job order, and any queue problem.
-    pub notices: Vec<Notice>,
-    /// When the earliest job left waiting for its schedule is due (jobs waiting for their ref to move
-    /// count as due now); `None` when none waits.
-    pub next_due_ms: Option<u64>,
-}
-
-impl Summary {
-    /// Notes a job that becomes due at `due_ms`.
-    fn wait_for(&mut self, due_ms: u64) {
-        self.next_due_ms = Some(self.next_due_ms.map_or(due_ms, |d| d.min(due_ms)));
-    }
-
-    fn add(&mut self, other: Summary) {
-        self.delivered += other.delivered;
-        self.retrying += other.retrying;
-        self.dead += other.dead;
-        self.dropped += other.dropped;
-        self.notices.extend(other.notices);
-        if let Some(due) = other.next_due_ms {
-            self.wait_for(due);
-        }
-    }
-}
 
 /// Whether an `update`-hook job's ref has moved to its new value yet: `(refname, new)`.
 pub type RefMoved<'a> = &'a dyn Fn(&str, &str) -> bool;
@@ -83,16 +49,6 @@ fn pool(size: usize) -> Option<&'static rayon::ThreadPool> {
             .ok()
     })
     .as_ref()
-}
-
-/// What the parallel part of a pass needs: the queue, the configuration, the clock, and the
-/// repository (its canonical path) whose jobs it sends.
-#[derive(Clone, Copy)]
-struct Sender<'a> {
-    queue: &'a dyn Queue,
-    config: &'a Config,
-    clock: &'a Clock,
-    repo: &'a Path,
 }
 
 impl Pass<'_> {
@@ -223,219 +179,5 @@ impl Pass<'_> {
         }
         self.queue.prune();
         summary
-    }
-}
-
-/// The longest a settled claim waits to be handed to the queue with the ones after it (so that a
-/// database takes them in one statement), and the most handed over at once. A worker killed
-/// meanwhile leaves these jobs to be sent again, once.
-const SETTLE_WAIT: Duration = Duration::from_millis(50);
-const SETTLE_BATCH: usize = 64;
-
-/// Claims ended and not yet handed to the queue.
-struct Settling {
-    done: Vec<Settled>,
-    since: Instant,
-}
-
-impl Settling {
-    fn new() -> Settling {
-        Settling {
-            done: Vec::new(),
-            since: Instant::now(),
-        }
-    }
-
-    /// Adds an ended claim; hands them all over when the batch is full or has waited long enough.
-    fn add(&mut self, settled: Settled, queue: &dyn Queue, summary: &mut Summary) {
-        if self.done.is_empty() {
-            self.since = Instant::now();
-        }
-        self.done.push(settled);
-        if self.done.len() >= SETTLE_BATCH || self.since.elapsed() >= SETTLE_WAIT {
-            self.flush(queue, summary);
-        }
-    }
-
-    fn flush(&mut self, queue: &dyn Queue, summary: &mut Summary) {
-        if self.done.is_empty() {
-            return;
-        }
-        if let Err(e) = queue.settle(std::mem::take(&mut self.done)) {
-            summary.notices.push(Notice::QueueProblem(chain(&e)));
-        }
-    }
-}
-
-impl Sender<'_> {
-    /// A claim ended without an attempt, logged with its outcome and error.
-    fn ended(&self, claim: Claim, how: Settle, outcome: Outcome, error: String) -> Settled {
-        let record = Record {
-            error: Some(error),
-            ..Record::of(&claim.job, self.clock.now_ms(), outcome)
-        };
-        Settled {
-            claim,
-            how,
-            record: Some(record),
-        }
-    }
-
-    fn endpoint(&self, job: &Job) -> Option<&Endpoint> {
-        let r = &job.endpoint;
-        // A URL that is a credential is kept masked: the hook id (a hash of the whole URL) tells apart
-        // two such endpoints on one host.
-        let same = |e: &&Endpoint| {
-            e.format.id() == r.format
-                && e.queued_url() == r.url
-                && (!e.format.url_is_secret() || e.hook_id() == job.template.hook.id)
-        };
-        let endpoints = &self.config.endpoints;
-        endpoints
-            .iter()
-            .filter(same)
-            .find(|e| e.number == r.number)
-            .or_else(|| endpoints.iter().find(same))
-    }
-
-    /// The key of an endpoint's lock and pacing record: this repository and the endpoint.
-    fn lane_key(&self, job: &Job) -> String {
-        format!(
-            "{}\n{}\n{}",
-            self.repo.display(),
-            job.endpoint.number,
-            job.endpoint.url
-        )
-    }
-
-    fn send_group(&self, group: Vec<Claim>) -> Summary {
-        let mut summary = Summary::default();
-        let endpoint = self.endpoint(&group[0].job);
-        let key = self.lane_key(&group[0].job);
-        let client = endpoint.map(|e| http::client(&e.tls));
-        let mut sent = Vec::new();
-        let mut settling = Settling::new();
-        // Set when the receiver said "too fast": the rest of the group waits until then, in order.
-        let mut held_until: Option<u64> = None;
-        for mut claim in group {
-            if let Some(until) = held_until {
-                claim.job.next_ms = claim.job.next_ms.max(until);
-                summary.wait_for(claim.job.next_ms);
-                let retry = Settled {
-                    claim,
-                    how: Settle::Retry,
-                    record: None,
-                };
-                settling.add(retry, self.queue, &mut summary);
-                continue;
-            }
-            claim.job.attempts += 1;
-            let attempted = match (endpoint, &client) {
-                (Some(e), Some(Ok(client))) => {
-                    let wire = WireRequest::build(e, &claim.job.template, self.clock);
-                    sent.push(self.clock.now_ms());
-                    http::send(&wire, e.timeout, client)
-                }
-                (Some(_), Some(Err(err))) => Attempted::failed(err.clone()),
-                _ => {
-                    let r = &claim.job.endpoint;
-                    let error = format!(
-                        "endpoint {} ({} {}) is no longer in the configuration",
-                        r.number, r.format, r.url
-                    );
-                    claim.job.last_error = Some(error.clone());
-                    summary.dead += 1;
-                    let dead = self.ended(claim, Settle::Dead, Outcome::Dead, error);
-                    settling.add(dead, self.queue, &mut summary);
-                    continue;
-                }
-            };
-            let settled;
-            (settled, held_until) = self.conclude(claim, &attempted, endpoint, &mut summary);
-            settling.add(settled, self.queue, &mut summary);
-        }
-        settling.flush(self.queue, &mut summary);
-        if let Some(rate) = endpoint.and_then(|e| e.chat.rate_limit) {
-            pace::record(self.queue, &key, &sent, rate);
-        }
-        summary
-    }
-
-    /// Judges an attempt by its answer (the vendor's verdict from the body, when its format reads
-    /// one, or else the status): how its claim ends, with its log record, and when the job is due
-    /// again if the receiver said it was sent too fast.
-    fn conclude(
-        &self,
-        mut claim: Claim,
-        attempted: &Attempted,
-        endpoint: Option<&Endpoint>,
-        summary: &mut Summary,
-    ) -> (Settled, Option<u64>) {
-        let job = &mut claim.job;
-        let (verdict, failure, too_fast) = attempted.judged(endpoint.map(|e| e.format));
-        let policy = Policy::of(&self.config.delivery);
-        let next = match verdict {
-            Verdict::Retryable { retry_after } => {
-                policy.next_delay(job.attempts, retry_after, self.clock.unit())
-            }
-            _ => None,
-        };
-        let url = endpoint.map_or_else(|| job.endpoint.url.clone(), |e| e.shown_url.clone());
-        let (refname, format) = (job.refname.clone(), job.endpoint.format.clone());
-        let mut text = match &failure {
-            Some(f) => format!("FAILED: {f}"),
-            None => attempted.summary(),
-        };
-        let mut held = None;
-        let (how, outcome) = match (verdict, next) {
-            (Verdict::Delivered, _) => {
-                summary.delivered += 1;
-                (Settle::Delivered, Outcome::Delivered)
-            }
-            (Verdict::Retryable { .. }, Some(delay)) => {
-                job.next_ms =
-                    self.clock.now_ms() + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-                job.last_error = Some(text.clone());
-                held = too_fast.then_some(job.next_ms);
-                text.push_str(&format!(
-                    "; retry {} of {} in {}",
-                    job.attempts,
-                    policy.schedule.len(),
-                    humantime::format_duration(Duration::from_secs(delay.as_secs()))
-                ));
-                summary.retrying += 1;
-                summary.wait_for(job.next_ms);
-                (Settle::Retry, Outcome::Retry)
-            }
-            _ => {
-                job.last_error = Some(text.clone());
-                text.push_str(if matches!(verdict, Verdict::Permanent) {
-                    "; not retried, kept as a dead letter"
-                } else {
-                    "; retries used up, kept as a dead letter"
-                });
-                summary.dead += 1;
-                (Settle::Dead, Outcome::Dead)
-            }
-        };
-        let record = Record {
-            status: attempted.status,
-            duration_ms: u64::try_from(attempted.elapsed.as_millis()).ok(),
-            error: failure,
-            next_ms: (how == Settle::Retry).then_some(job.next_ms),
-            ..Record::of(job, self.clock.now_ms(), outcome)
-        };
-        summary.notices.push(Notice::Sent {
-            refname,
-            url,
-            format,
-            summary: text,
-        });
-        let settled = Settled {
-            claim,
-            how,
-            record: Some(record),
-        };
-        (settled, held)
     }
 }

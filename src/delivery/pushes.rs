@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::files::{ctx, fsync_dir, json_files, write_synced};
 use super::queue::QueueError;
-use super::spool::{ctx, fsync_dir, json_files, write_synced};
 
 /// The record format's version.
 const SCHEMA: u32 = 1;

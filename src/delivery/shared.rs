@@ -7,10 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::job::Job;
-use super::pass::Summary;
 use super::postgres::Postgres;
 use super::queue::{Queue, QueueError, Settle, Settled};
 use super::spool::Spool;
+use super::summary::Summary;
 use super::worker::{self, Submit, POLL};
 use crate::clock::Clock;
 use crate::config::{Database, Mode, QueueKind};

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use super::files::{ctx, fsync_dir, json_files, write_synced};
 use super::job::{Job, Record};
 use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
 use crate::config::Config;
@@ -21,18 +22,6 @@ const MAX_WRITERS: usize = 32;
 const DIRS: [&str; 7] = [
     "queue", "inflight", "done", "dead", "tmp", "owners", "locks",
 ];
-
-pub(super) fn ctx<T>(
-    what: &'static str,
-    path: &Path,
-    r: std::io::Result<T>,
-) -> Result<T, QueueError> {
-    r.map_err(|source| QueueError {
-        what,
-        place: path.display().to_string(),
-        source: source.into(),
-    })
-}
 
 /// This process as the owner of its claims: a name, and the lock file it holds while it runs.
 #[derive(Debug)]
@@ -51,50 +40,8 @@ pub struct Spool {
     owner: OnceLock<Result<Owner, String>>,
 }
 
-/// The `.json` files of a directory, sorted by name.
-pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
 fn read_job(path: &Path) -> Option<Job> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
-}
-
-/// Writes `value` as JSON to `tmp` and syncs it to disk (`dest` names it in errors): the first half
-/// of a durable write, before the rename into place.
-pub(super) fn write_synced(
-    tmp: &Path,
-    value: &impl serde::Serialize,
-    dest: &Path,
-) -> Result<(), QueueError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| QueueError {
-        what: "cannot encode",
-        place: dest.display().to_string(),
-        source: e.into(),
-    })?;
-    let mut file = ctx("cannot create", tmp, File::create(tmp))?;
-    ctx(
-        "cannot write",
-        tmp,
-        file.write_all(&bytes).and_then(|()| file.sync_all()),
-    )
-}
-
-pub(super) fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
-    ctx(
-        "cannot sync directory",
-        dir,
-        File::open(dir).and_then(|d| d.sync_all()),
-    )
 }
 
 /// The spool directory of a repository: `[delivery] spool_dir`, relative to its git directory.

@@ -1,4 +1,4 @@
-//! Handing a push's jobs to the queue, and the workers that send them: one pass (`deliver`), a
+//! Putting a push's jobs in a queue, and the workers that send them: one pass (`deliver`), a
 //! `--watch` worker, and the background deliverer the hook starts.
 
 use std::io::Write;
@@ -7,12 +7,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::job::{Job, Outcome, Record};
-use super::pass::{Pass, RefMoved, Summary};
+use super::pass::{Pass, RefMoved};
 use super::pushes::{self, RecordedPush};
 use super::queue::{Queue, QueueError};
 use super::spool::{self, Spool};
+use super::summary::Summary;
 use crate::clock::Clock;
-use crate::config::{Config, Mode};
+use crate::config::Config;
 use crate::env::HookEnv;
 use crate::error::chain;
 use crate::notice::Notice;
@@ -130,69 +131,6 @@ pub fn record(
     Ok(())
 }
 
-/// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
-/// A database queue that cannot take them leaves them in the spool, for the background deliverer to
-/// move there.
-pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
-    let (jobs, shared) = match super::shared::database(&s.config.delivery.queue) {
-        Some(db) => match super::shared::submit(db, jobs, s, say) {
-            Ok(()) => return,
-            Err(jobs) => (jobs, true),
-        },
-        None => (jobs, false),
-    };
-    // A repository that cannot be written still never loses an event: its spool moves to the temp dir.
-    let opened = open(s.config, s.git_dir, s.clock).or_else(|e| {
-        let fallback = spool::fallback_for(s.git_dir, &s.env.temp_dir);
-        say(Notice::SpoolFallback {
-            error: chain(&e),
-            fallback: fallback.clone(),
-        });
-        Spool::open(&fallback, &s.clock.uuid().simple().to_string())
-    });
-    let spool = match opened {
-        Ok(spool) => spool,
-        Err(e) => {
-            say(Notice::NotQueued {
-                error: chain(&e),
-                count: jobs.len(),
-            });
-            return;
-        }
-    };
-    let queued = enqueue(&spool, jobs, (s.config, s.git_dir, s.clock), say);
-    let background = |say: &mut dyn FnMut(Notice)| {
-        if let Err(e) = spawn_background(spool.root(), s) {
-            say(Notice::NoBackground(e.to_string()));
-        }
-    };
-    let mode = match s.config.delivery.mode {
-        _ if shared => Mode::Async,
-        mode => mode,
-    };
-    match mode {
-        Mode::Queue => say(Notice::Queued {
-            count: queued,
-            mode,
-        }),
-        Mode::Async => {
-            background(say);
-            if !shared {
-                say(Notice::Queued {
-                    count: queued,
-                    mode,
-                });
-            }
-        }
-        Mode::Sync => {
-            send_now(&spool, s, say);
-            if !spool.waiting().is_empty() {
-                background(say);
-            }
-        }
-    }
-}
-
 /// `sync` mode: one pass over `queue` for the pushed repository before the hook returns, each result
 /// said.
 pub(super) fn send_now(queue: &dyn Queue, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
@@ -211,7 +149,7 @@ pub(super) fn send_now(queue: &dyn Queue, s: &Submit<'_>, say: &mut dyn FnMut(No
 
 /// Starts `git-webhook deliver --background` detached: its own process group, no stdio (so git does
 /// not wait for it), and no quarantine directory (which is gone once the push completes).
-fn spawn_background(spool: &Path, s: &Submit<'_>) -> std::io::Result<()> {
+pub(super) fn spawn_background(spool: &Path, s: &Submit<'_>) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt as _;
     let exe: &PathBuf = s
         .env

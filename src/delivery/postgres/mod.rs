@@ -5,6 +5,7 @@
 //! `NOTIFY git_webhook` that wakes the workers listening.
 
 mod connect;
+mod log;
 pub mod schema;
 
 use std::path::Path;
