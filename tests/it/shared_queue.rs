@@ -1,6 +1,7 @@
 //! The shared database queue, against a real PostgreSQL cluster: many repositories and workers,
-//! workers killed, the database stopped and restarted, dead letters resent in a batch, and what
-//! `config check`, `status`, `log` and `queue migrate` say. Skipped (said) where PostgreSQL is not
+//! workers killed, the database stopped and restarted, dead letters resent in a batch, metrics, TLS
+//! to the database, the log's retention, and what `config check`, `status`, `log` and `queue
+//! migrate` say. Skipped (said) where PostgreSQL is not
 //! installed; `.ci/run` installs it and requires these to run.
 #![allow(clippy::disallowed_methods)]
 
@@ -465,4 +466,79 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn a_database_over_tls_is_trusted_through_queue_ca_file() {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("certificate parameters");
+    params.subject_alt_names = vec![rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    )];
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let Some(db) = Cluster::start_tls(&cert.pem(), &key.serialize_pem()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ca = tmp.path().join("db-ca.pem");
+    std::fs::write(&ca, cert.pem()).expect("write CA");
+    let port = db.tls_port.expect("a TLS port");
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=require");
+    let server = Server::new(&endpoint("http://127.0.0.1:9/hook"));
+
+    // Signed by no authority the system knows: refused, and said so.
+    let g = global(tmp.path(), &url, "");
+    let (ok, out, _) = cli(&server.bare, &g, &["config", "check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("cannot connect to {url}")) && out.contains("UnknownIssuer"),
+        "{out}"
+    );
+
+    // Its certificate in queue_ca_file: connected over TLS, and a push's job goes in.
+    let g = global(
+        tmp.path(),
+        &url,
+        &format!("queue_ca_file = \"{}\"", ca.display()),
+    );
+    let (ok, out, err) = cli(&server.bare, &g, &["config", "check"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("schema version 1, 0 job(s) queued"), "{out}");
+    let work = server.clone_work();
+    work.commit("over TLS");
+    let gs = g.to_string_lossy().into_owned();
+    work.push_env(
+        &["-q", "origin", "HEAD:main"],
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM git_webhook.jobs"), "1");
+}
+
+#[test]
+fn the_delivery_log_and_finished_jobs_are_kept_for_queue_retention() {
+    let Some(db) = Cluster::start() else { return };
+    let receiver = Receiver::start().expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "queue_retention = \"1s\"");
+    let gs = g.to_string_lossy().into_owned();
+    let server = server(&receiver);
+    let work = server.clone_work();
+    work.commit("kept a second");
+    work.push_env(
+        &["-q", "origin", "HEAD:main"],
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+    );
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok && out.contains("delivered 1,"), "{out}{err}");
+    assert_eq!(receiver.requests().len(), 1);
+    let kept = |what: &str| db.sql(&format!("SELECT count(*) FROM git_webhook.{what}"));
+    assert_eq!((kept("attempts"), kept("jobs")), ("1".into(), "1".into()));
+    std::thread::sleep(Duration::from_millis(1200));
+    // The next pass prunes what is older than the retention.
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!((kept("attempts"), kept("jobs")), ("0".into(), "0".into()));
+    let (_, log, _) = cli(&server.bare, &g, &["log"]);
+    assert_eq!(log, "", "nothing left to show");
 }

@@ -1,5 +1,6 @@
 //! A throw-away PostgreSQL cluster for the database queue's tests: `initdb` into a temp dir, the
-//! server on a unix socket there (no TCP port, so nothing conflicts), stopped when dropped. As
+//! server on a unix socket there (no TCP port, so nothing conflicts; the TLS test's cluster also
+//! listens on a free port of 127.0.0.1), stopped when dropped. As
 //! root (PostgreSQL refuses to run as root) the server runs as the `postgres` user.
 #![allow(clippy::disallowed_methods, clippy::print_stderr)]
 
@@ -27,12 +28,23 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     bin: PathBuf,
     as_user: Option<&'static str>,
+    /// Also listening on 127.0.0.1 at this port, with TLS only.
+    pub tls_port: Option<u16>,
 }
 
 impl Cluster {
     /// Starts a cluster; `None` (said on stderr) when PostgreSQL is not installed, unless it is
     /// required.
     pub fn start() -> Option<Cluster> {
+        Cluster::start_with(None)
+    }
+
+    /// A cluster that also takes TLS connections on 127.0.0.1, with this certificate and key (PEM).
+    pub fn start_tls(cert: &str, key: &str) -> Option<Cluster> {
+        Cluster::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Option<Cluster> {
         let Some(initdb) = find("initdb") else {
             assert!(
                 std::env::var_os(REQUIRE).is_none(),
@@ -56,7 +68,12 @@ impl Cluster {
                 .expect("chown");
             assert!(ok.success(), "chown {user}");
         }
-        let cluster = Cluster { dir, bin, as_user };
+        let mut cluster = Cluster {
+            dir,
+            bin,
+            as_user,
+            tls_port: None,
+        };
         cluster.run(
             "initdb",
             &[
@@ -71,8 +88,32 @@ impl Cluster {
                 "UTF8",
             ],
         );
+        if let Some((cert, key)) = tls {
+            cluster.tls_port = Some(cluster.tls_files(cert, key));
+        }
         cluster.start_again();
         Some(cluster)
+    }
+
+    /// Writes the server's certificate and key where the server reads them (the key readable by its
+    /// owner only, as PostgreSQL demands); returns a free port to listen on.
+    fn tls_files(&self, cert: &str, key: &str) -> u16 {
+        use std::os::unix::fs::PermissionsExt as _;
+        let data = PathBuf::from(self.data());
+        for (name, text) in [("server.crt", cert), ("server.key", key)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("write TLS file");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            if let Some(user) = self.as_user {
+                let ok = Command::new("chown")
+                    .args([user, &path.to_string_lossy()])
+                    .status()
+                    .expect("chown");
+                assert!(ok.success(), "chown {user}");
+            }
+        }
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
     }
 
     fn data(&self) -> String {
@@ -112,12 +153,18 @@ impl Cluster {
         self.dir.path()
     }
 
-    /// The queue URL of database `postgres`.
+    /// The queue URL of database `postgres`, over the unix socket.
     pub fn url(&self) -> String {
         format!(
-            "postgresql://postgres@/postgres?host={}",
-            self.socket_dir().display()
+            "postgresql://postgres@/postgres?host={}&port={}",
+            self.socket_dir().display(),
+            self.port()
         )
+    }
+
+    /// The port: the TLS one's number also names the unix socket.
+    fn port(&self) -> u16 {
+        self.tls_port.unwrap_or(5432)
     }
 
     pub fn stop(&self) {
@@ -125,8 +172,12 @@ impl Cluster {
     }
 
     pub fn start_again(&self) {
+        let listen = match self.tls_port {
+            Some(port) => format!("-c listen_addresses=127.0.0.1 -p {port} -c ssl=on"),
+            None => "-c listen_addresses=''".to_owned(),
+        };
         let options = format!(
-            "-k {} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            "-k {} {listen} -c fsync=off -c max_connections=200",
             self.socket_dir().display()
         );
         let log = self.dir.path().join("log").to_string_lossy().into_owned();
@@ -158,6 +209,8 @@ impl Cluster {
             .args([
                 "-h",
                 &self.socket_dir().to_string_lossy(),
+                "-p",
+                &self.port().to_string(),
                 "-U",
                 "postgres",
                 "-Atc",
