@@ -26,9 +26,10 @@ pub(super) struct Sender<'a> {
     pub(super) repo: &'a Path,
 }
 
-/// The longest a settled claim waits to be handed to the queue with the ones after it (so that a
-/// database takes them in one statement), and the most handed over at once. A worker killed
-/// meanwhile leaves these jobs to be sent again, once.
+/// About the longest a settled claim waits to be handed to the queue with the ones after it (so
+/// that a database takes them in one statement), and the most handed over at once. A worker killed
+/// meanwhile leaves these jobs to be sent again, once. Only quick answers are batched: before a
+/// request expected to take as long as the last one did, the batch goes if it would wait longer.
 const SETTLE_WAIT: Duration = Duration::from_millis(50);
 const SETTLE_BATCH: usize = 64;
 
@@ -43,6 +44,14 @@ impl Settling {
         Settling {
             done: Vec::new(),
             since: Instant::now(),
+        }
+    }
+
+    /// Hands the batch over now if waiting `next` more (the next request's expected time) would
+    /// keep it past [`SETTLE_WAIT`].
+    fn before(&mut self, next: Duration, queue: &dyn Queue, summary: &mut Summary) {
+        if self.since.elapsed() + next >= SETTLE_WAIT {
+            self.flush(queue, summary);
         }
     }
 
@@ -121,6 +130,8 @@ impl Sender<'_> {
         let client = endpoint.map(|e| http::client(&e.tls));
         let mut sent = Vec::new();
         let mut settling = Settling::new();
+        // How long the last request took: the next one is expected to take as long.
+        let mut last_took = Duration::ZERO;
         // Set when the receiver said "too fast": the rest of the group waits until then, in order.
         let mut held_until: Option<u64> = None;
         for mut claim in group {
@@ -139,8 +150,11 @@ impl Sender<'_> {
             let attempted = match (endpoint, &client) {
                 (Some(e), Some(Ok(client))) => {
                     let wire = WireRequest::build(e, &claim.job.template, self.clock);
+                    settling.before(last_took, self.queue, &mut summary);
                     sent.push(self.clock.now_ms());
-                    http::send(&wire, e.timeout, client)
+                    let attempted = http::send(&wire, e.timeout, client);
+                    last_took = attempted.elapsed;
+                    attempted
                 }
                 (Some(_), Some(Err(err))) => Attempted::failed(err.clone()),
                 _ => {
