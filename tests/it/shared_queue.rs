@@ -534,6 +534,17 @@ fn the_delivery_log_and_finished_jobs_are_kept_for_queue_retention() {
     assert_eq!(receiver.requests().len(), 1);
     let kept = |what: &str| db.sql(&format!("SELECT count(*) FROM git_webhook.{what}"));
     assert_eq!((kept("attempts"), kept("jobs")), ("1".into(), "1".into()));
+    let (_, shown, _) = cli(
+        &server.bare,
+        &g,
+        &["status", "--state", "delivered", "--json"],
+    );
+    let finished: serde_json::Value = serde_json::from_str(shown.trim()).expect("one JSON line");
+    assert_eq!(
+        (&finished["dead"], &finished["job"]["attempts"]),
+        (&serde_json::json!(false), &serde_json::json!(1)),
+        "{shown}"
+    );
     std::thread::sleep(Duration::from_millis(1200));
     // The next pass prunes what is older than the retention.
     let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);

@@ -139,7 +139,12 @@ impl Queue for Postgres {
             .map(|d| i32::try_from(d.claim.job.attempts).unwrap_or(i32::MAX))
             .collect();
         let next: Vec<i64> = done.iter().map(|d| ms(d.claim.job.next_ms)).collect();
-        let bodies: Vec<serde_json::Value> = done.iter().map(|d| json(&d.claim.job)).collect();
+        // A delivered job keeps its stored body (only its attempts changed, kept in their column):
+        // not rewriting it spares the database most of a settle's work.
+        let bodies: Vec<Option<serde_json::Value>> = done
+            .iter()
+            .map(|d| (d.how != Settle::Delivered).then(|| json(&d.claim.job)))
+            .collect();
         let log = LogRows::of(done.iter().filter_map(|d| d.record.as_ref()));
         let mut params: Vec<&(dyn ToSql + Sync)> =
             vec![&self.db.name, &ids, &states, &attempts, &next, &bodies];
@@ -155,7 +160,7 @@ impl Queue for Postgres {
                WHERE j.id = s.id AND s.state = 'forget' AND j.claimed_by = $1 RETURNING 1),
              changed AS (
                UPDATE git_webhook.jobs j SET state = s.state, attempts = s.attempts,
-                 next_ms = s.next_ms, job = s.job, claimed_by = NULL,
+                 next_ms = s.next_ms, job = coalesce(s.job, j.job), claimed_by = NULL,
                  finished_ms = CASE WHEN s.state = 'queued' THEN NULL ELSE {NOW_MS} END
                FROM s WHERE j.id = s.id AND s.state <> 'forget' AND j.claimed_by = $1 RETURNING 1)
              SELECT (SELECT count(*) FROM forgotten) + (SELECT count(*) FROM changed)",
@@ -217,7 +222,8 @@ impl Queue for Postgres {
         };
         let rows = self.run("cannot read finished jobs in", |c| {
             c.query(
-                "SELECT job, state FROM git_webhook.jobs
+                "SELECT jsonb_set(job, '{attempts}', to_jsonb(attempts)) AS job, state
+                 FROM git_webhook.jobs
                  WHERE state <> 'queued'
                    AND ($1::text IS NULL OR repo = $1)
                    AND ($2::text IS NULL OR strpos(repo, $2) > 0)
