@@ -469,13 +469,7 @@ fn custom_headers_arrive_and_cannot_override_the_formats_own() {
 /// An HTTPS receiver on 127.0.0.1 with a self-signed certificate made in-process; returns it and the
 /// certificate (PEM).
 fn https_receiver() -> (Receiver, String) {
-    let key = rcgen::KeyPair::generate().expect("key");
-    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("certificate parameters");
-    params.subject_alt_names = vec![rcgen::SanType::IpAddress(
-        std::net::Ipv4Addr::LOCALHOST.into(),
-    )];
-    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let (cert, key) = self_signed_localhost();
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::pg::Cluster;
 use crate::support::{
-    bin, free_port, hermetic, run_bin, scrape_metrics, Receiver, Reply, Request, Server,
+    bin, free_port, hermetic, run_bin, scrape_metrics, self_signed_localhost, Receiver, Reply,
+    Request, Server,
 };
 
 /// The server-wide file every repository and worker reads: the queue.
@@ -470,13 +471,7 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
 
 #[test]
 fn a_database_over_tls_is_trusted_through_queue_ca_file() {
-    let key = rcgen::KeyPair::generate().expect("key");
-    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("certificate parameters");
-    params.subject_alt_names = vec![rcgen::SanType::IpAddress(
-        std::net::Ipv4Addr::LOCALHOST.into(),
-    )];
-    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let (cert, key) = self_signed_localhost();
     let Some(db) = Cluster::start_tls(&cert.pem(), &key.serialize_pem()) else {
         return;
     };

@@ -305,3 +305,15 @@ pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
+
+/// A self-signed certificate for 127.0.0.1 (its own CA), made in-process, and its key.
+pub fn self_signed_localhost() -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("certificate parameters");
+    params.subject_alt_names = vec![rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    )];
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    (cert, key)
+}
