@@ -40,7 +40,7 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
     let database = shared::database(&config.delivery.queue);
     if let (Some(db), true) = (database, how.watch) {
         let queue = shared::open_patiently(db, ctx.env, ctx.clock, ctx.out);
-        return serve(at, &queue, &how, ctx);
+        return serve(at, &queue, &how, config.delivery.max_parallel, ctx);
     }
     let Some((git_dir, repo)) = found else {
         return Err(CommandError::Failed(
@@ -148,11 +148,13 @@ fn pass_of<'a>(
 }
 
 /// The server-wide worker: every repository's jobs, each sent with that repository's own
-/// configuration (or `--config`'s), from any host that can read the repository.
+/// configuration (or `--config`'s), from any host that can read the repository; `max_parallel`
+/// (the server-wide configuration's) requests at once in all.
 fn serve(
     at: &RepoArgs,
     queue: &Postgres,
     how: &How,
+    max_parallel: usize,
     ctx: &mut Context<'_>,
 ) -> Result<(), CommandError> {
     let scrape = queue.clone();
@@ -164,7 +166,7 @@ fn serve(
     let metrics = start_metrics(how, gauges)?;
     let (env, clock) = (ctx.env, ctx.clock);
     // A repository this host cannot read is said once.
-    let said = std::cell::RefCell::new(std::collections::HashSet::new());
+    let said = std::sync::Mutex::new(std::collections::HashSet::new());
     let pass = |git_dir: &Path, scoped: &Postgres| -> Option<Summary> {
         let loaded = Repo::open(git_dir, env)
             .map_err(|e| chain(&e))
@@ -178,7 +180,10 @@ fn serve(
         let (repo, config) = match loaded {
             Ok(found) => found,
             Err(e) => {
-                let first = said.borrow_mut().insert(git_dir.to_path_buf());
+                let first = said
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(git_dir.to_path_buf());
                 return first.then(|| Summary {
                     notices: vec![Notice::RepositoryUnusable(format!(
                         "{}: {e}; its webhooks wait for a worker that can read it",
@@ -203,6 +208,6 @@ fn serve(
         let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
         Some(pass_of(queue, &config, git_dir, &ref_moved, &intake, how.now, clock).run())
     };
-    shared::serve(queue, &pass, clock, ctx.out);
+    shared::serve(queue, &pass, max_parallel, clock, ctx.out);
     Ok(())
 }

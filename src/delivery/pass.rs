@@ -51,6 +51,15 @@ fn pool(size: usize) -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// Runs `work` (which fans out with rayon's parallel iterators) in that pool, of `size` threads
+/// when this makes it; the passes of several repositories at once share its threads.
+fn in_pool<R: Send>(size: usize, work: impl FnOnce() -> R + Send) -> R {
+    match pool(size.max(1)) {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
 impl Pass<'_> {
     fn sender<'b>(&'b self, repo: &'b Path) -> Sender<'b> {
         Sender {
@@ -164,16 +173,12 @@ impl Pass<'_> {
                 None => groups.push(vec![c]),
             }
         }
-        let work = || {
+        let results = in_pool(self.config.delivery.max_parallel, || {
             groups
                 .into_par_iter()
                 .map(|g| sender.send_group(g))
                 .collect::<Vec<_>>()
-        };
-        let results = match pool(self.config.delivery.max_parallel.max(1)) {
-            Some(pool) => pool.install(work),
-            None => work(),
-        };
+        });
         for r in results {
             summary.add(r);
         }

@@ -2,8 +2,10 @@
 //! repository's spool when the database cannot be reached), the background mover that brings
 //! such jobs into the database once it is back, and the server-wide worker loop.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::job::Job;
@@ -169,83 +171,131 @@ pub fn hand_over(
 
 /// What the server-wide worker does with one repository's jobs: a pass over them (with that
 /// repository's configuration), or `None` when this host cannot send them.
-pub type RepoPass<'a> = &'a dyn Fn(&Path, &Postgres) -> Option<Summary>;
+pub type RepoPass<'a> = &'a (dyn Fn(&Path, &Postgres) -> Option<Summary> + Sync);
 
-/// `deliver --watch` on a database queue: passes over every repository with jobs due, woken by the
-/// database's notifications (or when the next job is due, or once a lease, to take back the claims
-/// of workers gone), across database restarts, until the process is stopped.
-pub fn serve(queue: &Postgres, pass: RepoPass<'_>, clock: &Clock, out: &mut dyn Write) {
-    let tick = Duration::from_secs(5);
-    let mut listener: Option<postgres::Client> = None;
+/// What wakes the server-wide worker.
+enum Wake {
+    /// Jobs were added (a notification from the database).
+    Added,
+    /// A repository's pass ended, with what it did (`None`: this host cannot send its jobs).
+    Done(String, Option<Summary>),
+}
+
+/// Listens for new jobs on a connection of its own, reconnecting after a database restart, until
+/// the worker's loop is gone.
+fn listen(queue: &Postgres, wake: &mpsc::Sender<Wake>) {
+    use postgres::fallible_iterator::FallibleIterator as _;
     let mut delay = Duration::from_secs(1);
-    let mut down = false;
     loop {
-        let now = clock.now_ms();
-        // Claims of workers gone are taken back first: their repositories then have jobs waiting.
-        queue.recover();
-        let repos = match queue.repos_waiting() {
-            Ok(r) => r,
-            Err(e) => {
-                if !down {
-                    let _ = writeln!(
-                        out,
-                        "{}: {}; trying again",
-                        crate::notice::PREFIX,
-                        chain(&e)
-                    );
-                    down = true;
+        if let Ok(mut client) = queue.listen() {
+            delay = Duration::from_secs(1);
+            let mut notes = client.notifications();
+            let mut heard = notes.blocking_iter();
+            while let Ok(Some(_)) = heard.next() {
+                if wake.send(Wake::Added).is_err() {
+                    return;
                 }
-                listener = None;
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(MAX_BACKOFF);
-                continue;
             }
-        };
-        if std::mem::take(&mut down) {
-            let _ = writeln!(out, "{}: the database is back", crate::notice::PREFIX);
         }
-        delay = Duration::from_secs(1);
-        let mut next: Option<u64> = None;
-        let mut wait_for = |due: u64| next = Some(next.map_or(due, |n| n.min(due)));
-        for (repo, due) in repos {
-            if due > now {
-                wait_for(due);
-                continue;
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// `deliver --watch` on a database queue: a pass over each repository with jobs due, up to
+/// `max_parallel` repositories at once, each in a thread of its own (a receiver that hangs for one
+/// holds up no other); woken by the database's notifications, a pass's end, the next job due, or
+/// once a lease (to take back the claims of workers gone); across database restarts, until the
+/// process is stopped.
+pub fn serve(
+    queue: &Postgres,
+    pass: RepoPass<'_>,
+    max_parallel: usize,
+    clock: &Clock,
+    out: &mut dyn Write,
+) {
+    let tick = Duration::from_secs(5);
+    let poll_ms = u64::try_from(POLL.as_millis()).unwrap_or(u64::MAX);
+    let (wake, woken) = mpsc::channel::<Wake>();
+    std::thread::scope(|scope| {
+        let listening = wake.clone();
+        scope.spawn(move || listen(queue, &listening));
+        // Repositories being sent, and those to leave alone until then (their last pass found jobs
+        // it could not send yet: another worker's lane, a ref that has not moved).
+        let mut busy: HashSet<String> = HashSet::new();
+        let mut rest: HashMap<String, u64> = HashMap::new();
+        let mut delay = Duration::from_secs(1);
+        let mut down = false;
+        loop {
+            // Claims of workers gone are taken back first: their repositories then have jobs waiting.
+            queue.recover();
+            let repos = match queue.repos_waiting() {
+                Ok(r) => r,
+                Err(e) => {
+                    if !std::mem::replace(&mut down, true) {
+                        let _ = writeln!(
+                            out,
+                            "{}: {}; trying again",
+                            crate::notice::PREFIX,
+                            chain(&e)
+                        );
+                        let _ = out.flush();
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            if std::mem::take(&mut down) {
+                let _ = writeln!(out, "{}: the database is back", crate::notice::PREFIX);
             }
-            let scoped = queue.scoped(Some(Path::new(&repo)));
-            if let Some(summary) = pass(Path::new(&repo), &scoped) {
+            delay = Duration::from_secs(1);
+            let now = clock.now_ms();
+            let mut next: Option<u64> = None;
+            for (repo, due) in repos {
+                let due = due.max(rest.get(&repo).copied().unwrap_or(0));
+                if busy.contains(&repo) || busy.len() >= max_parallel.max(1) {
+                    continue; // Its pass's end (or another's) wakes this loop.
+                }
+                if due > now {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                    continue;
+                }
+                busy.insert(repo.clone());
+                let done = wake.clone();
+                scope.spawn(move || {
+                    let summary = pass(Path::new(&repo), &queue.scoped(Some(Path::new(&repo))));
+                    let _ = done.send(Wake::Done(repo, summary));
+                });
+            }
+            let _ = out.flush();
+            // Wait for a notification, a pass's end, the next due job, or a tick.
+            let wait = next.map_or(tick, |n| {
+                Duration::from_millis(n.saturating_sub(clock.now_ms())).clamp(POLL, tick)
+            });
+            let first = woken.recv_timeout(wait).ok();
+            for w in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| woken.try_recv().ok()))
+            {
+                let Wake::Done(repo, summary) = w else {
+                    continue;
+                };
+                busy.remove(&repo);
+                let Some(summary) = summary else { continue };
                 for n in &summary.notices {
                     let _ = writeln!(out, "{n}");
                 }
-                if let Some(d) = summary.next_due_ms {
-                    wait_for(d);
+                // Jobs it could not send yet: looked at again after a poll, not at once.
+                match summary.next_due_ms {
+                    Some(d) if d <= clock.now_ms() + poll_ms => {
+                        rest.insert(repo, clock.now_ms() + poll_ms);
+                    }
+                    _ => {
+                        rest.remove(&repo);
+                    }
                 }
             }
         }
-        let _ = out.flush();
-        // Wait for a notification, the next due job, or a tick; never less than a poll.
-        let wait = next.map_or(tick, |n| {
-            Duration::from_millis(n.saturating_sub(clock.now_ms())).clamp(POLL, tick)
-        });
-        if listener.as_ref().is_none_or(postgres::Client::is_closed) {
-            listener = queue.listen().ok();
-        }
-        let broken = match listener.as_mut() {
-            Some(l) => {
-                use postgres::fallible_iterator::FallibleIterator as _;
-                let mut notes = l.notifications();
-                let woke = notes.timeout_iter(wait).next();
-                // Several pushes' notifications are one wake-up.
-                while let Ok(Some(_)) = notes.timeout_iter(Duration::ZERO).next() {}
-                woke.is_err()
-            }
-            None => {
-                std::thread::sleep(wait.min(delay));
-                false
-            }
-        };
-        if broken {
-            listener = None;
-        }
-    }
+    });
 }

@@ -548,3 +548,60 @@ fn the_delivery_log_and_finished_jobs_are_kept_for_queue_retention() {
     let (_, log, _) = cli(&server.bare, &g, &["log"]);
     assert_eq!(log, "", "nothing left to show");
 }
+
+#[test]
+fn a_receiver_that_hangs_for_one_repository_holds_up_no_other() {
+    let Some(db) = Cluster::start() else { return };
+    let (released, hanging) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (flag, seen) = (released.clone(), hanging.clone());
+    // A request is recorded once answered: `hanging` tells the slow one came in.
+    let receiver = Receiver::start_with(move |r| {
+        if r.path.starts_with("/slow") {
+            seen.store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(40);
+            while !flag.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Reply::default()
+    })
+    .expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "");
+    let gs = g.to_string_lossy().into_owned();
+    // The slow endpoint's timeout outlasts the test's waits: only sending side by side gets the
+    // other repository's webhook out while it hangs.
+    let slow = Server::new(&format!(
+        "{}timeout = \"60s\"\n",
+        endpoint(&receiver.url("/slow"))
+    ));
+    let fast = server(&receiver);
+    let w = worker(tmp.path(), &g, "worker.log");
+    let push = |s: &Server, message: &str| {
+        let work = s.clone_work();
+        work.commit(message);
+        work.push_env(
+            &["-q", "origin", "HEAD:main"],
+            &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+        );
+    };
+    let arrived = |path: &str| receiver.requests().iter().any(|r| r.path == path);
+    push(&slow, "to the hanging receiver");
+    wait_until("the hanging request", Duration::from_secs(20), || {
+        hanging.load(Ordering::SeqCst)
+    });
+    push(&fast, "to the quick one");
+    wait_until(
+        "the other repository's webhook, while the first hangs",
+        Duration::from_secs(20),
+        || arrived("/hook"),
+    );
+    released.store(true, Ordering::SeqCst);
+    wait_until("both settled", Duration::from_secs(20), || {
+        db.sql("SELECT count(*) FROM git_webhook.jobs WHERE state = 'delivered'") == "2"
+    });
+    stop(w);
+}

@@ -48,6 +48,7 @@ struct Db {
     /// Made at the first TLS connection.
     tls: OnceLock<tokio_postgres_rustls::MakeRustlsConnect>,
     pruned: Mutex<Option<Instant>>,
+    recovered: Mutex<Option<Instant>>,
 }
 
 /// The database queue, seen from one repository (`repo`), or from all of them.
@@ -212,6 +213,7 @@ impl Postgres {
             registered: OnceLock::new(),
             tls: OnceLock::new(),
             pruned: Mutex::new(None),
+            recovered: Mutex::new(None),
         });
         let behind = db
             .run(|c| schema::version(c).map(|v| v < schema::VERSION))

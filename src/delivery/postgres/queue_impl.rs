@@ -7,8 +7,8 @@ use crate::delivery::pace;
 use crate::delivery::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use postgres::types::ToSql;
 
@@ -21,6 +21,17 @@ fn gone(column: &str) -> String {
 }
 
 const NOW_MS: &str = "(extract(epoch FROM now()) * 1000)::bigint";
+
+/// Whether something done at most once per `every` (last done at `last`) is due now; if so, it is
+/// marked done.
+fn once_per(last: &Mutex<Option<Instant>>, every: Duration) -> bool {
+    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|t| t.elapsed() < every) {
+        return false;
+    }
+    *last = Some(Instant::now());
+    true
+}
 
 impl Queue for Postgres {
     fn location(&self) -> String {
@@ -178,7 +189,12 @@ impl Queue for Postgres {
         Ok(())
     }
 
+    /// At most three times a lease per process (a claim is taken back a lease after its worker's
+    /// last sign of life in any case).
     fn recover(&self) -> usize {
+        if !once_per(&self.db.recovered, self.db.settings.lease / 3) {
+            return 0;
+        }
         let lease = self.db.lease_secs();
         self.run("cannot take back claims in", |c| {
             c.execute(
@@ -287,12 +303,8 @@ impl Queue for Postgres {
     /// At most once a minute per process: what is older than `queue_retention` goes, and workers
     /// gone for a day.
     fn prune(&self) {
-        {
-            let mut last = self.db.pruned.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
-                return;
-            }
-            *last = Some(Instant::now());
+        if !once_per(&self.db.pruned, PRUNE_EVERY) {
+            return;
         }
         let keep = ms(u64::try_from(self.db.settings.retention.as_millis()).unwrap_or(u64::MAX));
         let _ = self.run("cannot prune", |c| {
