@@ -42,6 +42,12 @@ pub fn open(db: &Database, env: &HookEnv, clock: &Clock) -> Result<Postgres, Que
     )
 }
 
+/// Says, once, that the database cannot be used for now.
+fn trying_again(out: &mut dyn Write, e: &QueueError) {
+    let _ = writeln!(out, "{}: {}; trying again", crate::notice::PREFIX, chain(e));
+    let _ = out.flush();
+}
+
 /// Connects as a long-running worker: while the database cannot be reached, says so once and keeps
 /// trying.
 pub fn open_patiently(
@@ -56,13 +62,7 @@ pub fn open_patiently(
         match open(db, env, clock) {
             Ok(q) => return q,
             Err(e) if !said => {
-                let _ = writeln!(
-                    out,
-                    "{}: {}; trying again",
-                    crate::notice::PREFIX,
-                    chain(&e)
-                );
-                let _ = out.flush();
+                trying_again(out, &e);
                 said = true;
             }
             Err(_) => {}
@@ -215,7 +215,8 @@ pub fn serve(
     out: &mut dyn Write,
 ) {
     let tick = Duration::from_secs(5);
-    let poll_ms = u64::try_from(POLL.as_millis()).unwrap_or(u64::MAX);
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let (poll_ms, tick_ms) = (ms(POLL), ms(tick));
     let (wake, woken) = mpsc::channel::<Wake>();
     std::thread::scope(|scope| {
         let listening = wake.clone();
@@ -233,13 +234,7 @@ pub fn serve(
                 Ok(r) => r,
                 Err(e) => {
                     if !std::mem::replace(&mut down, true) {
-                        let _ = writeln!(
-                            out,
-                            "{}: {}; trying again",
-                            crate::notice::PREFIX,
-                            chain(&e)
-                        );
-                        let _ = out.flush();
+                        trying_again(out, &e);
                     }
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(MAX_BACKOFF);
@@ -282,18 +277,23 @@ pub fn serve(
                     continue;
                 };
                 busy.remove(&repo);
-                let Some(summary) = summary else { continue };
+                let now = clock.now_ms();
+                let Some(summary) = summary else {
+                    // This host cannot send its jobs (said once): looked at again after a tick.
+                    rest.insert(repo, now + tick_ms);
+                    continue;
+                };
                 for n in &summary.notices {
                     let _ = writeln!(out, "{n}");
                 }
-                // Jobs it could not send yet: looked at again after a poll, not at once.
-                match summary.next_due_ms {
-                    Some(d) if d <= clock.now_ms() + poll_ms => {
-                        rest.insert(repo, clock.now_ms() + poll_ms);
-                    }
-                    _ => {
-                        rest.remove(&repo);
-                    }
+                // Jobs it could not send yet, or a pass that got nothing done: looked at again
+                // after a poll, not at once.
+                let idle =
+                    summary.delivered + summary.retrying + summary.dead + summary.dropped == 0;
+                if idle || summary.next_due_ms.is_some_and(|d| d <= now + poll_ms) {
+                    rest.insert(repo, now + poll_ms);
+                } else {
+                    rest.remove(&repo);
                 }
             }
         }
