@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::support::pg::Cluster;
 use crate::support::{
     bin, free_port, hermetic, run_bin, scrape_metrics, self_signed_localhost, Receiver, Reply,
-    Request, Server,
+    Request, Server, Work,
 };
 
 /// The server-wide file every repository and worker reads: the queue.
@@ -59,6 +59,16 @@ fn worker_with(dir: &Path, global: &Path, log: &str, args: &[&str]) -> Child {
         .expect("start worker")
 }
 
+/// Pushes the work clone's HEAD to `main`, the hook reading the server-wide file `global`; returns
+/// what git printed.
+fn push_main(work: &Work, global: &Path) -> String {
+    let g = global.to_string_lossy();
+    work.push_env(
+        &["-q", "origin", "HEAD:main"],
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &g)],
+    )
+}
+
 fn stop(mut w: Child) {
     let _ = w.kill();
     let _ = w.wait();
@@ -97,7 +107,6 @@ fn thirty_two_pushes_in_eight_repositories_go_out_once_each_in_order_with_three_
     let receiver = Receiver::start().expect("receiver");
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = global(tmp.path(), &db.url(), "");
-    let gs = g.to_string_lossy().into_owned();
     let servers: Vec<Server> = (0..8).map(|_| server(&receiver)).collect();
     let workers: Vec<Child> = (0..3)
         .map(|i| worker(tmp.path(), &g, &format!("worker{i}.log")))
@@ -108,16 +117,13 @@ fn thirty_two_pushes_in_eight_repositories_go_out_once_each_in_order_with_three_
             .iter()
             .enumerate()
             .map(|(n, server)| {
-                let gs = gs.clone();
+                let g = &g;
                 s.spawn(move || {
                     let work = server.clone_work();
                     (0..4)
                         .map(|i| {
                             let sha = work.commit(&format!("repository {n}, change {i}"));
-                            let said = work.push_env(
-                                &["-q", "origin", "HEAD:main"],
-                                &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
-                            );
+                            let said = push_main(&work, g);
                             assert!(
                                 said.contains("1 webhook(s) queued in postgresql://"),
                                 "{said}"
@@ -274,7 +280,6 @@ fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
     let receiver = Receiver::start().expect("receiver");
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = global(tmp.path(), &db.url(), "");
-    let gs = g.to_string_lossy().into_owned();
     let server = server(&receiver);
     let work = server.clone_work();
     db.stop();
@@ -282,10 +287,7 @@ fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
     for i in 0..3 {
         shas.push(work.commit(&format!("while down {i}")));
         let started = Instant::now();
-        let said = work.push_env(
-            &["-q", "origin", "HEAD:main"],
-            &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
-        );
+        let said = push_main(&work, &g);
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the push does not hang"
@@ -332,7 +334,6 @@ fn a_receiver_down_for_a_while_gets_its_dead_letters_redelivered_in_one_batch() 
     .expect("receiver");
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = global(tmp.path(), &db.url(), "");
-    let gs = g.to_string_lossy().into_owned();
     let server = server(&receiver);
     let work = server.clone_work();
     let port = free_port();
@@ -340,10 +341,7 @@ fn a_receiver_down_for_a_while_gets_its_dead_letters_redelivered_in_one_batch() 
     let w = worker_with(tmp.path(), &g, "worker.log", &["--metrics", &metrics]);
     for i in 0..3 {
         work.commit(&format!("during the outage {i}"));
-        work.push_env(
-            &["-q", "origin", "HEAD:main"],
-            &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
-        );
+        push_main(&work, &g);
     }
     let refused = receiver.wait_for(3, Duration::from_secs(30));
     wait_until("3 dead letters", Duration::from_secs(20), || {
@@ -502,11 +500,7 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
     assert!(out.contains("schema version 1, 0 job(s) queued"), "{out}");
     let work = server.clone_work();
     work.commit("over TLS");
-    let gs = g.to_string_lossy().into_owned();
-    work.push_env(
-        &["-q", "origin", "HEAD:main"],
-        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
-    );
+    push_main(&work, &g);
     assert_eq!(db.sql("SELECT count(*) FROM git_webhook.jobs"), "1");
 }
 
@@ -516,14 +510,10 @@ fn the_delivery_log_and_finished_jobs_are_kept_for_queue_retention() {
     let receiver = Receiver::start().expect("receiver");
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = global(tmp.path(), &db.url(), "queue_retention = \"1s\"");
-    let gs = g.to_string_lossy().into_owned();
     let server = server(&receiver);
     let work = server.clone_work();
     work.commit("kept a second");
-    work.push_env(
-        &["-q", "origin", "HEAD:main"],
-        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
-    );
+    push_main(&work, &g);
     let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
     assert!(ok && out.contains("delivered 1,"), "{out}{err}");
     assert_eq!(receiver.requests().len(), 1);
@@ -571,7 +561,6 @@ fn a_receiver_that_hangs_for_one_repository_holds_up_no_other() {
     .expect("receiver");
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = global(tmp.path(), &db.url(), "");
-    let gs = g.to_string_lossy().into_owned();
     // The slow endpoint's timeout outlasts the test's waits: only sending side by side gets the
     // other repository's webhook out while it hangs.
     let slow = Server::new(&format!(
@@ -583,10 +572,7 @@ fn a_receiver_that_hangs_for_one_repository_holds_up_no_other() {
     let push = |s: &Server, message: &str| {
         let work = s.clone_work();
         work.commit(message);
-        work.push_env(
-            &["-q", "origin", "HEAD:main"],
-            &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
-        );
+        push_main(&work, &g);
     };
     let arrived = |path: &str| receiver.requests().iter().any(|r| r.path == path);
     push(&slow, "to the hanging receiver");
