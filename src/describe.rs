@@ -34,8 +34,8 @@ fn ssh_url(web_url: &str, path_with_namespace: &str) -> String {
     }
 }
 
-/// Describes the repository at `git_dir`: configured values first, then what its path and files say
-/// (`head_branch`: the branch its HEAD names).
+/// Describes the repository whose git directory is `git_dir` (its canonical path): configured
+/// values first, then what its path and files say (`head_branch`: the branch its HEAD names).
 pub fn describe(
     config: &Config,
     git_dir: &Path,
@@ -43,9 +43,7 @@ pub fn describe(
     env: &HookEnv,
 ) -> Project {
     let p = &config.project;
-    let dir = git_dir
-        .canonicalize()
-        .unwrap_or_else(|_| git_dir.to_path_buf());
+    let dir = git_dir.to_path_buf();
     // A non-bare repository's git dir is `<work>/.git`: the work tree names it.
     let dir = if file_name(&dir) == ".git" {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)

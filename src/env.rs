@@ -36,6 +36,8 @@ pub struct HookEnv {
     pub exe: Option<PathBuf>,
     /// The system's temporary directory (`$TMPDIR`, else `/tmp`).
     pub temp_dir: PathBuf,
+    /// The user this process runs as (its effective user id), when the system tells.
+    pub uid: Option<u32>,
     /// Every variable (with a UTF-8 value), for `secret_env` in the configuration.
     pub vars: std::collections::BTreeMap<String, String>,
 }
@@ -57,6 +59,26 @@ fn truthy(value: Option<String>) -> bool {
             "0" | "false" | "no" | "off"
         )
     })
+}
+
+/// This process's effective user id, from `/proc/self/status` (`Uid: real effective ...`).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The login name of user `uid` (from `/etc/passwd`), or `uid <n>` when it has none.
+pub fn user_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut fields = l.split(':');
+            let name = fields.next()?;
+            (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 impl HookEnv {
@@ -99,6 +121,7 @@ impl HookEnv {
             cwd: std::env::current_dir().ok(),
             exe: std::env::current_exe().ok(),
             temp_dir: std::env::temp_dir(),
+            uid: effective_uid(),
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),

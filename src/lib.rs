@@ -8,7 +8,9 @@
 //! invocation, cli ─▶ commands ─▶ git (libgit2: refs, commit walk) ─▶ model (neutral PushEvent)
 //!                        │                                                 ▲
 //!                        ├─▶ config (layers, schema) ─▶ format (one file per vendor) ─┘
-//!                        └─▶ delivery: plan ─▶ queue (file spool) ─▶ request ─▶ http, retry, workers
+//!                        ├─▶ events (a push's events, from git and config) ──────┘
+//!                        └─▶ delivery: intake ─▶ plan ─▶ submit ─▶ queue (spool, database) ─▶
+//!                            pass ─▶ request ─▶ http, retry; workers
 //! ```
 //!
 //! Exit status: 0 on success and always when running as a hook (a hook never fails a push); 1 when a
@@ -26,6 +28,7 @@ pub(crate) mod delivery;
 pub(crate) mod describe;
 pub mod env;
 pub(crate) mod error;
+pub(crate) mod events;
 pub mod format;
 pub(crate) mod git;
 pub(crate) mod ids;
@@ -40,9 +43,10 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use crate::env::HookEnv;
-use crate::error::CommandError;
+use crate::error::{CommandError, Kind};
 
-/// Runs the program for an argument vector (`argv[0]` included) with the given environment and streams.
+/// Runs the program for an argument vector (`argv[0]` included) with the given environment and
+/// streams; a panic inside is caught and ends as an internal error (as a hook: exit status 0).
 pub fn run(
     argv: Vec<OsString>,
     env: &HookEnv,
@@ -51,35 +55,37 @@ pub fn run(
     err: &mut dyn Write,
 ) -> ExitCode {
     let (args, as_hook) = invocation::normalize(argv);
-    let cli = match cli::parse(args) {
-        Ok(cli) => cli,
+    let result = match cli::parse(args) {
+        Ok(cli) => {
+            let clock = clock::Clock::new(env.fixed_now_ms, env.seed);
+            let mut ctx = commands::Context {
+                env,
+                clock: &clock,
+                out,
+                err: &mut *err,
+            };
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                commands::run(cli, stdin, &mut ctx)
+            }))
+            // The panic hook has said what happened.
+            .unwrap_or_else(|_| Err(CommandError::said_as(Kind::Internal)))
+        }
+        Err(e) if e.exit_code() == 0 => {
+            // --help, --version.
+            let _ = write!(out, "{e}");
+            Ok(())
+        }
         Err(e) => {
-            let _ = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    write!(out, "{e}")
-                }
-                _ => write!(err, "{}", e.render()),
-            };
-            return if as_hook || e.exit_code() == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            let _ = write!(err, "{}", e.render());
+            Err(CommandError::said_as(Kind::Cli))
         }
     };
-    let clock = clock::Clock::new(env.fixed_now_ms, env.seed);
-    let mut ctx = commands::Context {
-        env,
-        clock: &clock,
-        out,
-        err,
-    };
-    match commands::run(cli, stdin, &mut ctx) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CommandError::Unhappy) => ExitCode::FAILURE,
-        Err(CommandError::Failed(message)) => {
-            let _ = writeln!(ctx.err, "{}: error: {message}", notice::PREFIX);
-            ExitCode::FAILURE
+        Err(e) => {
+            let _ = write!(err, "{}", e.render(notice::PREFIX));
+            // A hook never fails a push.
+            ExitCode::from(if as_hook { 0 } else { e.exit_code() })
         }
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::{Mode, NotConfigured, Problem};
+use crate::delivery::queue::SetAside;
 
 /// Prefix of every line, so the pusher knows who speaks.
 pub const PREFIX: &str = "git-webhook";
@@ -55,16 +56,16 @@ pub enum Notice {
     QueuedShared { count: usize, location: String },
     /// The database queue cannot be reached: the webhooks wait in the repository's spool.
     DatabaseFallback { error: String, count: usize },
-    /// The repository's spool cannot be written; another is used.
-    SpoolFallback { error: String, fallback: PathBuf },
-    /// No spool at all could take the push's webhooks.
-    NotQueued { error: String, count: usize },
-    /// One webhook could not be written.
-    Lost {
+    /// The repository's spool cannot take the push (a full disk): its webhooks wait in another place.
+    Fallback {
         error: String,
-        refname: String,
-        url: String,
+        count: usize,
+        place: PathBuf,
     },
+    /// No queue at all can keep the push's webhooks: they are sent now, from memory.
+    Unqueued { error: String, count: usize },
+    /// Webhooks sent from memory that failed: nothing can keep them for a retry.
+    Lost { count: usize },
     /// The spool nears `max_jobs`.
     NearlyFull { queued: usize, max: usize },
     /// A queued job was pushed out by `max_jobs`.
@@ -81,8 +82,10 @@ pub enum Notice {
     /// A push could not be recorded for a deliverer (its webhooks are made at once instead), or
     /// recorded pushes could not be taken.
     NotRecorded(String),
-    /// A recorded push that cannot be read, set aside under this name.
-    UnreadablePush(PathBuf),
+    /// A damaged file (a job, a recorded push) or row, set aside.
+    SetAside(SetAside),
+    /// A repository a command over many cannot look into (the reason), left out.
+    LeftOut(String),
 }
 
 impl fmt::Display for Notice {
@@ -139,21 +142,22 @@ impl fmt::Display for Notice {
                 f,
                 "{p}: warning: {error}; {count} webhook(s) wait in the repository's spool and move to the database when it is back"
             ),
-            Notice::SpoolFallback { error, fallback } => write!(
-                f,
-                "{p}: warning: {error}; spooling in {} instead",
-                fallback.display()
-            ),
-            Notice::NotQueued { error, count } => {
-                write!(f, "{p}: warning: {error}; {count} webhook(s) not sent")
-            }
-            Notice::Lost {
+            Notice::Fallback {
                 error,
-                refname,
-                url,
+                count,
+                place,
             } => write!(
                 f,
-                "{p}: warning: {error}; the webhook for {refname} to {url} is lost"
+                "{p}: warning: {error}; {count} webhook(s) wait in {} instead, and are delivered from there",
+                place.display()
+            ),
+            Notice::Unqueued { error, count } => write!(
+                f,
+                "{p}: warning: {error}; no spool can keep {count} webhook(s): sending them now"
+            ),
+            Notice::Lost { count } => write!(
+                f,
+                "{p}: warning: {count} webhook(s) failed and no spool can keep them for a retry: lost"
             ),
             Notice::NearlyFull { queued, max } => write!(
                 f,
@@ -174,11 +178,11 @@ impl fmt::Display for Notice {
             ),
             Notice::QueueProblem(e) => write!(f, "{p}: warning: {e}"),
             Notice::NotRecorded(e) => write!(f, "{p}: warning: cannot record the push: {e}"),
-            Notice::UnreadablePush(path) => write!(
-                f,
-                "{p}: warning: cannot read the recorded push {}; set aside",
-                path.display()
-            ),
+            Notice::LeftOut(e) => write!(f, "{p}: warning: {e}; left out"),
+            Notice::SetAside(s) => match &s.to {
+                Some(to) => write!(f, "{p}: warning: {}: {}; set aside as {to}", s.place, s.why),
+                None => write!(f, "{p}: warning: {}: {}; left alone", s.place, s.why),
+            },
         }
     }
 }

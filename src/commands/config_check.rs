@@ -1,6 +1,6 @@
 //! `config check`: every key of the effective configuration, where each value came from, and every problem.
 
-use super::{open_repo, Context};
+use super::{Context, Repository};
 use crate::cli::RepoArgs;
 use crate::config::{self, Endpoint};
 use crate::delivery::{shared, WireRequest};
@@ -30,24 +30,14 @@ fn overridden(e: &Endpoint, ctx: &Context<'_>) -> Vec<String> {
 /// `git webhook config check`: exit status 1 when there is a problem.
 pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
     let env = ctx.env;
-    let (git_dir, repo) = open_repo(at, env)?;
-    let loaded = match config::load(at.config.as_deref(), env, &git_dir, &repo.webhook_config()) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            return Err(CommandError::from_error(&config::NotConfigured::new(
-                at.config.as_deref(),
-                env,
-                &git_dir,
-            )))
-        }
-        Err(e) => return Err(CommandError::Failed(chain(&e))),
-    };
+    let found = Repository::find(at, env)?;
+    let loaded = &found.loaded;
     let c = &loaded.config;
-    let project = describe::describe(c, &git_dir, repo.default_branch(), env);
+    let project = describe::describe(c, &found.id, found.repo.default_branch(), env);
     let _ = write!(
         ctx.out,
         "{}",
-        config::effective(&loaded, &describe::as_config(&project))
+        config::effective(loaded, &describe::as_config(&project))
     );
     let mut problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
     for e in &c.endpoints {
@@ -90,6 +80,6 @@ pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(CommandError::Unhappy)
+        Err(CommandError::said())
     }
 }

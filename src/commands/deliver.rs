@@ -1,20 +1,23 @@
-//! `deliver`: one pass over the repository's queue, a `--watch` worker (with a database queue: for
+//! `deliver`: one round over the repository's queue, a `--watch` worker (with a database queue: for
 //! every repository), or the background deliverer the hook starts.
 
 use std::path::Path;
 
-use super::{queue::configuration, Context};
+use super::queue::{scope, Scope};
+use super::{Context, Repository};
 use crate::cli::RepoArgs;
-use crate::config::{self, Config};
+use crate::clock::Clock;
+use crate::delivery::admin::{Admin as _, Counts, Spools};
+use crate::delivery::intake;
+use crate::delivery::local::Local;
 use crate::delivery::metrics::{self, Gauges, Metered, Metrics};
-use crate::delivery::pass::{Intake, RefMoved};
 use crate::delivery::postgres::Postgres;
-use crate::delivery::spool::Spool;
+use crate::delivery::queue::{Filter, Queue, QueueError};
 use crate::delivery::summary::Summary;
-use crate::delivery::worker::{self, Run};
-use crate::delivery::{shared, Pass, Queue};
+use crate::delivery::worker::{self, Run, Worker};
+use crate::delivery::{shared, Pass};
+use crate::env::HookEnv;
 use crate::error::{chain, CommandError};
-use crate::git::Repo;
 use crate::notice::Notice;
 
 /// The options of `deliver`.
@@ -28,123 +31,149 @@ pub struct How {
 fn start_metrics(how: &How, gauges: Gauges) -> Result<Option<Metrics>, CommandError> {
     how.metrics
         .map(|addr| {
-            metrics::serve(addr, gauges)
-                .map_err(|e| CommandError::Failed(format!("cannot serve metrics on {addr}: {e}")))
+            metrics::serve(addr, gauges).map_err(|e| {
+                CommandError::user(format!("cannot serve metrics on {addr}: {e}"))
+                    .hint("is another worker serving its metrics there?")
+            })
         })
         .transpose()
 }
 
-/// `git webhook deliver [--now] [--watch [--metrics ADDR]]`.
-pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), CommandError> {
-    let (config, found) = configuration(at, ctx)?;
-    let database = shared::database(&config.delivery.queue);
-    if let (Some(db), true) = (database, how.watch) {
-        let queue = shared::open_patiently(db, ctx.env, ctx.clock, ctx.out);
-        return serve(at, &queue, &how, config.delivery.max_parallel, ctx);
-    }
-    let Some((git_dir, repo)) = found else {
-        return Err(CommandError::Failed(
-            "no repository to deliver for".to_owned(),
-        ));
+/// The spools of a repository, opened for its deliverer.
+fn local<'a>(
+    found: &'a Repository,
+    events: &'a dyn intake::Events,
+    env: &HookEnv,
+    clock: &'a Clock,
+) -> Result<Local<'a>, CommandError> {
+    Local::open(
+        &found.git_dir,
+        &found.id,
+        (found.config(), env, clock),
+        events,
+    )
+    .map_err(CommandError::user)
+}
+
+/// One round over a repository's spools and a summary line, as `deliver` without options makes
+/// it (and `redeliver` after putting jobs back in a spool).
+pub(super) fn round_once(found: &Repository, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    let events = found.events(ctx.env);
+    let local = local(found, &events, ctx.env, ctx.clock)?;
+    let ref_moved = found.ref_moved();
+    let round = || local.round(&ref_moved, false, None);
+    let counts = || spool_counts(&local);
+    let w = Worker {
+        round: &round,
+        queue: &local.primary,
+        clock: ctx.clock,
     };
-    let spool =
-        worker::open(&config, &git_dir, ctx.clock).map_err(|e| CommandError::from_error(&e))?;
-    let (env, clock) = (ctx.env, ctx.clock);
-    let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
-    let canonical = git_dir.canonicalize().unwrap_or_else(|_| git_dir.clone());
-    // The database queue as this repository sees it.
-    let connect = |db| shared::open(db, env, clock).map(|q| q.scoped(Some(&canonical)));
-    if how.background {
-        if let Some(db) = database {
-            let intake = |q: &dyn Queue| {
-                super::hook::take_recorded(&spool, q, &repo, &git_dir, &config, (env, clock))
-            };
-            let connect = || connect(db);
-            let give_up = config.delivery.max_age;
-            return shared::hand_over(&spool, &connect, &intake, give_up)
-                .map_err(|e| CommandError::from_error(&e));
-        }
-        let lock = spool
-            .waiter_lock()
-            .map_err(|e| CommandError::from_error(&e))?;
-        let intake =
-            || super::hook::take_recorded(&spool, &spool, &repo, &git_dir, &config, (env, clock));
-        worker::background(
-            pass_of(
-                &spool, &config, &git_dir, &ref_moved, &intake, how.now, clock,
-            ),
-            &lock,
-        );
-        return Ok(());
-    }
-    // With a database queue: this repository's jobs there (its recorded pushes become jobs there).
-    let db_queue: Option<Postgres> = database
-        .map(connect)
-        .transpose()
-        .map_err(|e| CommandError::from_error(&e))?;
-    let queue: &dyn Queue = match &db_queue {
-        Some(q) => q,
-        None => &spool,
-    };
-    let intake =
-        || super::hook::take_recorded(&spool, queue, &repo, &git_dir, &config, (env, clock));
-    let pass = pass_of(
-        queue, &config, &git_dir, &ref_moved, &intake, how.now, clock,
-    );
-    if !how.watch {
-        worker::deliver(pass, Run::Once, ctx.out);
-        return Ok(());
-    }
-    let root = spool.root().to_path_buf();
-    let (unique, label) = (
-        clock.uuid().simple().to_string(),
-        git_dir.display().to_string(),
-    );
-    let gauges: Gauges = Box::new(move || {
-        Spool::open(&root, &unique)
-            .map(|s| vec![(label.clone(), s.counts())])
-            .unwrap_or_default()
-    });
-    match start_metrics(&how, gauges)? {
-        Some(m) => {
-            let metered = Metered {
-                inner: queue,
-                metrics: &m,
-            };
-            worker::deliver(
-                Pass {
-                    queue: &metered,
-                    ..pass
-                },
-                Run::Watch,
-                ctx.out,
-            );
-        }
-        None => worker::deliver(pass, Run::Watch, ctx.out),
-    }
+    worker::deliver(w, Run::Once, &counts, ctx.out);
     Ok(())
 }
 
-/// A pass over `queue` with this repository's configuration.
-#[allow(clippy::too_many_arguments)]
-fn pass_of<'a>(
-    queue: &'a dyn Queue,
-    config: &'a Config,
-    git_dir: &'a Path,
-    ref_moved: RefMoved<'a>,
-    intake: Intake<'a>,
-    now: bool,
-    clock: &'a crate::clock::Clock,
-) -> Pass<'a> {
-    Pass {
-        queue,
-        config,
-        repo: git_dir,
-        ref_moved,
-        intake,
-        clock,
-        ignore_schedule: now,
+/// How many jobs wait in a repository's spools.
+fn spool_counts(local: &Local<'_>) -> Result<Counts, QueueError> {
+    let mut c = local.primary.counts()?;
+    if let Some(f) = local.fallback() {
+        c.add(&f.counts()?);
     }
+    Ok(c)
+}
+
+/// `git webhook deliver [--now] [--watch [--metrics ADDR]]`.
+pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    let scope = scope(at, ctx)?;
+    let database = shared::database(&scope.config().delivery.queue).cloned();
+    if let (Some(db), true) = (&database, how.watch) {
+        let max_parallel = scope.config().delivery.max_parallel;
+        let queue = shared::open_patiently(db, ctx.env, ctx.clock, ctx.out);
+        return serve(at, &queue, &how, max_parallel, ctx);
+    }
+    let Scope::Repo(found) = scope else {
+        return Err(CommandError::user("no repository to deliver for")
+            .hint("run inside the repository, or pass --repo DIR"));
+    };
+    let (env, clock) = (ctx.env, ctx.clock);
+    let events = found.events(env);
+    let local = local(&found, &events, env, clock)?;
+    let ref_moved = found.ref_moved();
+    let config = found.config();
+    // The database queue as this repository sees it.
+    let connect = |db| shared::open(db, env, clock).map(|q| q.scoped(Some(&found.id)));
+    if let Some(db) = &database {
+        if how.background {
+            let connect = || connect(db);
+            return shared::hand_over(&local, &connect, config.delivery.max_age)
+                .map_err(CommandError::user);
+        }
+        // One round over this repository's jobs there (its recorded pushes made into jobs there first).
+        let queue = connect(db).map_err(CommandError::user)?;
+        let round = || {
+            let mut summary = Summary::default();
+            let _ = local.intake(&queue, &mut |n| summary.notices.push(n));
+            summary.add(
+                Pass {
+                    queue: &queue,
+                    lanes: &queue,
+                    config,
+                    repo: &found.id,
+                    ref_moved: &ref_moved,
+                    clock,
+                    ignore_schedule: how.now,
+                }
+                .run(),
+            );
+            summary
+        };
+        let counts = || {
+            let rows = queue.counts(&Filter::default())?;
+            Ok(rows.into_iter().next().map(|(_, c)| c).unwrap_or_default())
+        };
+        let w = Worker {
+            round: &round,
+            queue: &queue,
+            clock,
+        };
+        worker::deliver(w, Run::Once, &counts, ctx.out);
+        return Ok(());
+    }
+    if how.background {
+        let lock = local.primary.waiter_lock().map_err(CommandError::user)?;
+        let round = || local.round(&ref_moved, how.now, None);
+        let w = Worker {
+            round: &round,
+            queue: &local.primary,
+            clock,
+        };
+        worker::background(w, &config.delivery, &lock);
+        return Ok(());
+    }
+    let root = local.primary.root().to_path_buf();
+    let label = found.git_dir.display().to_string();
+    let unique = clock.uuid().simple().to_string();
+    let gauges: Gauges = Box::new(move || {
+        let spool = crate::delivery::spool::Spool::open(&root, &unique)?;
+        Spools {
+            spools: vec![(label.clone(), vec![spool])],
+        }
+        .counts(&Filter::default())
+    });
+    let metrics = if how.watch {
+        start_metrics(&how, gauges)?
+    } else {
+        None
+    };
+    let round = || local.round(&ref_moved, how.now, metrics.as_ref());
+    let counts = || spool_counts(&local);
+    let w = Worker {
+        round: &round,
+        queue: &local.primary,
+        clock,
+    };
+    let run = if how.watch { Run::Watch } else { Run::Once };
+    worker::deliver(w, run, &counts, ctx.out);
+    Ok(())
 }
 
 /// The server-wide worker: every repository's jobs, each sent with that repository's own
@@ -158,26 +187,13 @@ fn serve(
     ctx: &mut Context<'_>,
 ) -> Result<(), CommandError> {
     let scrape = queue.clone();
-    let gauges: Gauges = Box::new(move || {
-        scrape
-            .counts_by_repo(&Default::default())
-            .unwrap_or_default()
-    });
+    let gauges: Gauges = Box::new(move || scrape.counts_by_repo(&Filter::default()));
     let metrics = start_metrics(how, gauges)?;
     let (env, clock) = (ctx.env, ctx.clock);
     // A repository this host cannot read is said once.
     let said = std::sync::Mutex::new(std::collections::HashSet::new());
     let pass = |git_dir: &Path, scoped: &Postgres| -> Option<Summary> {
-        let loaded = Repo::open(git_dir, env)
-            .map_err(|e| chain(&e))
-            .and_then(|repo| {
-                match config::load(at.config.as_deref(), env, git_dir, &repo.webhook_config()) {
-                    Ok(Some(l)) => Ok((repo, l.config)),
-                    Ok(None) => Err("it has no configuration".to_owned()),
-                    Err(e) => Err(chain(&e)),
-                }
-            });
-        let (repo, config) = match loaded {
+        let found = match Repository::at(git_dir, at.config.as_deref(), env) {
             Ok(found) => found,
             Err(e) => {
                 let first = said
@@ -186,14 +202,14 @@ fn serve(
                     .insert(git_dir.to_path_buf());
                 return first.then(|| Summary {
                     notices: vec![Notice::RepositoryUnusable(format!(
-                        "{}: {e}; its webhooks wait for a worker that can read it",
-                        git_dir.display()
+                        "{}: {}; its webhooks wait for a worker that can read it",
+                        git_dir.display(),
+                        chain(&e)
                     ))],
                     ..Summary::default()
                 });
             }
         };
-        let intake = Vec::new;
         let metered;
         let queue: &dyn Queue = match &metrics {
             Some(m) => {
@@ -205,8 +221,17 @@ fn serve(
             }
             None => scoped,
         };
-        let ref_moved = |refname: &str, new: &str| repo.ref_moved(refname, new);
-        Some(pass_of(queue, &config, git_dir, &ref_moved, &intake, how.now, clock).run())
+        let ref_moved = found.ref_moved();
+        let pass = Pass {
+            queue,
+            lanes: scoped,
+            config: found.config(),
+            repo: git_dir,
+            ref_moved: &ref_moved,
+            clock,
+            ignore_schedule: how.now,
+        };
+        Some(pass.run())
     };
     shared::serve(queue, &pass, max_parallel, clock, ctx.out);
     Ok(())

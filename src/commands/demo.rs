@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::delivery::queue::Filter;
-use crate::delivery::Queue as _;
+use crate::delivery::queue::{Filter, Log as _};
 use std::process::Command;
 use std::time::Duration;
 
@@ -149,21 +148,23 @@ fn show_other(out: &mut dyn Write, format: &dyn Format, got: &[Request]) {
     }
 }
 
-/// The requests `format` makes for the demo's three pushes (two new branches and a new tag).
-fn expected(format: &dyn Format) -> usize {
+/// The requests the demo's endpoints (its configuration file `config`) make for its three pushes
+/// (two new branches that bring commits, and a new tag), counted as the hook counts them.
+fn expected(config: &Path, bare: &Path, env: &HookEnv) -> Result<usize, DemoError> {
+    let loaded = crate::config::load(Some(config), env, bare, &Default::default())
+        .ok()
+        .flatten()
+        .ok_or(DemoError::Missing {
+            got: 0,
+            expected: 1,
+        })?;
     let zero = "0".repeat(40);
     let one = "1".repeat(40);
-    ["refs/heads/main", "refs/heads/feature", "refs/tags/v1.0"]
+    Ok(["refs/heads/main", "refs/heads/feature", "refs/tags/v1.0"]
         .iter()
         .filter_map(|r| crate::model::RefUpdate::new(&zero, &one, r).ok())
-        .map(|u| {
-            if format.one_per_push() {
-                1
-            } else {
-                format.sends(&u).len()
-            }
-        })
-        .sum()
+        .map(|u| crate::delivery::plan::count(&loaded.config.endpoints, &[u], &|_| true))
+        .sum())
 }
 
 /// Runs the demo with an endpoint of format `format_id`, writing what happens to `out`.
@@ -263,7 +264,7 @@ pub fn run(out: &mut dyn Write, env: &HookEnv, format_id: &str) -> Result<(), De
     let _ = out.flush();
     git(&work, &["push", "-q", "origin", "v1.0"], env)?;
 
-    let expected = expected(format);
+    let expected = expected(&bare.join("webhook.toml"), &bare, env)?;
     let got = receiver.wait_for(expected, Duration::from_secs(15));
     let _ = writeln!(out, "\nThe receiver got {} webhook(s):", got.len());
     if format.id() == crate::format::DEFAULT {
@@ -300,14 +301,20 @@ pub fn run(out: &mut dyn Write, env: &HookEnv, format_id: &str) -> Result<(), De
         "demo",
     );
     if let Ok(spool) = spool {
+        let logged = || {
+            spool
+                .records(&Filter::default(), usize::MAX)
+                .unwrap_or_default()
+        };
         for _ in 0..150 {
-            if spool.records(&Filter::default(), usize::MAX).len() >= got.len() {
+            if logged().len() >= got.len() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = writeln!(out, "The delivery log (`git webhook log`):");
-        super::status::show_log(&spool.records(&Filter::default(), 10), false, out);
+        let last: Vec<_> = logged().into_iter().rev().take(10).rev().collect();
+        super::status::show_log(&last, false, false, out);
     }
     if got.len() < expected {
         return Err(DemoError::Missing {

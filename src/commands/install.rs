@@ -217,14 +217,15 @@ pub fn run(
         hook: args.hook.clone(),
         chain: args.chain,
     };
-    let exe =
-        ctx.env.exe.as_deref().ok_or_else(|| {
-            CommandError::Failed("cannot find this program's own path".to_owned())
-        })?;
+    let exe = ctx
+        .env
+        .exe
+        .as_deref()
+        .ok_or_else(|| CommandError::user("cannot find this program's own path"))?;
     match install_all(&targets, remove, exe, ctx.out) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(CommandError::Unhappy),
-        Err(e) => Err(CommandError::Failed(e)),
+        Ok(false) => Err(CommandError::said()),
+        Err(e) => Err(CommandError::user(e)),
     }
 }
 

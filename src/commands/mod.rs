@@ -1,5 +1,5 @@
 //! One module per command, each `run(…, &mut Context) -> Result<(), CommandError>`; this one dispatches
-//! and holds what they share: the context, and opening the repository and its configuration.
+//! and holds what they share: the context, and the repository a command works on, opened once.
 
 mod config_check;
 mod deliver;
@@ -12,14 +12,15 @@ mod status;
 mod test;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, ConfigCommand, QueueCommand, RepoArgs};
 use crate::clock::Clock;
-use crate::config::{self, Loaded};
+use crate::config::{self, ConfigError, Loaded, NotConfigured};
 use crate::env::HookEnv;
 use crate::error::{chain, CommandError};
-use crate::git::{self, Repo};
+use crate::events::RepoEvents;
+use crate::git::{self, OpenError, Repo};
 use crate::notice::Notice;
 
 /// What every command gets: the environment, the clock, and where to write.
@@ -37,35 +38,90 @@ impl Context<'_> {
     }
 }
 
-/// The repository a command works on, opened; `None` of its own accord is an error that names
-/// where it looked.
-fn open_repo(at: &RepoArgs, env: &HookEnv) -> Result<(PathBuf, Repo), CommandError> {
-    let git_dir = git::locate(at.repo.as_deref(), env).map_err(|e| CommandError::from_error(&e))?;
-    let repo = Repo::open(&git_dir, env).map_err(|e| CommandError::from_error(&e))?;
-    Ok((git_dir, repo))
+/// Why a repository cannot be worked on.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    NotConfigured(#[from] NotConfigured),
 }
 
-/// The configuration of the repository; the endpoints that have problems are said and skipped.
-fn load_config(
-    at: &RepoArgs,
-    env: &HookEnv,
-    git_dir: &std::path::Path,
-    repo: &Repo,
-    ctx: &mut Context<'_>,
-) -> Result<Loaded, CommandError> {
-    match config::load(at.config.as_deref(), env, git_dir, &repo.webhook_config()) {
-        Ok(Some(loaded)) => {
-            for p in &loaded.problems {
-                ctx.say(Notice::EndpointSkipped(p.clone()));
-            }
-            Ok(loaded)
+impl From<Unusable> for CommandError {
+    fn from(e: Unusable) -> CommandError {
+        let hints = match &e {
+            Unusable::Open(o) => o.hints(),
+            _ => Vec::new(),
+        };
+        CommandError::user(e).hints(hints)
+    }
+}
+
+/// The repository a command works on, opened once: where it is, what it is known by, and its
+/// configuration.
+pub struct Repository {
+    /// Its git directory, as found.
+    pub git_dir: PathBuf,
+    /// Its canonical path: what its jobs, spools and queue rows are known by.
+    pub id: PathBuf,
+    pub repo: Repo,
+    pub loaded: Loaded,
+}
+
+impl Repository {
+    /// The repository at `git_dir`, with the configuration `--config` (else its own) gives it.
+    pub fn at(
+        git_dir: &Path,
+        config: Option<&Path>,
+        env: &HookEnv,
+    ) -> Result<Repository, Unusable> {
+        let repo = Repo::open(git_dir, env)?;
+        let loaded = config::load(config, env, git_dir, &repo.webhook_config())?
+            .ok_or_else(|| NotConfigured::new(config, env, git_dir))?;
+        Ok(Repository {
+            git_dir: git_dir.to_path_buf(),
+            id: git_dir
+                .canonicalize()
+                .unwrap_or_else(|_| git_dir.to_path_buf()),
+            repo,
+            loaded,
+        })
+    }
+
+    /// The repository `--repo` (else `$GIT_DIR`, else the current directory) names.
+    pub fn find(at: &RepoArgs, env: &HookEnv) -> Result<Repository, Unusable> {
+        let git_dir = git::locate(at.repo.as_deref(), env)?;
+        Repository::at(&git_dir, at.config.as_deref(), env)
+    }
+
+    /// Opens it for a command, saying the endpoints that have problems (they are skipped).
+    fn open(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<Repository, CommandError> {
+        let found = Repository::find(at, ctx.env)?;
+        for p in &found.loaded.problems {
+            ctx.say(Notice::EndpointSkipped(p.clone()));
         }
-        Ok(None) => Err(CommandError::from_error(&config::NotConfigured::new(
-            at.config.as_deref(),
+        Ok(found)
+    }
+
+    pub fn config(&self) -> &config::Config {
+        &self.loaded.config
+    }
+
+    /// What makes its pushes' events.
+    pub fn events<'a>(&'a self, env: &'a HookEnv) -> RepoEvents<'a> {
+        RepoEvents {
+            repo: &self.repo,
+            path: &self.id,
+            config: self.config(),
             env,
-            git_dir,
-        ))),
-        Err(e) => Err(CommandError::Failed(chain(&e))),
+        }
+    }
+
+    /// Whether an `update`-hook job's ref has moved.
+    pub fn ref_moved(&self) -> impl Fn(&str, &str) -> bool + '_ {
+        |refname: &str, new: &str| self.repo.ref_moved(refname, new)
     }
 }
 
@@ -136,6 +192,6 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             Ok(())
         }
         Command::Demo { format } => demo::run(ctx.out, ctx.env, &format)
-            .map_err(|e| CommandError::Failed(format!("demo failed: {}", chain(&e)))),
+            .map_err(|e| CommandError::user(format!("demo failed: {}", chain(&e)))),
     }
 }

@@ -6,18 +6,26 @@ use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::queue::{finished, open_view, parse_state, wanted, View};
+use super::queue::{open_view, parse_state, View};
 use super::Context;
 use crate::cli::{RepoArgs, Select};
-use crate::delivery::queue::Counts;
-use crate::delivery::spool::Spool;
-use crate::delivery::{pushes, Queue, Record};
+use crate::delivery::admin::{Admin, Counts};
+use crate::delivery::Record;
 use crate::error::CommandError;
 
 fn when(ms: u64) -> String {
     DateTime::<Utc>::from_timestamp_millis(i64::try_from(ms).unwrap_or(0))
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+/// A command that did its work but left a repository out (said): exit status 1.
+fn done(left_out: bool) -> Result<(), CommandError> {
+    if left_out {
+        Err(CommandError::said())
+    } else {
+        Ok(())
+    }
 }
 
 /// `git webhook status`.
@@ -27,9 +35,11 @@ pub fn status(
     state: Option<&str>,
     ctx: &mut Context<'_>,
 ) -> Result<(), CommandError> {
-    let (view, filter) = open_view(at, select, parse_state(state), ctx)?;
+    let (view, left_out) = open_view(at, select, parse_state(state), ctx)?;
     if state.is_some() {
-        for (job, dead) in finished(&view, &filter) {
+        let admin = view.admin?;
+        for f in admin.finished(&view.filter).map_err(CommandError::user)? {
+            let (job, dead) = (f.job, f.dead);
             let _ = if select.json {
                 writeln!(
                     ctx.out,
@@ -55,34 +65,47 @@ pub fn status(
                 )
             };
         }
-        return Ok(());
+        return done(left_out);
     }
-    let rows: Vec<(String, Counts)> = match &view {
-        View::Spools {
-            locals,
-            wide: false,
-        } if !select.json => {
-            show_status(&locals[0].spool, ctx);
-            return Ok(());
+    // Beside a database: what waits in this repository's spools to move into it, shown even while
+    // the database cannot be reached.
+    if let (Some(beside), false) = (&view.beside, select.json) {
+        if let Ok([(_, c)]) = beside.counts(&view.filter).as_deref() {
+            let waiting = c.pending + c.retrying + c.recorded;
+            if waiting > 0 || view.admin.is_err() {
+                let _ = writeln!(
+                    ctx.out,
+                    "spool:     {}: {} webhook(s) and {} recorded push(es) wait to move into the database",
+                    beside.location(),
+                    c.pending + c.retrying,
+                    c.recorded
+                );
+            }
         }
-        View::Spools { locals, .. } => locals
-            .iter()
-            .filter(|l| wanted(&filter, l))
-            .map(|l| (l.git_dir.display().to_string(), l.spool.counts()))
-            .collect(),
-        View::Database(queue) => queue
-            .counts_by_repo(&filter)
-            .map_err(|e| CommandError::from_error(&e))?,
-    };
+    }
+    let View {
+        admin,
+        wide,
+        shared,
+        filter,
+        ..
+    } = view;
+    let admin = admin?;
+    let rows = admin.counts(&filter).map_err(CommandError::user)?;
+    if !wide && !select.json {
+        let counts = rows.into_iter().next().map(|(_, c)| c).unwrap_or_default();
+        show_status(admin.location(), &counts, ctx);
+        return done(left_out);
+    }
     show_table(&rows, select.json, ctx);
-    if let (View::Database(queue), false) = (&view, select.json) {
-        let workers = queue.workers().map_err(|e| CommandError::from_error(&e))?;
+    if shared && !select.json {
+        let workers = admin.workers().map_err(CommandError::user)?;
         let _ = writeln!(ctx.out, "workers:   {} alive", workers.len());
         for (name, secs) in workers {
             let _ = writeln!(ctx.out, "  {name} (seen {secs:.0}s ago)");
         }
     }
-    Ok(())
+    done(left_out)
 }
 
 fn show_table(rows: &[(String, Counts)], json: bool, ctx: &mut Context<'_>) {
@@ -94,7 +117,8 @@ fn show_table(rows: &[(String, Counts)], json: bool, ctx: &mut Context<'_>) {
                 "{}",
                 serde_json::json!({
                     "repo": repo, "pending": c.pending, "retrying": c.retrying,
-                    "in_flight": c.in_flight, "dead": c.dead, "oldest_ms": c.oldest_ms,
+                    "in_flight": c.in_flight, "dead": c.dead, "recorded": c.recorded,
+                    "damaged": c.damaged, "oldest_ms": c.oldest_ms,
                 })
             );
         }
@@ -102,48 +126,52 @@ fn show_table(rows: &[(String, Counts)], json: bool, ctx: &mut Context<'_>) {
     }
     let _ = writeln!(
         out,
-        "{:>8} {:>9} {:>10} {:>6}  repository",
-        "pending", "retrying", "in flight", "dead"
+        "{:>8} {:>9} {:>10} {:>6} {:>8}  repository",
+        "pending", "retrying", "in flight", "dead", "damaged"
     );
     let mut total = Counts::default();
     for (repo, c) in rows {
         let _ = writeln!(
             out,
-            "{:>8} {:>9} {:>10} {:>6}  {repo}",
-            c.pending, c.retrying, c.in_flight, c.dead
+            "{:>8} {:>9} {:>10} {:>6} {:>8}  {repo}",
+            c.pending, c.retrying, c.in_flight, c.dead, c.damaged
         );
-        total.pending += c.pending;
-        total.retrying += c.retrying;
-        total.in_flight += c.in_flight;
-        total.dead += c.dead;
+        total.add(c);
     }
     let _ = writeln!(
         out,
-        "{:>8} {:>9} {:>10} {:>6}  in all, {} repositor{}",
+        "{:>8} {:>9} {:>10} {:>6} {:>8}  in all, {} repositor{}",
         total.pending,
         total.retrying,
         total.in_flight,
         total.dead,
+        total.damaged,
         rows.len(),
         if rows.len() == 1 { "y" } else { "ies" }
     );
 }
 
-fn show_status(queue: &Spool, ctx: &mut Context<'_>) {
+fn show_status(location: String, c: &Counts, ctx: &mut Context<'_>) {
     let (clock, out) = (ctx.clock, &mut *ctx.out);
-    let c = queue.counts();
-    let _ = writeln!(out, "spool:     {}", queue.location());
-    let recorded = pushes::files(queue.root()).len();
-    if recorded > 0 {
+    let _ = writeln!(out, "spool:     {location}");
+    if c.recorded > 0 {
         let _ = writeln!(
             out,
-            "recorded:  {recorded} push(es), made into webhooks by the next deliverer"
+            "recorded:  {} push(es), made into webhooks by the next deliverer",
+            c.recorded
         );
     }
     let _ = writeln!(out, "pending:   {}", c.pending);
     let _ = writeln!(out, "retrying:  {}", c.retrying);
     let _ = writeln!(out, "in flight: {}", c.in_flight);
     let _ = writeln!(out, "dead:      {}", c.dead);
+    if c.damaged > 0 {
+        let _ = writeln!(
+            out,
+            "damaged:   {} file(s) that are no job or push record, set aside as *.bad (see the deliverer's warnings)",
+            c.damaged
+        );
+    }
     if let Some(oldest) = c.oldest_ms {
         let age = std::time::Duration::from_secs(clock.now_ms().saturating_sub(oldest) / 1000);
         let _ = writeln!(
@@ -163,42 +191,37 @@ pub fn log(
     limit: usize,
     ctx: &mut Context<'_>,
 ) -> Result<(), CommandError> {
-    let (view, filter) = open_view(at, select, parse_state(state), ctx)?;
-    let records = match &view {
-        View::Database(queue) => queue.records(&filter, limit),
-        View::Spools { locals, .. } => {
-            let mut all: Vec<Record> = locals
-                .iter()
-                .filter(|l| wanted(&filter, l))
-                .flat_map(|l| l.spool.records(&filter, limit))
-                .collect();
-            all.sort_by_key(|r| r.time_ms);
-            all.drain(..all.len().saturating_sub(limit));
-            all
-        }
-    };
-    show_log(&records, select.json, ctx.out);
-    Ok(())
+    let (view, left_out) = open_view(at, select, parse_state(state), ctx)?;
+    let records = view
+        .admin?
+        .records(&view.filter, limit)
+        .map_err(CommandError::user)?;
+    show_log(&records, select.json, view.wide, ctx.out);
+    done(left_out)
 }
 
-/// Log records, one per line.
-pub fn show_log(records: &[Record], json: bool, out: &mut dyn Write) {
+/// Log records, one per line; `wide`: each names its repository.
+pub fn show_log(records: &[Record], json: bool, wide: bool, out: &mut dyn Write) {
     for r in records {
         let _ = if json {
             writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
         } else {
-            writeln!(out, "{}", line(r))
+            writeln!(out, "{}", line(r, wide))
         };
     }
 }
 
-fn line(r: &Record) -> String {
+fn line(r: &Record, wide: bool) -> String {
     let status = r.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
     let duration = r
         .duration_ms
         .map_or_else(String::new, |d| format!(" {d}ms"));
+    let repo = match (&r.repo, wide) {
+        (Some(repo), true) => format!("{repo} "),
+        _ => String::new(),
+    };
     let mut text = format!(
-        "{} {:<9} #{} {status}{duration} {} -> {} ({}) event {} job {}",
+        "{} {:<9} #{} {status}{duration} {repo}{} -> {} ({}) event {} job {}",
         when(r.time_ms),
         r.outcome.as_str(),
         r.attempt,

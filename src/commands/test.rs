@@ -1,12 +1,12 @@
 //! `test`: a sample push (the newest three commits of a branch) sent to the endpoints now, with their answers.
 
-use super::{load_config, open_repo, Context};
+use super::{Context, Repository};
 use crate::cli::RepoArgs;
 use crate::config::Endpoint;
 use crate::delivery::retry::Verdict;
 use crate::delivery::{http, plan, WireRequest};
 use crate::describe;
-use crate::error::{chain, CommandError};
+use crate::error::CommandError;
 use crate::model::PushEvent;
 
 /// How many of the newest commits the sample carries, as GitLab's "Test" button sends.
@@ -21,9 +21,9 @@ pub fn run(
     dry_run: bool,
     ctx: &mut Context<'_>,
 ) -> Result<(), CommandError> {
-    let (git_dir, repo) = open_repo(at, ctx.env)?;
-    let config = load_config(at, ctx.env, &git_dir, &repo, ctx)?.config;
-    let project = describe::describe(&config, &git_dir, repo.default_branch(), ctx.env);
+    let found = Repository::open(at, ctx)?;
+    let (repo, config) = (&found.repo, found.config());
+    let project = describe::describe(config, &found.id, repo.default_branch(), ctx.env);
     let refname = match refname {
         Some(r) if r.starts_with("refs/") => r.to_owned(),
         Some(r) => format!("refs/heads/{r}"),
@@ -31,13 +31,13 @@ pub fn run(
     };
     let mut change = repo
         .sample(&refname, SAMPLE_COMMITS)
-        .map_err(|e| CommandError::Failed(chain(&e)))?;
-    describe::name_authors(&config, &mut change);
+        .map_err(CommandError::user)?;
+    describe::name_authors(config, &mut change);
     let event = PushEvent {
         id: ctx.clock.uuid(),
         change,
         project,
-        pusher: describe::pusher(&config, ctx.env),
+        pusher: describe::pusher(config, ctx.env),
         push_options: Vec::new(),
         pushed_at: ctx.clock.now_seconds(),
     };
@@ -47,7 +47,7 @@ pub fn run(
         .filter(|e| only.is_none_or(|n| e.number == n))
         .collect();
     if endpoints.is_empty() {
-        return Err(CommandError::Failed(match only {
+        return Err(CommandError::user(match only {
             Some(n) => format!(
                 "no endpoint {n} (the configuration has {})",
                 config.endpoints.len()
@@ -77,8 +77,8 @@ pub fn run(
                 continue;
             }
             let wire = WireRequest::build(e, &job.template, ctx.clock);
-            let client = http::client(&e.tls).map_err(CommandError::Failed)?;
-            let a = http::send(&wire, e.timeout, &client);
+            let client = http::client(&e.tls).map_err(CommandError::user)?;
+            let a = http::send(&wire, e.timeout, &client, ctx.clock.now());
             // The vendor's verdict: a chat API's 200 may carry an error in its body.
             let (verdict, failure, _) = a.judged(Some(e.format));
             all_ok &= verdict == Verdict::Delivered;
@@ -98,8 +98,6 @@ pub fn run(
     if all_ok {
         Ok(())
     } else {
-        Err(CommandError::Failed(
-            "an endpoint did not accept the request".to_owned(),
-        ))
+        Err(CommandError::user("an endpoint did not accept the request"))
     }
 }

@@ -13,7 +13,7 @@ use super::schema::RawEndpoint;
 pub use super::tls::Tls;
 use super::{duration, show_duration, Located};
 use crate::format::{self, Format, SecretMode};
-use crate::model::{Action, EventKind, RefEvent, RefKind, RefUpdate};
+use crate::model::{Action, EventKind, RefKind, RefUpdate};
 use crate::secret::{Secret, REDACTED};
 
 /// Where an endpoint's secret comes from, as the configuration says it (never the secret itself).
@@ -129,13 +129,15 @@ impl Endpoint {
         self.format.one_per_push() || self.chat.one_message
     }
 
-    /// Whether this endpoint wants this event: [`Endpoint::wants`], and with `skip_empty`, not a
-    /// branch created without new commits.
-    pub fn wants_event(&self, e: &RefEvent) -> bool {
-        let empty = matches!(e.update.kind(), RefKind::Branch(_))
-            && e.action() == Action::Create
-            && e.total_commits == 0;
-        self.wants(&e.update) && !(self.chat.skip_empty && empty)
+    /// Whether this endpoint sends anything for this ref update: a branch or a tag its filters
+    /// let through, and with `skip_empty`, not a branch created without new commits
+    /// (`brings_commits` is asked only then).
+    pub fn wants_update(&self, update: &RefUpdate, brings_commits: &dyn Fn() -> bool) -> bool {
+        let created_branch =
+            matches!(update.kind(), RefKind::Branch(_)) && update.action() == Action::Create;
+        update.kind() != RefKind::Other
+            && self.wants(update)
+            && !(self.chat.skip_empty && created_branch && !brings_commits())
     }
 
     /// Whether this endpoint wants the event of this ref update (its `events`, `branches` and `tags` filters).

@@ -1,11 +1,20 @@
 //! Durable files, as the spool and recorded pushes keep them: JSON written and synced before it is
-//! renamed into place, directories synced, and errors that name the path.
+//! renamed into place, directories synced, and errors that name the path. Reading is as careful:
+//! only regular files are opened (never a FIFO or a device, and never blocking), their size is
+//! bounded, their version checked, and what cannot be read is set aside as `<name>.bad`.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use super::queue::QueueError;
+use serde::de::DeserializeOwned;
+
+use super::queue::{QueueError, SetAside};
+
+/// The largest file read as a job or a recorded push; anything larger is damaged.
+const MAX_FILE: u64 = 64 << 20;
 
 /// `r`, its error naming what failed and at which path.
 pub(super) fn ctx<T>(
@@ -20,22 +29,40 @@ pub(super) fn ctx<T>(
     })
 }
 
-/// The `.json` files of a directory, sorted by name.
-pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
+/// The entries of a directory named `*.json`, sorted by name (whatever their type: reading them
+/// tells).
+pub(super) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, QueueError> {
+    let mut files = Vec::new();
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let path = ctx("cannot list", dir, entry)?.path();
+                if path.extension().is_some_and(|x| x == "json") {
+                    files.push(path);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return ctx("cannot list", dir, Err(e)),
+    }
     files.sort();
-    files
+    Ok(files)
+}
+
+/// How many entries of `dir` end in `.<ext>`.
+pub(super) fn count(dir: &Path, ext: &str) -> Result<usize, QueueError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == ext))
+            .count()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => ctx("cannot list", dir, Err(e)),
+    }
 }
 
 /// Writes `value` as JSON to `tmp` and syncs it to disk (`dest` names it in errors): the first half
-/// of a durable write, before the rename into place.
+/// of a durable write, before the rename into place. A failed write leaves no `tmp` behind.
 pub(super) fn write_synced(
     tmp: &Path,
     value: &impl serde::Serialize,
@@ -47,11 +74,15 @@ pub(super) fn write_synced(
         source: e.into(),
     })?;
     let mut file = ctx("cannot create", tmp, File::create(tmp))?;
-    ctx(
+    let written = ctx(
         "cannot write",
         tmp,
         file.write_all(&bytes).and_then(|()| file.sync_all()),
-    )
+    );
+    if written.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    written
 }
 
 /// Syncs a directory, so that the renames into it last.
@@ -61,4 +92,144 @@ pub(super) fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
         dir,
         File::open(dir).and_then(|d| d.sync_all()),
     )
+}
+
+/// Something the spool keeps with a version: a job, a recorded push.
+pub(super) trait Versioned: DeserializeOwned {
+    /// The version this program reads and writes.
+    const SCHEMA: u32;
+    /// What it is, for messages: `job`, `recorded push`.
+    const WHAT: &'static str;
+    fn schema(&self) -> u32;
+    /// What else makes it unusable, once parsed (a bad ref update line, an impossible time).
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Why a file cannot be read as what it should be.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Damage {
+    #[error("not a regular file but {0}")]
+    NotAFile(&'static str),
+    #[error("{0} bytes, too large to read")]
+    TooLarge(u64),
+    #[error("cannot read it: {0}")]
+    Io(#[source] std::io::Error),
+    #[error("not a {what}: {error}")]
+    NotJson {
+        what: &'static str,
+        error: serde_json::Error,
+    },
+    #[error("a {what} of version {found}, which this version of git-webhook (reading version {known}) does not know")]
+    Schema {
+        what: &'static str,
+        found: u64,
+        known: u32,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn kind(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    match () {
+        () if t.is_dir() => "a directory",
+        () if t.is_symlink() => "a symbolic link",
+        () if t.is_fifo() => "a FIFO",
+        () if t.is_socket() => "a socket",
+        () if t.is_block_device() || t.is_char_device() => "a device",
+        () => "something else",
+    }
+}
+
+/// Reads `path` as a `T`: a regular file (opened without following a link and without blocking),
+/// of bounded size, holding JSON of `T`'s version. Returns it with its inode, which tells whether the
+/// file at that path is still the one read (files are replaced, never changed in place).
+pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
+    let meta = fs::symlink_metadata(path).map_err(Damage::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(Damage::NotAFile(kind(&meta)));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(Damage::Io)?;
+    let meta = file.metadata().map_err(Damage::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(Damage::NotAFile(kind(&meta)));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(Damage::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Damage::Io)?;
+    let value = parse::<T>(&bytes)?;
+    Ok((value, meta.ino()))
+}
+
+/// Parses `bytes` as a `T` of its version.
+pub(super) fn parse<T: Versioned>(bytes: &[u8]) -> Result<T, Damage> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema: Option<serde_json::Value>,
+    }
+    let schema_of = |found: u64| Damage::Schema {
+        what: T::WHAT,
+        found,
+        known: T::SCHEMA,
+    };
+    match serde_json::from_slice::<T>(bytes) {
+        Ok(v) if v.schema() != T::SCHEMA => Err(schema_of(u64::from(v.schema()))),
+        Ok(v) => v.check().map(|()| v).map_err(Damage::Invalid),
+        Err(error) => match serde_json::from_slice::<Version>(bytes) {
+            Ok(Version {
+                schema: Some(serde_json::Value::Number(n)),
+            }) if n.as_u64().is_some_and(|n| n != u64::from(T::SCHEMA)) => {
+                Err(schema_of(n.as_u64().unwrap_or_default()))
+            }
+            _ => Err(Damage::NotJson {
+                what: T::WHAT,
+                error,
+            }),
+        },
+    }
+}
+
+/// Moves a damaged entry aside as `<name>.bad` beside it, so that it is read no more; says where.
+pub(super) fn set_aside(path: &Path, damage: &Damage) -> SetAside {
+    let to = path.with_extension("bad");
+    let moved = fs::rename(path, &to).is_ok();
+    SetAside {
+        place: path.display().to_string(),
+        why: damage.to_string(),
+        to: moved.then(|| to.display().to_string()),
+    }
+}
+
+/// Removes the entries of `dir` that `leftover` picks by name and that were last changed more than
+/// `age` before `now`: what a writer killed mid-write left behind. Returns how many went.
+pub(super) fn sweep(
+    dir: &Path,
+    age: Duration,
+    now: SystemTime,
+    leftover: impl Fn(&str) -> bool,
+) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(&leftover))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age))
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
 }

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use super::redact::Redactor;
 use super::request::WireRequest;
 use super::retry::{classify, parse_retry_after, Verdict};
 use crate::config::Tls;
@@ -102,11 +103,27 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("")
 }
 
-/// Sends one request, waiting at most `timeout` for its answer.
+/// Sends one request, waiting at most `timeout` for its answer; `now` dates a `Retry-After` given as
+/// a time. What the answer says is kept without any secret the request carried.
 pub fn send(
     wire: &WireRequest,
     timeout: Duration,
     client: &reqwest::blocking::Client,
+    now: std::time::SystemTime,
+) -> Attempted {
+    let redactor = Redactor::new(wire.secrets.iter().map(String::as_str));
+    let mut attempted = attempt(wire, timeout, client, now);
+    attempted.body = redactor.redact(&attempted.body);
+    attempted.error = attempted.error.map(|e| redactor.redact(&e));
+    attempted.location = attempted.location.map(|l| redactor.redact(&l));
+    attempted
+}
+
+fn attempt(
+    wire: &WireRequest,
+    timeout: Duration,
+    client: &reqwest::blocking::Client,
+    now: std::time::SystemTime,
 ) -> Attempted {
     let mut request = client
         .post(wire.url.clone())
@@ -131,11 +148,14 @@ pub fn send(
                 .flatten()
                 .map(|l| crate::config::mask(&l));
             let retry_after =
-                header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+                header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
             // Read a bounded part of the body: enough to quote an error, never an unbounded download.
+            // Secrets go before the text is cut, so that no part of one is left.
             let mut body = Vec::new();
             let _ = response.take(MAX_RESPONSE_BYTES).read_to_end(&mut body);
-            let quoted: String = String::from_utf8_lossy(&body)
+            let redactor = Redactor::new(wire.secrets.iter().map(String::as_str));
+            let quoted: String = redactor
+                .redact(&String::from_utf8_lossy(&body))
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -172,10 +192,27 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
+/// Why no HTTP client could be made for an endpoint's TLS settings.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read {}: {message}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Pem {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("cannot set up HTTP: {0}")]
+    Build(String),
+}
+
 /// The HTTP client for a TLS setting, built once per process and setting (loading CA certificates is not
 /// cheap): no redirects, header names in Title-Case, proxies from `http(s)_proxy`/`no_proxy`. Each request
 /// sets its endpoint's timeout.
-pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, String> {
+pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, ClientError> {
     static CLIENTS: std::sync::OnceLock<
         std::sync::Mutex<std::collections::HashMap<Tls, reqwest::blocking::Client>>,
     > = std::sync::OnceLock::new();
@@ -184,28 +221,32 @@ pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, String> {
         return Ok(c);
     }
     let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        std::fs::read(p).map_err(|e| ClientError::Read {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let pem = |p: &std::path::Path| {
+        let path = p.to_path_buf();
+        move |e: reqwest::Error| ClientError::Pem {
+            path,
+            message: e.to_string(),
+        }
     };
     let mut builder = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .http1_title_case_headers()
         .danger_accept_invalid_certs(!tls.verify);
     if let Some(ca) = &tls.ca_file {
-        for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?)
-            .map_err(|e| format!("{}: {e}", ca.display()))?
-        {
+        for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?).map_err(pem(ca))? {
             builder = builder.add_root_certificate(cert);
         }
     }
     if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-        let pem = [read(cert)?, read(key)?].concat();
-        builder = builder.identity(
-            reqwest::Identity::from_pem(&pem).map_err(|e| format!("{}: {e}", cert.display()))?,
-        );
+        let both = [read(cert)?, read(key)?].concat();
+        builder = builder.identity(reqwest::Identity::from_pem(&both).map_err(pem(cert))?);
     }
-    let client = builder
-        .build()
-        .map_err(|e| format!("cannot set up HTTP: {}", chain(&e)))?;
+    let client = builder.build().map_err(|e| ClientError::Build(chain(&e)))?;
     if let Ok(mut m) = cache.lock() {
         m.insert(tls.clone(), client.clone());
     }

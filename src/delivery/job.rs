@@ -59,6 +59,38 @@ impl Job {
     pub fn file_name(&self) -> String {
         format!("{:013}-{}.json", self.created_ms, self.id())
     }
+
+    /// When it is due, at `now`: its next time, unless that lies further ahead than any schedule
+    /// puts a job (`longest_wait`), which no job of ours does: such a job (a damaged time) is due now
+    /// rather than never.
+    pub fn due_ms(&self, now: u64, longest_wait: std::time::Duration) -> u64 {
+        let wait = u64::try_from(longest_wait.as_millis()).unwrap_or(u64::MAX);
+        if self.next_ms > now.saturating_add(wait) {
+            now
+        } else {
+            self.next_ms
+        }
+    }
+}
+
+/// The latest creation time a job can have: the year 3000 (a later one is a damaged file).
+const LATEST_MS: u64 = 32_503_680_000_000;
+
+impl super::files::Versioned for Job {
+    const SCHEMA: u32 = SCHEMA;
+    const WHAT: &'static str = "job";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn check(&self) -> Result<(), String> {
+        if self.created_ms > LATEST_MS {
+            return Err(format!(
+                "its creation time {} is not a real time",
+                self.created_ms
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What happened to a job at one step.

@@ -14,8 +14,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::admin::Counts;
 use super::job::{Job, Outcome, Record};
-use super::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
+use super::queue::{Claimed, Enqueued, Queue, QueueError, Settle, Settled};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RepoLabel {
@@ -37,8 +38,9 @@ pub struct Metrics {
     time_in_queue: Histogram,
 }
 
-/// The gauges' source: each repository's counts, read at every scrape.
-pub type Gauges = Box<dyn Fn() -> Vec<(String, Counts)> + Send>;
+/// The gauges' source: each repository's counts, read at every scrape (an error: the queue cannot
+/// be read, which `git_webhook_queue_up` shows as 0).
+pub type Gauges = Box<dyn Fn() -> Result<Vec<(String, Counts)>, QueueError> + Send>;
 
 impl Metrics {
     fn new(registry: &mut Registry) -> Metrics {
@@ -98,6 +100,12 @@ pub fn serve(addr: SocketAddr, gauges: Gauges) -> std::io::Result<Metrics> {
             f
         })
         .collect();
+    let up = Gauge::<i64>::default();
+    registry.register(
+        "git_webhook_queue_up",
+        "Whether the queue could be read at this scrape (1) or not (0)",
+        up.clone(),
+    );
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -114,7 +122,9 @@ pub fn serve(addr: SocketAddr, gauges: Gauges) -> std::io::Result<Metrics> {
                 for f in &families {
                     f.clear();
                 }
-                for (repo, counts) in gauges() {
+                let read = gauges();
+                up.set(i64::from(read.is_ok()));
+                for (repo, counts) in read.unwrap_or_default() {
                     for (f, (_, _, get)) in families.iter().zip(&states) {
                         let n = i64::try_from(get(&counts)).unwrap_or(i64::MAX);
                         f.get_or_create(&RepoLabel { repo: repo.clone() }).set(n);
@@ -173,14 +183,11 @@ impl Queue for Metered<'_> {
     fn location(&self) -> String {
         self.inner.location()
     }
-    fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
-        self.inner.enqueue(jobs)
+    fn enqueue(&self, jobs: &[Job], max: Option<usize>) -> Result<Enqueued, QueueError> {
+        self.inner.enqueue(jobs, max)
     }
-    fn waiting(&self) -> Vec<Job> {
-        self.inner.waiting()
-    }
-    fn claim(&self, jobs: &[Job]) -> Vec<Claim> {
-        self.inner.claim(jobs)
+    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
+        self.inner.claim(pick)
     }
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
         let now = SystemTime::now()
@@ -199,35 +206,10 @@ impl Queue for Metered<'_> {
         }
         self.inner.settle(done)
     }
-    fn recover(&self) -> usize {
+    fn recover(&self) -> Result<usize, QueueError> {
         self.inner.recover()
     }
-    fn log(&self, r: &Record) {
-        self.count(r);
-        self.inner.log(r);
-    }
-    fn records(&self, filter: &Filter, limit: usize) -> Vec<Record> {
-        self.inner.records(filter, limit)
-    }
-    fn counts(&self) -> Counts {
-        self.inner.counts()
-    }
-    fn finished(&self, filter: &Filter) -> Vec<(Job, bool)> {
-        self.inner.finished(filter)
-    }
-    fn make_room(&self, incoming: usize, max: usize) -> (usize, Vec<Job>) {
-        self.inner.make_room(incoming, max)
-    }
-    fn mark(&self) -> u64 {
+    fn mark(&self) -> Result<u64, QueueError> {
         self.inner.mark()
-    }
-    fn prune(&self) {
-        self.inner.prune();
-    }
-    fn lock_endpoint(&self, key: &str) -> Option<Held> {
-        self.inner.lock_endpoint(key)
-    }
-    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Vec<u64> {
-        self.inner.paced(key, sent, window_ms)
     }
 }

@@ -1,13 +1,21 @@
-//! Delivery, from a push's events to answered requests: planning jobs ([`plan`]), pushes recorded for
-//! later ([`pushes`]), handing a push's jobs over ([`submit`]), the queue interface ([`queue`]) with
-//! the file spool ([`spool`]) and the shared database ([`postgres`], [`shared`]), the one wire request
-//! ([`request`]), the HTTP transport ([`http`]), the retry policy ([`retry`]), a delivery pass
-//! ([`pass`]) sending each endpoint's jobs ([`send`]) and what it did ([`summary`]), the workers
-//! ([`worker`]) and their metrics ([`metrics`]).
+//! Delivery, from a push to answered requests. The one intake ([`intake`]) turns a push, recorded
+//! ([`pushes`]) or at hand, into jobs ([`plan`]); [`submit`] hands them to a queue and never loses
+//! them (the database, the repository's spool, its fallback, or at worst memory). The seam to the
+//! places jobs wait is [`queue`] (what workers need), [`admin`] (what commands look into); behind it
+//! are the file spool ([`spool`], with [`files`]), the shared database ([`postgres`], [`shared`]) and
+//! memory ([`memory`]). A pass ([`pass`]) claims what is due and sends each endpoint's jobs in order
+//! ([`send`]) as one wire request each ([`request`], [`http`], answers cleaned by [`redact`]), judged
+//! by [`retry`]; [`local`] is a repository's spools as a round serves them, [`worker`] the loops
+//! that run rounds (with [`backoff`] while something is down), [`metrics`] what they count.
 
+pub mod admin;
+pub mod backoff;
 mod files;
 pub mod http;
+pub mod intake;
 pub mod job;
+pub mod local;
+pub mod memory;
 pub mod metrics;
 mod pace;
 pub mod pass;
@@ -15,6 +23,7 @@ pub mod plan;
 pub mod postgres;
 pub mod pushes;
 pub mod queue;
+pub mod redact;
 pub mod request;
 pub mod retry;
 mod send;
@@ -26,5 +35,4 @@ pub mod worker;
 
 pub use job::{Outcome, Record};
 pub use pass::Pass;
-pub use queue::Queue;
 pub use request::WireRequest;

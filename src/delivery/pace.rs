@@ -1,7 +1,7 @@
 //! Pacing: an endpoint's rate limit as a sliding window over the times of its recent requests, which
 //! the queue keeps beside the endpoint's lock so that one deliverer after another keeps to it.
 
-use super::queue::Queue;
+use super::queue::{Lanes, QueueError};
 use crate::format::Rate;
 
 /// What a pass knows of one endpoint's jobs while claiming them.
@@ -21,18 +21,24 @@ fn window_ms(rate: Rate) -> u64 {
 impl Lane {
     /// The lane of the endpoint `key` names at `now`, under `rate` (`None`: unpaced); only the
     /// holder of its lock (`ours`) reads its pacing record.
-    pub fn open(queue: &dyn Queue, key: &str, rate: Option<Rate>, now: u64, ours: bool) -> Lane {
+    pub fn open(
+        lanes: &dyn Lanes,
+        key: &str,
+        rate: Option<Rate>,
+        now: u64,
+        ours: bool,
+    ) -> Result<Lane, QueueError> {
         let Some(rate) = rate.filter(|_| ours) else {
-            return Lane {
+            return Ok(Lane {
                 ours,
                 room: None,
                 free_at: now,
-            };
+            });
         };
         let per = window_ms(rate);
-        let mut recent = queue.paced(key, &[], per);
+        let mut recent = lanes.paced(key, &[], per)?;
         recent.retain(|&t| t.saturating_add(per) > now);
-        Lane {
+        Ok(Lane {
             ours,
             room: Some(
                 usize::try_from(rate.count)
@@ -40,7 +46,7 @@ impl Lane {
                     .saturating_sub(recent.len()),
             ),
             free_at: recent.first().map_or(now, |&t| t.saturating_add(per)),
-        }
+        })
     }
 }
 
@@ -55,6 +61,6 @@ pub fn window(stored: impl Iterator<Item = u64>, sent: &[u64], window_ms: u64) -
 }
 
 /// Adds the times of the requests just sent to the endpoint `key` names.
-pub fn record(queue: &dyn Queue, key: &str, sent: &[u64], rate: Rate) {
-    queue.paced(key, sent, window_ms(rate));
+pub fn record(lanes: &dyn Lanes, key: &str, sent: &[u64], rate: Rate) -> Result<(), QueueError> {
+    lanes.paced(key, sent, window_ms(rate)).map(drop)
 }

@@ -1,16 +1,18 @@
-//! One delivery pass: claim what is due (ending the jobs too old, or whose push did not complete),
-//! then send to every endpoint in parallel, each endpoint's jobs in order ([`super::send`]).
+//! One delivery pass: hold the lanes of the repository's endpoints, take back what workers gone
+//! left, claim what is due (ending the jobs too old, or whose push did not complete), then send to
+//! every endpoint in parallel, each endpoint's jobs in order ([`super::send`]).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use rayon::prelude::*;
 
-use super::job::{EndpointRef, Outcome};
+use super::job::{Job, Outcome};
 use super::pace::Lane;
-use super::queue::{Claim, Held, Queue, Settle};
+use super::queue::{Claim, Lanes, Queue, Settle};
+use super::retry::Policy;
 use super::send::{Sender, Settling};
 use super::summary::Summary;
 use crate::clock::Clock;
@@ -20,19 +22,18 @@ use crate::notice::Notice;
 /// Whether an `update`-hook job's ref has moved to its new value yet: `(refname, new)`.
 pub type RefMoved<'a> = &'a dyn Fn(&str, &str) -> bool;
 
-/// Turns what waits to become jobs (recorded pushes) into queued jobs, saying what went wrong.
-pub type Intake<'a> = &'a dyn Fn() -> Vec<Notice>;
-
 /// The settings of one pass.
 #[derive(Clone, Copy)]
 pub struct Pass<'a> {
     pub queue: &'a dyn Queue,
+    /// Where the endpoints' lanes are held (the repository's spool, or the database): also for a
+    /// pass over a fallback spool, so that one worker at a time sends to each endpoint.
+    pub lanes: &'a dyn Lanes,
     pub config: &'a Config,
-    /// The repository whose jobs this pass sends (a shared spool holds other repositories' too).
+    /// The repository whose jobs this pass sends (its canonical path; a shared spool holds other
+    /// repositories' too).
     pub repo: &'a Path,
     pub ref_moved: RefMoved<'a>,
-    /// Runs first in every pass.
-    pub intake: Intake<'a>,
     pub clock: &'a Clock,
     /// Send every queued job now, whatever its schedule (`deliver --now`).
     pub ignore_schedule: bool,
@@ -60,114 +61,172 @@ fn in_pool<R: Send>(size: usize, work: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// What becomes of a job claimed: sent, or ended at once with this outcome and error.
+type Fate = Option<(Outcome, String)>;
+
 impl Pass<'_> {
-    fn sender<'b>(&'b self, repo: &'b Path) -> Sender<'b> {
+    fn sender(&self) -> Sender<'_> {
         Sender {
             queue: self.queue,
+            lanes: self.lanes,
             config: self.config,
             clock: self.clock,
-            repo,
+            repo: self.repo,
         }
     }
 
-    /// Claims the jobs that are due, and those to expire or drop (settled here); leaves the others.
-    /// Jobs of an endpoint another worker is sending to are left for it (or for a later pass): each
-    /// endpoint's jobs go out in order, one worker at a time. The returned locks are held until the
-    /// claims are settled.
-    fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> (Vec<Claim>, Vec<Held>) {
+    /// Whether to claim `job` now, and what becomes of it; `lanes`: the configured endpoints' lanes
+    /// (`None`: held by another worker).
+    fn decide(
+        &self,
+        s: Sender<'_>,
+        job: &Job,
+        lanes: &mut HashMap<usize, Option<Lane>>,
+        summary: &mut Summary,
+    ) -> Option<Fate> {
+        if job.repo.as_deref().is_some_and(|r| r != self.repo) {
+            return None; // Another repository's job, in a shared spool: its own deliverer sends it.
+        }
         let now = self.clock.now_ms();
         let settings = &self.config.delivery;
-        // What becomes of each job taken: sent, or ended with this outcome and error.
-        let mut fates: HashMap<uuid::Uuid, Option<(Outcome, String)>> = HashMap::new();
-        let mut take = Vec::new();
-        let mut lanes: HashMap<EndpointRef, Lane> = HashMap::new();
-        let mut locks = Vec::new();
-        for job in self.queue.waiting() {
-            if job.repo.as_deref().is_some_and(|r| r != s.repo) {
-                continue; // Another repository's job, in a shared spool: its own deliverer sends it.
-            }
-            let lane = lanes.entry(job.endpoint.clone()).or_insert_with(|| {
-                let key = s.lane_key(&job);
-                let ours = self
-                    .queue
-                    .lock_endpoint(&key)
-                    .map(|l| locks.push(l))
-                    .is_some();
-                let rate = s.endpoint(&job).and_then(|e| e.chat.rate_limit);
-                Lane::open(self.queue, &key, rate, now, ours)
-            });
-            if !lane.ours {
-                summary.wait_for(now); // Another worker sends to this endpoint; look again soon.
-                continue;
-            }
-            let age = Duration::from_millis(now.saturating_sub(job.created_ms));
-            let fate = if age > settings.max_age {
-                let max_age = humantime::format_duration(settings.max_age);
-                Some((Outcome::Expired, format!("not delivered within {max_age}")))
-            } else if job
-                .condition
-                .as_ref()
-                .is_some_and(|c| !(self.ref_moved)(&c.refname, &c.new))
-            {
-                summary.wait_for(now);
-                if age <= settings.update_wait {
-                    continue;
-                }
-                Some((Outcome::Dropped, "push did not complete".to_owned()))
-            } else if !(self.ignore_schedule || job.next_ms <= now) {
-                summary.wait_for(job.next_ms);
-                continue;
-            } else if lane.room == Some(0) {
-                // The endpoint's rate limit is used up: this job and the ones after it wait.
-                summary.wait_for(lane.free_at);
-                continue;
-            } else {
-                lane.room = lane.room.map(|r| r - 1);
-                None
-            };
-            fates.insert(job.id(), fate);
-            take.push(job);
+        let Some(endpoint) = s.endpoint(job) else {
+            let r = &job.endpoint;
+            let why = format!(
+                "endpoint {} ({} {}) is no longer in the configuration",
+                r.number, r.format, r.url
+            );
+            return Some(Some((Outcome::Dead, why)));
+        };
+        let Some(Some(lane)) = lanes.get_mut(&endpoint.number) else {
+            summary.wait_for(now); // Another worker sends to this endpoint; look again soon.
+            return None;
+        };
+        let age = Duration::from_millis(now.saturating_sub(job.created_ms));
+        if age > settings.max_age {
+            let max_age = humantime::format_duration(settings.max_age);
+            return Some(Some((
+                Outcome::Expired,
+                format!("not delivered within {max_age}"),
+            )));
         }
+        if job
+            .condition
+            .as_ref()
+            .is_some_and(|c| !(self.ref_moved)(&c.refname, &c.new))
+        {
+            summary.wait_for(now);
+            if age <= settings.update_wait {
+                return None;
+            }
+            return Some(Some((Outcome::Dropped, "push did not complete".to_owned())));
+        }
+        let due = job.due_ms(now, Policy::of(settings).longest_wait());
+        if !(self.ignore_schedule || due <= now) {
+            summary.wait_for(due);
+            return None;
+        }
+        if lane.room == Some(0) {
+            // The endpoint's rate limit is used up: this job and the ones after it wait.
+            summary.wait_for(lane.free_at);
+            return None;
+        }
+        lane.room = lane.room.map(|r| r - 1);
+        Some(None)
+    }
+
+    /// Holds the endpoints' lanes, takes back the claims of workers gone, then claims the jobs that
+    /// are due and those to end now (settled here); leaves the others. Each endpoint's jobs go out in
+    /// order, one worker at a time: a lane another live worker holds is left for it. Returns the
+    /// claims to send, and the lanes, held until they are settled.
+    fn claim_due(
+        &self,
+        s: Sender<'_>,
+        summary: &mut Summary,
+    ) -> Option<(Vec<Claim>, Box<dyn Send>)> {
+        let now = self.clock.now_ms();
+        let keys: Vec<(usize, String)> = self
+            .config
+            .endpoints
+            .iter()
+            .map(|e| (e.number, s.lane_key(e)))
+            .collect();
+        let all: Vec<String> = keys.iter().map(|(_, k)| k.clone()).collect();
+        let held = match self.lanes.hold(&all) {
+            Ok(held) => held,
+            Err(e) => {
+                summary.trouble(&e);
+                return None;
+            }
+        };
+        // Only now, lanes held: what a worker gone left in them is back, and listed below.
+        if let Err(e) = self.queue.recover() {
+            summary.trouble(&e);
+        }
+        let mut lanes: HashMap<usize, Option<Lane>> = HashMap::new();
+        for ((number, key), e) in keys.iter().zip(&self.config.endpoints) {
+            let ours = held.keys.contains(key);
+            let lane = match Lane::open(self.lanes, key, e.chat.rate_limit, now, ours) {
+                Ok(lane) => Some(lane).filter(|l| l.ours),
+                Err(err) => {
+                    summary.trouble(&err);
+                    None
+                }
+            };
+            lanes.insert(*number, lane);
+        }
+        let mut fates: HashMap<uuid::Uuid, Fate> = HashMap::new();
+        let claimed = self.queue.claim(&mut |job| {
+            let fate = self.decide(s, job, &mut lanes, summary);
+            if let Some(f) = &fate {
+                fates.insert(job.id(), f.clone());
+            }
+            fate.is_some()
+        });
+        let claimed = match claimed {
+            Ok(c) => c,
+            Err(e) => {
+                summary.trouble(&e);
+                return None;
+            }
+        };
+        summary
+            .notices
+            .extend(claimed.set_aside.into_iter().map(Notice::SetAside));
         let (mut due, mut ended) = (Vec::new(), Settling::new());
-        for mut c in self.queue.claim(&take) {
+        for mut c in claimed.claims {
             match fates.remove(&c.job.id()).flatten() {
                 None => due.push(c),
                 Some((outcome, error)) => {
-                    let how = if outcome == Outcome::Expired {
+                    let how = if outcome == Outcome::Dropped {
+                        summary.dropped += 1;
+                        Settle::Forget
+                    } else {
                         c.job.last_error = Some(error.clone());
                         summary.dead += 1;
                         Settle::Dead
-                    } else {
-                        summary.dropped += 1;
-                        Settle::Forget
                     };
                     ended.done.push(s.ended(c, how, outcome, error));
                 }
             }
         }
         ended.flush(s.queue, summary);
-        (due, locks)
+        Some((due, held.guard))
     }
 
     /// One delivery pass over the queue.
     pub fn run(&self) -> Summary {
-        let mut summary = Summary {
-            notices: (self.intake)(),
-            ..Summary::default()
+        let mut summary = Summary::default();
+        let sender = self.sender();
+        let Some((due, _lanes)) = self.claim_due(sender, &mut summary) else {
+            return summary;
         };
-        self.queue.recover();
-        let mine: PathBuf = self
-            .repo
-            .canonicalize()
-            .unwrap_or_else(|_| self.repo.to_path_buf());
-        let sender = self.sender(&mine);
-        let (due, _locks) = self.claim_due(sender, &mut summary);
         // One group per endpoint, jobs in creation order (the queue lists them so).
         let mut groups: Vec<Vec<Claim>> = Vec::new();
         for c in due {
+            let number = sender.endpoint(&c.job).map(|e| e.number);
             match groups
                 .iter_mut()
-                .find(|g| g[0].job.endpoint == c.job.endpoint)
+                .find(|g| sender.endpoint(&g[0].job).map(|e| e.number) == number)
             {
                 Some(g) => g.push(c),
                 None => groups.push(vec![c]),
@@ -182,7 +241,6 @@ impl Pass<'_> {
         for r in results {
             summary.add(r);
         }
-        self.queue.prune();
         summary
     }
 }

@@ -1,11 +1,72 @@
-//! Turning a push's events into jobs: one per endpoint and event its filters let through. Pure: the hook,
-//! `test` and dry-run all plan this way.
+//! Turning a push's events into jobs: one per endpoint and event its filters let through, as many
+//! requests as the endpoint's format makes. [`Shape`] is the one rule for how many requests a ref
+//! update makes; [`plan`] makes the jobs by it and [`count`] counts them before any walk (what the
+//! hook says it queued), so the two always agree. Pure: the hook, `test`, `demo` and dry-run all
+//! plan this way.
 
 use super::job::{Condition, EndpointRef, Job, SCHEMA};
 use crate::clock::Clock;
 use crate::config::Endpoint;
 use crate::format::{Hook, RequestTemplate, Sent};
-use crate::model::PushEvent;
+use crate::model::{PushEvent, RefUpdate};
+
+/// What one endpoint sends for a push's items (events, or ref updates).
+pub enum Shape<'i, T> {
+    Nothing,
+    /// One request for every item wanted (a format that sends one per push, or `one_message`).
+    OnePerPush(Vec<&'i T>),
+    /// For each item wanted, the requests its format makes of it, in order.
+    PerRef(Vec<(&'i T, &'static [Sent])>),
+}
+
+impl<T> Shape<'_, T> {
+    /// How many requests.
+    pub fn requests(&self) -> usize {
+        match self {
+            Shape::Nothing => 0,
+            Shape::OnePerPush(_) => 1,
+            Shape::PerRef(each) => each.iter().map(|(_, sent)| sent.len()).sum(),
+        }
+    }
+}
+
+/// The shape of what `endpoint` sends for `items`: each is a ref update (`update` tells which) that
+/// brings new commits or not (`brings_commits`, asked only where `skip_empty` needs it).
+pub fn shape<'i, T>(
+    endpoint: &Endpoint,
+    items: &'i [T],
+    update: impl Fn(&T) -> &RefUpdate,
+    brings_commits: impl Fn(&T) -> bool,
+) -> Shape<'i, T> {
+    let wanted: Vec<&T> = items
+        .iter()
+        .filter(|i| endpoint.wants_update(update(i), &|| brings_commits(i)))
+        .collect();
+    match wanted.is_empty() {
+        true => Shape::Nothing,
+        false if endpoint.one_per_push() => Shape::OnePerPush(wanted),
+        false => Shape::PerRef(
+            wanted
+                .into_iter()
+                .map(|i| (i, endpoint.format.sends(update(i))))
+                .collect(),
+        ),
+    }
+}
+
+/// How many requests `endpoints` make of a push's ref updates, before its commits are walked:
+/// `brings_commits` tells whether a created branch brings new commits (asked only for endpoints
+/// with `skip_empty`).
+pub fn count(
+    endpoints: &[Endpoint],
+    updates: &[RefUpdate],
+    brings_commits: &dyn Fn(&RefUpdate) -> bool,
+) -> usize {
+    endpoints
+        .iter()
+        .map(|e| shape(e, updates, |u| u, brings_commits).requests())
+        .sum()
+}
 
 /// Every (endpoint, event) pair the endpoints' filters let through, as jobs due now: for each
 /// endpoint, its events in push order, each as the requests its format makes of it (a forge may send a
@@ -20,10 +81,6 @@ pub fn plan(
     let now = clock.now_ms();
     let mut jobs = Vec::new();
     for endpoint in endpoints {
-        let wanted: Vec<&PushEvent> = events
-            .iter()
-            .filter(|e| endpoint.wants_event(&e.change))
-            .collect();
         let format = endpoint.format;
         let mut add =
             |first: &PushEvent, refname: String, sent: Sent, body: &dyn Fn(Hook) -> Vec<u8>| {
@@ -62,8 +119,16 @@ pub fn plan(
                     repo: None,
                 });
             };
-        match wanted.first() {
-            Some(first) if endpoint.one_per_push() => {
+        let shaped = shape(
+            endpoint,
+            events,
+            |e| &e.change.update,
+            |e| e.change.total_commits > 0,
+        );
+        match shaped {
+            Shape::Nothing => {}
+            Shape::OnePerPush(wanted) => {
+                let first = wanted[0];
                 let refname = match wanted.len() {
                     1 => first.change.update.refname.clone(),
                     n => format!("{} (+{} more)", first.change.update.refname, n - 1),
@@ -72,9 +137,9 @@ pub fn plan(
                     format.push_body(&wanted, hook, &endpoint.chat.options)
                 });
             }
-            _ => {
-                for e in &wanted {
-                    for &sent in format.sends(&e.change.update) {
+            Shape::PerRef(each) => {
+                for (e, sends) in each {
+                    for &sent in sends {
                         let refname = e.change.update.refname.clone();
                         add(e, refname, sent, &|hook| {
                             format.body(e, hook, sent, &endpoint.chat.options)

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{ctx, fsync_dir, json_files, write_synced};
-use super::queue::QueueError;
+use super::files::{ctx, fsync_dir, json_files, set_aside, write_synced, Damage};
+use super::queue::{QueueError, SetAside};
+use crate::model::refs::{ParseError, Place};
+use crate::model::RefUpdate;
 
 /// The record format's version.
 const SCHEMA: u32 = 1;
@@ -58,6 +60,46 @@ impl RecordedPush {
     fn file_name(&self) -> String {
         format!("{:013}-{:016x}.json", self.at_ms, self.seed)
     }
+
+    /// The clock its jobs are made with: the push's own time and the seed of its ids.
+    pub fn clock(&self) -> crate::clock::Clock {
+        crate::clock::Clock::new(i64::try_from(self.at_ms).ok(), Some(self.seed))
+    }
+}
+
+impl super::files::Versioned for RecordedPush {
+    const SCHEMA: u32 = SCHEMA;
+    const WHAT: &'static str = "recorded push";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    /// Every ref update a line git could have given, every `before` an object name.
+    fn check(&self) -> Result<(), String> {
+        if let Some(e) = self.ref_updates().1.first() {
+            return Err(e.to_string());
+        }
+        let bad = self.before.iter().flatten().find(|h| {
+            !(h.len() == 40 || h.len() == 64) || !h.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        match bad {
+            Some(h) => Err(format!("{h:?} in `before` is not an object name")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RecordedPush {
+    /// Its ref updates, and the lines that are not one (named by their place in the record).
+    pub fn ref_updates(&self) -> (Vec<RefUpdate>, Vec<ParseError>) {
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for (i, line) in self.updates.iter().enumerate() {
+            match RefUpdate::parse_at(line, Place::Recorded(i + 1)) {
+                Ok(u) => ok.push(u),
+                Err(e) => bad.push(e),
+            }
+        }
+        (ok, bad)
+    }
 }
 
 /// The `pushes/` directory of the spool at `root`.
@@ -72,12 +114,15 @@ pub fn record(root: &Path, push: &RecordedPush) -> Result<(), QueueError> {
     let dest = dir.join(push.file_name());
     let tmp = dir.join(format!("{}.tmp", push.file_name()));
     write_synced(&tmp, push, &dest)?;
-    ctx("cannot move into place", &dest, fs::rename(&tmp, &dest))?;
+    if let Err(e) = ctx("cannot move into place", &dest, fs::rename(&tmp, &dest)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     fsync_dir(&dir)
 }
 
 /// The recorded pushes' files, oldest first.
-pub fn files(root: &Path) -> Vec<PathBuf> {
+pub fn files(root: &Path) -> Result<Vec<PathBuf>, QueueError> {
     json_files(&dir(root))
 }
 
@@ -89,7 +134,7 @@ pub fn take(
     root: &Path,
     repo: &Path,
     make: &mut dyn FnMut(&RecordedPush) -> bool,
-) -> Result<Vec<PathBuf>, QueueError> {
+) -> Result<Vec<SetAside>, QueueError> {
     let dir = dir(root);
     if !dir.is_dir() {
         return Ok(Vec::new());
@@ -98,23 +143,17 @@ pub fn take(
     let lock = ctx("cannot open", &lock_path, File::create(&lock_path))?;
     ctx("cannot lock", &lock_path, lock.lock())?;
     let mut bad = Vec::new();
-    for path in files(root) {
-        let parsed = fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<RecordedPush>(&b).ok());
-        match parsed {
-            Some(push) if push.repo != repo => {} // Another repository's, for its own deliverer.
-            Some(push) => {
+    for path in files(root)? {
+        match super::files::read::<RecordedPush>(&path) {
+            Ok((push, _)) if push.repo != repo => {} // Another repository's, for its own deliverer.
+            Ok((push, _)) => {
                 if !make(&push) {
                     break; // Kept, with every later push, for the next deliverer.
                 }
                 ctx("cannot remove", &path, fs::remove_file(&path))?;
             }
-            None => {
-                let aside = path.with_extension("bad");
-                ctx("cannot set aside", &path, fs::rename(&path, &aside))?;
-                bad.push(aside);
-            }
+            Err(Damage::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(damage) => bad.push(set_aside(&path, &damage)),
         }
     }
     Ok(bad)
@@ -156,7 +195,7 @@ mod tests {
         );
         assert_eq!(bad.len(), 1);
         assert_eq!(
-            files(tmp.path()).len(),
+            files(tmp.path()).expect("files").len(),
             3,
             "the push not queued, the later one and the other repository's stay"
         );
@@ -169,7 +208,7 @@ mod tests {
         assert_eq!(rest.len(), 2);
         assert!(rest[0].ends_with("refs/heads/b2"));
         assert_eq!(
-            files(tmp.path()).len(),
+            files(tmp.path()).expect("files").len(),
             1,
             "b's push stays for b's deliverer"
         );

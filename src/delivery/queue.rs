@@ -1,8 +1,12 @@
-//! The queue interface every delivery path goes through: the hook enqueues, workers claim what is due
-//! and settle each claim, commands look into it. [`super::spool::Spool`] (files under the repository)
-//! is the default; [`super::postgres::Postgres`] is the shared one.
+//! The seam between delivery and the places jobs wait: what a worker needs of a queue ([`Queue`]:
+//! enqueue, claim, settle, recover), the delivery log ([`Log`]), and endpoint lanes with their
+//! pacing ([`Lanes`]). The file spool ([`super::spool::Spool`]), the shared database
+//! ([`super::postgres::Postgres`]) and the in-memory queue of last resort
+//! ([`super::memory::Memory`]) implement all three; what admins look into across repositories is
+//! [`super::admin::Admin`]. Every call that reads or writes can fail, and says so: an unreachable
+//! queue is never mistaken for an empty one.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
 
 use super::job::{Job, Outcome, Record};
 
@@ -16,8 +20,140 @@ pub struct QueueError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// Something held until dropped: a lock.
-pub type Held = Box<dyn Send>;
+/// What a queue knows one of its claims by: opaque to everyone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub(super) fn new(text: impl Into<String>) -> Token {
+        Token(text.into())
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A job taken out of the queue by this worker: it must be settled one way or another.
+#[must_use = "a claimed job stays in flight until it is settled"]
+#[derive(Debug)]
+pub struct Claim {
+    pub job: Job,
+    token: Token,
+}
+
+impl Claim {
+    pub(super) fn new(job: Job, token: Token) -> Claim {
+        Claim { job, token }
+    }
+
+    pub(super) fn token(&self) -> &Token {
+        &self.token
+    }
+}
+
+/// How a claim ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Sent: kept among the delivered jobs (for `redeliver`).
+    Delivered,
+    /// Back in the queue with the schedule, attempts and error the claim's job now has.
+    Retry,
+    /// Kept as a dead letter, with its last error.
+    Dead,
+    /// Removed without a trace but the log's (dropped, expired into the log, moved elsewhere).
+    Forget,
+}
+
+/// A claim ended: how, and what the delivery log tells of it (if anything).
+#[derive(Debug)]
+pub struct Settled {
+    pub claim: Claim,
+    pub how: Settle,
+    pub record: Option<Record>,
+}
+
+/// Something a queue found damaged (a truncated job file, a FIFO named like a job) and set aside,
+/// so that it is reported once and holds nothing up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// Where it was.
+    pub place: String,
+    /// What is wrong with it.
+    pub why: String,
+    /// Where it is now (`None`: left where it was, and not read).
+    pub to: Option<String>,
+}
+
+/// What a claim took, and what it found damaged on the way.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    pub claims: Vec<Claim>,
+    pub set_aside: Vec<SetAside>,
+}
+
+/// What an enqueue did: how many jobs wait now, and the oldest ones it pushed out to stay within
+/// the limit it was given.
+#[derive(Debug, Default)]
+pub struct Enqueued {
+    pub waiting: usize,
+    pub evicted: Vec<Job>,
+}
+
+/// What a worker needs of a durable queue of jobs.
+pub trait Queue: Sync {
+    /// Where the jobs are, for messages.
+    fn location(&self) -> String;
+    /// Adds jobs durably: all of them or none, on disk (or committed) before this returns. With
+    /// `max_waiting`, first pushes out the oldest waiting jobs so that at most that many wait once
+    /// these are added.
+    fn enqueue(&self, jobs: &[Job], max_waiting: Option<usize>) -> Result<Enqueued, QueueError>;
+    /// Lists the waiting jobs (never tried, or waiting for a retry), oldest first, and claims those
+    /// `pick` takes, in that order; a job another worker took first is left out.
+    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError>;
+    /// Ends claims, appending each one's record to the delivery log with it, all in one go where the
+    /// queue can; the first failure is returned once every claim was tried.
+    fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError>;
+    /// Puts back in the queue the claims of workers that are gone, clears what killed writers left
+    /// behind, and forgets finished jobs beyond what is kept; returns how many claims came back.
+    fn recover(&self) -> Result<usize, QueueError>;
+    /// A number that changes when jobs (or pushes to make jobs of) are added, cheap to read:
+    /// workers wait for it to move.
+    fn mark(&self) -> Result<u64, QueueError>;
+}
+
+/// The delivery log: one record per attempt, and per requeue, expiry, drop or discard.
+pub trait Log: Sync {
+    fn append(&self, record: &Record) -> Result<(), QueueError>;
+    /// The last `limit` records that pass `filter`, oldest first.
+    fn records(&self, filter: &Filter, limit: usize) -> Result<Vec<Record>, QueueError>;
+}
+
+/// Lanes held by this worker until dropped: each endpoint's jobs of one repository are sent by one
+/// worker at a time, so that they go out in order however many workers run.
+pub struct Held {
+    /// The lanes this worker holds now (the others are another live worker's).
+    pub keys: HashSet<String>,
+    /// Gives them back when dropped.
+    pub guard: Box<dyn Send>,
+}
+
+/// Endpoint lanes and the pacing kept beside them.
+pub trait Lanes: Sync {
+    /// Takes the lanes that `keys` name and that no live worker holds. A lane whose holder is gone
+    /// is taken only with that holder's claims put back in the queue, so that no job of the lane is
+    /// left in flight behind the new holder's.
+    fn hold(&self, keys: &[String]) -> Result<Held, QueueError>;
+    /// When requests went to the endpoint of lane `key` lately (Unix milliseconds, oldest first),
+    /// for pacing: adds the times in `sent`, forgets those more than `window_ms` older than the
+    /// newest. Called by the lane's holder.
+    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Result<Vec<u64>, QueueError>;
+}
+
+/// A place jobs live in full: a queue with its log and lanes (the spool, the database, memory).
+pub trait Store: Queue + Log + Lanes {}
+
+impl<T: Queue + Log + Lanes> Store for T {}
 
 /// Which jobs or log records a command looks at; every field left empty matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,98 +206,4 @@ impl Filter {
                     .iter()
                     .any(|p| id.starts_with(p.as_str()) || event.starts_with(p.as_str())))
     }
-}
-
-/// A job taken out of the queue by this worker: it must be settled one way or another.
-#[must_use = "a claimed job stays in flight until it is settled"]
-#[derive(Debug)]
-pub struct Claim {
-    pub job: Job,
-    /// What the queue knows the claim by (the spool: the in-flight file).
-    key: PathBuf,
-}
-
-impl Claim {
-    pub(crate) fn new(job: Job, key: PathBuf) -> Claim {
-        Claim { job, key }
-    }
-
-    pub(crate) fn key(&self) -> &std::path::Path {
-        &self.key
-    }
-}
-
-/// How a claim ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settle {
-    /// Sent: kept among the delivered jobs (for `redeliver`).
-    Delivered,
-    /// Back in the queue with the schedule, attempts and error the claim's job now has.
-    Retry,
-    /// Kept as a dead letter, with its last error.
-    Dead,
-    /// Removed without a trace but the log's (dropped, expired, discarded).
-    Forget,
-}
-
-/// A claim ended: how, and what the delivery log tells of it (if anything).
-#[derive(Debug)]
-pub struct Settled {
-    pub claim: Claim,
-    pub how: Settle,
-    pub record: Option<Record>,
-}
-
-/// How many jobs are where.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Queued and never tried.
-    pub pending: usize,
-    /// Queued after at least one failed attempt.
-    pub retrying: usize,
-    pub in_flight: usize,
-    pub dead: usize,
-    /// Creation time of the oldest queued job.
-    pub oldest_ms: Option<u64>,
-}
-
-/// A durable queue of jobs with a delivery log.
-pub trait Queue: Sync {
-    /// Where the jobs are, for messages.
-    fn location(&self) -> String;
-    /// Adds jobs durably: each one whole or not at all, and all of them before this returns.
-    fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError>;
-    /// The waiting jobs (never tried, or waiting for a retry), oldest first.
-    fn waiting(&self) -> Vec<Job>;
-    /// Takes waiting jobs for this worker, in the order given; a job another worker took first is
-    /// left out.
-    fn claim(&self, jobs: &[Job]) -> Vec<Claim>;
-    /// Ends claims, appending each one's record to the delivery log with it, all in one go where the
-    /// queue can; the first failure is returned once every claim was tried.
-    fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError>;
-    /// Puts back in the queue the claims of workers that are gone; returns how many.
-    fn recover(&self) -> usize;
-    /// Appends a record to the delivery log (failures to log are not fatal).
-    fn log(&self, record: &Record);
-    /// The last `limit` records of the delivery log that pass `filter`, oldest first.
-    fn records(&self, filter: &Filter, limit: usize) -> Vec<Record>;
-    fn counts(&self) -> Counts;
-    /// The delivered and dead jobs that pass `filter`; `true`: a dead letter.
-    fn finished(&self, filter: &Filter) -> Vec<(Job, bool)>;
-    /// Removes the oldest waiting jobs so that `incoming` more stay within `max`; returns how many
-    /// jobs wait once they are added, and the removed jobs (for the caller to log).
-    fn make_room(&self, incoming: usize, max: usize) -> (usize, Vec<Job>);
-    /// A number that changes when jobs (or pushes to make jobs of) are added, cheap to read: workers
-    /// wait for it to move.
-    fn mark(&self) -> u64;
-    /// Forgets old delivered jobs and dead letters beyond what is kept.
-    fn prune(&self);
-    /// Takes the lock that lets one worker at a time send to the endpoint `key` names (so that its
-    /// jobs go out in order whatever the number of workers); `None` while another worker holds it.
-    /// Held until the returned value is dropped.
-    fn lock_endpoint(&self, key: &str) -> Option<Held>;
-    /// When requests went to the endpoint `key` names lately (Unix milliseconds, oldest first), for
-    /// pacing: adds the times in `sent`, forgets those more than `window_ms` older than the newest.
-    /// Called by the holder of the endpoint's lock.
-    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Vec<u64>;
 }

@@ -31,6 +31,9 @@ pub struct WireRequest {
     secret_fields: &'static [&'static str],
     /// The endpoint's own headers that are not sent because the format (or Basic auth) sets them.
     pub overridden: Vec<String>,
+    /// Every secret value the request carries (tokens, passwords, header values, the URL when it
+    /// is a credential), for taking them out of what the receiver answers.
+    pub secrets: Vec<String>,
 }
 
 impl WireRequest {
@@ -89,6 +92,30 @@ impl WireRequest {
         }));
         headers.extend(basic);
         let (url, shown_url) = with_additions(endpoint, &prepared.url_path, &prepared.url_query);
+        let mut secrets: Vec<String> = headers
+            .iter()
+            .filter(|h| h.shown != h.value)
+            .map(|h| h.value.clone())
+            .collect();
+        if let Some((user, password)) = &endpoint.basic_auth {
+            secrets.extend([user.clone(), password.expose().to_owned()]);
+            secrets.extend(
+                headers
+                    .iter()
+                    .filter_map(|h| h.value.strip_prefix("Basic ").map(str::to_owned)),
+            );
+        }
+        secrets.extend(endpoint.secret.iter().map(|s| s.expose().to_owned()));
+        secrets.extend(
+            prepared
+                .url_query
+                .iter()
+                .filter(|q| q.secret)
+                .map(|q| q.value.clone()),
+        );
+        if endpoint.format.url_is_secret() {
+            secrets.extend(url_secrets(&url));
+        }
         WireRequest {
             url,
             shown_url,
@@ -96,6 +123,7 @@ impl WireRequest {
             body: prepared.body,
             secret_fields: prepared.secret_fields,
             overridden,
+            secrets,
         }
     }
 
@@ -130,6 +158,21 @@ impl WireRequest {
             Err(_) => REDACTED.to_owned(),
         }
     }
+}
+
+/// What a URL that is itself a credential (a chat robot's) holds: the URL, its path and its longer
+/// path segments (the tokens), and its query values.
+fn url_secrets(url: &url::Url) -> Vec<String> {
+    let mut found = vec![url.to_string(), url.path().to_owned()];
+    found.extend(
+        url.path_segments()
+            .into_iter()
+            .flatten()
+            .filter(|s| s.len() >= 8)
+            .map(str::to_owned),
+    );
+    found.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
+    found
 }
 
 /// The endpoint's URL with what the format adds for this attempt (a path, query parameters), as sent

@@ -26,13 +26,19 @@ pub fn classify(status: Option<u16>, retry_after: Option<Duration>) -> Verdict {
     }
 }
 
-/// `Retry-After` as seconds (the HTTP-date form is rare for webhooks and is ignored), capped.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+/// `Retry-After` in either of its forms, capped: seconds (`120`), or an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`, and the two older forms HTTP allows) taken from `now`; a date
+/// already past means at once.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The retry policy of `[delivery]`.
@@ -50,6 +56,13 @@ impl<'a> Policy<'a> {
             schedule: &delivery.retry_schedule,
             jitter: delivery.retry_jitter,
         }
+    }
+
+    /// The longest a job can be made to wait by this policy: its longest delay at the most jitter,
+    /// or the longest `Retry-After` honoured, and an hour more for clocks that differ between hosts.
+    pub fn longest_wait(&self) -> Duration {
+        let longest = self.schedule.iter().max().copied().unwrap_or_default();
+        longest.mul_f64(1.0 + self.jitter).max(MAX_RETRY_AFTER) + Duration::from_secs(3600)
     }
 
     /// The delay before the next try after `attempts` failed attempts, or `None` when retries are used up.
@@ -109,8 +122,28 @@ mod tests {
             p.next_delay(2, Some(Duration::from_secs(1)), 0.5),
             Some(Duration::from_secs(60))
         );
-        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_000); // 07:20:00 GMT
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("999999", now), Some(MAX_RETRY_AFTER));
+        for date in [
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+        ] {
+            assert_eq!(
+                parse_retry_after(date, now),
+                Some(Duration::from_secs(480)),
+                "{date}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date past: at once"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

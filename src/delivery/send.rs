@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 use super::http::{self, Attempted};
 use super::job::{Job, Outcome, Record};
 use super::pace;
-use super::queue::{Claim, Queue, Settle, Settled};
+use super::queue::{Claim, Lanes, Queue, Settle, Settled};
 use super::request::WireRequest;
 use super::retry::{Policy, Verdict};
 use super::summary::Summary;
 use crate::clock::Clock;
 use crate::config::{Config, Endpoint};
-use crate::error::chain;
 use crate::notice::Notice;
 
 /// What the parallel part of a pass needs: the queue, the configuration, the clock, and the
@@ -21,6 +20,7 @@ use crate::notice::Notice;
 #[derive(Clone, Copy)]
 pub(super) struct Sender<'a> {
     pub(super) queue: &'a dyn Queue,
+    pub(super) lanes: &'a dyn Lanes,
     pub(super) config: &'a Config,
     pub(super) clock: &'a Clock,
     pub(super) repo: &'a Path,
@@ -71,7 +71,7 @@ impl Settling {
             return;
         }
         if let Err(e) = queue.settle(std::mem::take(&mut self.done)) {
-            summary.notices.push(Notice::QueueProblem(chain(&e)));
+            summary.trouble(&e);
         }
     }
 }
@@ -113,20 +113,22 @@ impl Sender<'_> {
             .or_else(|| endpoints.iter().find(same))
     }
 
-    /// The key of an endpoint's lock and pacing record: this repository and the endpoint.
-    pub(super) fn lane_key(&self, job: &Job) -> String {
+    /// The key of an endpoint's lane (its lock and pacing record): this repository and the endpoint.
+    pub(super) fn lane_key(&self, endpoint: &Endpoint) -> String {
         format!(
             "{}\n{}\n{}",
             self.repo.display(),
-            job.endpoint.number,
-            job.endpoint.url
+            endpoint.number,
+            endpoint.queued_url()
         )
     }
 
+    /// Sends one endpoint's claims, in order (the pass ended those of endpoints no longer
+    /// configured).
     pub(super) fn send_group(&self, group: Vec<Claim>) -> Summary {
         let mut summary = Summary::default();
         let endpoint = self.endpoint(&group[0].job);
-        let key = self.lane_key(&group[0].job);
+        let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
         let client = endpoint.map(|e| http::client(&e.tls));
         let mut sent = Vec::new();
         let mut settling = Settling::new();
@@ -152,11 +154,11 @@ impl Sender<'_> {
                     let wire = WireRequest::build(e, &claim.job.template, self.clock);
                     settling.before(last_took, self.queue, &mut summary);
                     sent.push(self.clock.now_ms());
-                    let attempted = http::send(&wire, e.timeout, client);
+                    let attempted = http::send(&wire, e.timeout, client, self.clock.now());
                     last_took = attempted.elapsed;
                     attempted
                 }
-                (Some(_), Some(Err(err))) => Attempted::failed(err.clone()),
+                (Some(_), Some(Err(err))) => Attempted::failed(err.to_string()),
                 _ => {
                     let r = &claim.job.endpoint;
                     let error = format!(
@@ -176,7 +178,9 @@ impl Sender<'_> {
         }
         settling.flush(self.queue, &mut summary);
         if let Some(rate) = endpoint.and_then(|e| e.chat.rate_limit) {
-            pace::record(self.queue, &key, &sent, rate);
+            if let Err(e) = pace::record(self.lanes, &key, &sent, rate) {
+                summary.trouble(&e);
+            }
         }
         summary
     }

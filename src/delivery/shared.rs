@@ -8,20 +8,19 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::backoff::Backoff;
 use super::job::Job;
+use super::local::{move_jobs, Local};
 use super::postgres::Postgres;
-use super::queue::{Queue, QueueError, Settle, Settled};
-use super::spool::Spool;
+use super::queue::{Queue, QueueError};
+use super::submit::Submit;
 use super::summary::Summary;
-use super::worker::{self, Submit, POLL};
+use super::worker::{self, POLL};
 use crate::clock::Clock;
 use crate::config::{Database, Mode, QueueKind};
 use crate::env::HookEnv;
 use crate::error::chain;
 use crate::notice::Notice;
-
-/// The longest wait between two tries at a database that is down.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The configuration's database, if its queue is one.
 pub fn database(kind: &QueueKind) -> Option<&Database> {
@@ -56,7 +55,7 @@ pub fn open_patiently(
     clock: &Clock,
     out: &mut dyn Write,
 ) -> Postgres {
-    let mut delay = Duration::from_secs(1);
+    let mut backoff = Backoff::default();
     let mut said = false;
     loop {
         match open(db, env, clock) {
@@ -67,105 +66,81 @@ pub fn open_patiently(
             }
             Err(_) => {}
         }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(MAX_BACKOFF);
+        backoff.wait();
     }
 }
 
 /// Queues a push's jobs in the database in one transaction; in `sync` mode sends this repository's
-/// due jobs before returning. `Err(jobs)`: the database cannot take them (said), for the spool.
+/// due jobs before returning. `Err`: the database cannot take them (said), for the spool.
 pub fn submit(
     db: &Database,
-    jobs: Vec<Job>,
+    jobs: &[Job],
     s: &Submit<'_>,
     say: &mut dyn FnMut(Notice),
-) -> Result<(), Vec<Job>> {
-    let jobs = worker::of_repo(jobs, s.git_dir);
+) -> Result<(), ()> {
     let count = jobs.len();
-    let repo = s
-        .git_dir
-        .canonicalize()
-        .unwrap_or_else(|_| s.git_dir.to_path_buf());
-    let queue = match open(db, s.env, s.clock) {
-        Ok(q) => q.scoped(Some(&repo)),
+    let queued = open(db, s.env, s.clock)
+        .map(|q| q.scoped(Some(s.repo)))
+        .and_then(|q| super::submit::enqueue(&q, jobs, &s.limits(), say).map(|_| q));
+    let queue = match queued {
+        Ok(q) => q,
         Err(e) => {
             say(Notice::DatabaseFallback {
                 error: chain(&e),
                 count,
             });
-            return Err(jobs);
+            return Err(());
         }
     };
-    worker::enforce_limit(&queue, s.config, s.clock, count, say);
-    if let Err(e) = queue.enqueue(&jobs) {
-        say(Notice::DatabaseFallback {
-            error: chain(&e),
-            count,
-        });
-        return Err(jobs);
-    }
     say(Notice::QueuedShared {
         count,
-        location: queue.location(),
+        location: Queue::location(&queue),
     });
     if s.config.delivery.mode == Mode::Sync {
-        worker::send_now(&queue, s, say);
+        s.pass(&queue).run().notices.into_iter().for_each(say);
     }
     Ok(())
 }
 
-/// Moves the jobs waiting in `spool` into `queue`, all in one transaction; returns how many.
-fn move_jobs(spool: &Spool, queue: &dyn Queue) -> Result<usize, QueueError> {
-    let claims = spool.claim(&spool.waiting());
-    let jobs: Vec<Job> = claims.iter().map(|c| c.job.clone()).collect();
-    let moved = queue.enqueue(&jobs);
-    let how = if moved.is_ok() {
-        Settle::Forget
-    } else {
-        Settle::Retry
-    };
-    let settled = claims.into_iter().map(|claim| Settled {
-        claim,
-        how,
-        record: None,
-    });
-    spool.settle(settled.collect())?;
-    moved.map(|()| jobs.len())
-}
-
-/// The background deliverer of a repository whose queue is a database: turns recorded pushes into
-/// jobs (`intake` into the queue it is given) and moves them, with any jobs the hook had to leave
-/// in the spool, into the database; while the database cannot be reached, keeps trying (one such
-/// waiter per spool) until `give_up` passes.
+/// The background deliverer of a repository whose queue is a database: makes recorded pushes into
+/// jobs (in the database, or in the spool while it cannot be reached) and moves them, with any jobs
+/// the hook had to leave in the spools, into the database; while the database cannot be reached,
+/// keeps trying (one such waiter per spool) until `give_up` passes.
 pub fn hand_over(
-    spool: &Spool,
+    local: &Local<'_>,
     connect: &dyn Fn() -> Result<Postgres, QueueError>,
-    intake: &dyn Fn(&dyn Queue) -> Vec<Notice>,
     give_up: Duration,
 ) -> Result<(), QueueError> {
     std::thread::sleep(worker::YIELD_TO_PUSH);
-    let lock = spool.waiter_lock()?;
+    let lock = local.primary.waiter_lock()?;
     if lock.try_lock().is_err() {
         return Ok(()); // Another deliverer of this spool is at it; it takes these too.
     }
     let deadline = Instant::now() + give_up;
-    let mut delay = Duration::from_secs(1);
+    let mut backoff = Backoff::default();
     loop {
         match connect() {
             Ok(db) => {
-                intake(&db);
-                if move_jobs(spool, &db).is_ok() && spool.waiting().is_empty() {
+                let _ = local.intake(&db, &mut drop);
+                let fallback = local.fallback();
+                let spools = std::iter::once(&local.primary).chain(fallback.as_ref());
+                let mut home = true;
+                for spool in spools {
+                    home &= move_jobs(spool, &db).is_ok() && spool.is_empty().unwrap_or(false);
+                }
+                if home {
                     return Ok(());
                 }
             }
-            // The walk is done now all the same: the jobs wait here, whole.
-            Err(_) => drop(intake(spool)),
+            // The walk is done now all the same: the jobs wait in the spool, whole.
+            Err(_) => {
+                let _ = local.intake(&local.primary, &mut drop);
+            }
         }
         if Instant::now() >= deadline {
             return Ok(());
         }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(MAX_BACKOFF);
+        backoff.wait();
     }
 }
 
@@ -185,10 +160,10 @@ enum Wake {
 /// the worker's loop is gone.
 fn listen(queue: &Postgres, wake: &mpsc::Sender<Wake>) {
     use postgres::fallible_iterator::FallibleIterator as _;
-    let mut delay = Duration::from_secs(1);
+    let mut backoff = Backoff::default();
     loop {
         if let Ok(mut client) = queue.listen() {
-            delay = Duration::from_secs(1);
+            backoff.reset();
             let mut notes = client.notifications();
             let mut heard = notes.blocking_iter();
             while let Ok(Some(_)) = heard.next() {
@@ -197,8 +172,7 @@ fn listen(queue: &Postgres, wake: &mpsc::Sender<Wake>) {
                 }
             }
         }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(MAX_BACKOFF);
+        backoff.wait();
     }
 }
 
@@ -225,26 +199,25 @@ pub fn serve(
         // it could not send yet: another worker's lane, a ref that has not moved).
         let mut busy: HashSet<String> = HashSet::new();
         let mut rest: HashMap<String, u64> = HashMap::new();
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = Backoff::default();
         let mut down = false;
         loop {
             // Claims of workers gone are taken back first: their repositories then have jobs waiting.
-            queue.recover();
-            let repos = match queue.repos_waiting() {
+            let repos = queue.recover().and_then(|_| queue.repos_waiting());
+            let repos = match repos {
                 Ok(r) => r,
                 Err(e) => {
                     if !std::mem::replace(&mut down, true) {
                         trying_again(out, &e);
                     }
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(MAX_BACKOFF);
+                    backoff.wait();
                     continue;
                 }
             };
             if std::mem::take(&mut down) {
                 let _ = writeln!(out, "{}: the database is back", crate::notice::PREFIX);
             }
-            delay = Duration::from_secs(1);
+            backoff.reset();
             let now = clock.now_ms();
             let mut next: Option<u64> = None;
             for (repo, due) in repos {
@@ -286,11 +259,12 @@ pub fn serve(
                 for n in &summary.notices {
                     let _ = writeln!(out, "{n}");
                 }
-                // Jobs it could not send yet, or a pass that got nothing done: looked at again
-                // after a poll, not at once.
-                let idle =
-                    summary.delivered + summary.retrying + summary.dead + summary.dropped == 0;
-                if idle || summary.next_due_ms.is_some_and(|d| d <= now + poll_ms) {
+                // Jobs it could not send yet, a pass that got nothing done, or one the queue failed:
+                // looked at again after a poll (or a tick), not at once.
+                if summary.troubled {
+                    rest.insert(repo, now + tick_ms);
+                } else if summary.idle() || summary.next_due_ms.is_some_and(|d| d <= now + poll_ms)
+                {
                     rest.insert(repo, now + poll_ms);
                 } else {
                     rest.remove(&repo);

@@ -1,74 +1,247 @@
-//! Handing a push's jobs over: to the shared database when one is configured (the repository's spool
-//! when it cannot take them), else to the spool; then sending them as `[delivery] mode` says.
+//! Handing a push over, never losing it: its jobs go to the shared database when one is
+//! configured, else (or when it cannot take them) to the repository's spool, else to the
+//! repository's fallback spool in the temporary directory, and when nothing at all can keep them
+//! they are sent at once from memory. Each fallback is said in one line. Then they are sent as
+//! `[delivery] mode` says; a push recorded for the background deliverer falls back the same way.
 
-use super::job::Job;
-use super::queue::Queue as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::intake;
+use super::job::{Job, Outcome, Record};
+use super::memory::Memory;
+use super::pass::{Pass, RefMoved};
+use super::pushes::RecordedPush;
+use super::queue::{QueueError, Store};
 use super::shared;
 use super::spool::{self, Spool};
-use super::worker::{self, Submit};
-use crate::config::Mode;
+use crate::clock::Clock;
+use crate::config::{Config, Mode};
+use crate::env::HookEnv;
 use crate::error::chain;
 use crate::notice::Notice;
 
-/// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
-/// A database queue that cannot take them leaves them in the spool, for the background deliverer to
-/// move there.
-pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
-    let (jobs, shared) = match shared::database(&s.config.delivery.queue) {
-        Some(db) => match shared::submit(db, jobs, s, say) {
-            Ok(()) => return,
-            Err(jobs) => (jobs, true),
-        },
-        None => (jobs, false),
-    };
-    // A repository that cannot be written still never loses an event: its spool moves to the temp dir.
-    let opened = worker::open(s.config, s.git_dir, s.clock).or_else(|e| {
-        let fallback = spool::fallback_for(s.git_dir, &s.env.temp_dir);
-        say(Notice::SpoolFallback {
-            error: chain(&e),
-            fallback: fallback.clone(),
+/// What a push hands over besides its jobs: where it is from, and how to send.
+pub struct Submit<'a> {
+    pub config: &'a Config,
+    /// The repository's git directory, as found.
+    pub git_dir: &'a Path,
+    /// Its canonical path: what its jobs and spools are known by.
+    pub repo: &'a Path,
+    /// The `--config` file, for the background deliverer.
+    pub config_path: Option<&'a Path>,
+    pub env: &'a HookEnv,
+    pub clock: &'a Clock,
+    pub ref_moved: RefMoved<'a>,
+}
+
+impl Submit<'_> {
+    /// The repository's spool, and its fallback.
+    fn spools(&self) -> [PathBuf; 2] {
+        [
+            spool::path_for(self.config, self.git_dir),
+            spool::fallback_for(self.repo, &self.env.temp_dir),
+        ]
+    }
+
+    pub(super) fn limits(&self) -> Limits<'_> {
+        Limits {
+            config: self.config,
+            clock: self.clock,
+        }
+    }
+
+    pub(super) fn pass<'p>(&'p self, store: &'p dyn Store) -> Pass<'p> {
+        Pass {
+            queue: store,
+            lanes: store,
+            config: self.config,
+            repo: self.repo,
+            ref_moved: self.ref_moved,
+            clock: self.clock,
+            ignore_schedule: false,
+        }
+    }
+}
+
+/// What bounds a queue: `[delivery] max_jobs`, and the clock that dates what it pushes out.
+pub struct Limits<'a> {
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+}
+
+/// Adds jobs to `store` within `[delivery] max_jobs`: from 80% full on it warns, and the oldest
+/// jobs it pushes out are logged and said. Returns how many were added.
+pub fn enqueue(
+    store: &dyn Store,
+    jobs: &[Job],
+    limits: &Limits<'_>,
+    say: &mut dyn FnMut(Notice),
+) -> Result<usize, QueueError> {
+    let max = limits.config.delivery.max_jobs;
+    let done = store.enqueue(jobs, Some(max))?;
+    if done.waiting * 5 >= max * 4 {
+        say(Notice::NearlyFull {
+            queued: done.waiting,
+            max,
         });
-        Spool::open(&fallback, &s.clock.uuid().simple().to_string())
-    });
-    let spool = match opened {
-        Ok(spool) => spool,
-        Err(e) => {
-            say(Notice::NotQueued {
-                error: chain(&e),
-                count: jobs.len(),
-            });
-            return;
+    }
+    for old in done.evicted {
+        let mut r = Record::of(&old, limits.clock.now_ms(), Outcome::Discarded);
+        r.error = Some(format!("the spool was over [delivery] max_jobs = {max}"));
+        if let Err(e) = store.append(&r) {
+            say(Notice::QueueProblem(chain(&e)));
         }
+        say(Notice::Discarded {
+            job: old.id(),
+            refname: old.refname,
+            url: old.endpoint.url,
+            max,
+        });
+    }
+    Ok(jobs.len())
+}
+
+/// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
+pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
+    let count = jobs.len();
+    let shared = match shared::database(&s.config.delivery.queue) {
+        Some(db) => match shared::submit(db, &jobs, s, say) {
+            Ok(()) => return,
+            // Said; the jobs wait in the spool, for the background process to move them there.
+            Err(()) => true,
+        },
+        None => false,
     };
-    let queued = worker::enqueue(&spool, jobs, (s.config, s.git_dir, s.clock), say);
-    let background = |say: &mut dyn FnMut(Notice)| {
-        if let Err(e) = worker::spawn_background(spool.root(), s) {
-            say(Notice::NoBackground(e.to_string()));
-        }
+    let Some(spool) = into_spool(&jobs, s, say) else {
+        return send_unqueued(jobs, s, say);
     };
-    let mode = match s.config.delivery.mode {
-        _ if shared => Mode::Async,
-        mode => mode,
+    let mode = if shared {
+        Mode::Async
+    } else {
+        s.config.delivery.mode
     };
     match mode {
-        Mode::Queue => say(Notice::Queued {
-            count: queued,
-            mode,
-        }),
+        Mode::Queue => say(Notice::Queued { count, mode }),
         Mode::Async => {
-            background(say);
+            background(s, say);
             if !shared {
-                say(Notice::Queued {
-                    count: queued,
-                    mode,
-                });
+                say(Notice::Queued { count, mode });
             }
         }
         Mode::Sync => {
-            worker::send_now(&spool, s, say);
-            if !spool.waiting().is_empty() {
-                background(say);
+            s.pass(&spool).run().notices.into_iter().for_each(&mut *say);
+            if !spool.is_empty().unwrap_or(false) {
+                background(s, say);
             }
         }
     }
+}
+
+/// Puts jobs in the repository's spool, or else in its fallback (said); `None` when neither can
+/// keep them.
+fn into_spool(jobs: &[Job], s: &Submit<'_>, say: &mut dyn FnMut(Notice)) -> Option<Spool> {
+    let unique = s.clock.uuid().simple().to_string();
+    let mut first: Option<QueueError> = None;
+    for root in s.spools() {
+        let placed = Spool::open(&root, &unique)
+            .and_then(|spool| enqueue(&spool, jobs, &s.limits(), say).map(|_| spool));
+        match placed {
+            Ok(spool) => {
+                if let Some(e) = first {
+                    say(Notice::Fallback {
+                        error: chain(&e),
+                        count: jobs.len(),
+                        place: root,
+                    });
+                }
+                return Some(spool);
+            }
+            Err(e) => first = first.or(Some(e)),
+        }
+    }
+    say(Notice::Unqueued {
+        error: first.map(|e| chain(&e)).unwrap_or_default(),
+        count: jobs.len(),
+    });
+    None
+}
+
+/// The last resort, when nothing can keep the jobs: sent now, from memory; what fails is lost (said).
+fn send_unqueued(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
+    let memory = Memory::default();
+    if enqueue(&memory, &jobs, &s.limits(), say).is_err() {
+        return;
+    }
+    s.pass(&memory)
+        .run()
+        .notices
+        .into_iter()
+        .for_each(&mut *say);
+    let left = memory.left().len();
+    if left > 0 {
+        say(Notice::Lost { count: left });
+    }
+}
+
+/// Records a push for the background deliverer (which makes its jobs after the push has ended),
+/// in the repository's spool or else its fallback, and starts the deliverer; `count` is how many
+/// webhooks the push makes. `Err` when no spool can keep it: the caller then makes the jobs itself.
+pub fn record(
+    push: &RecordedPush,
+    count: usize,
+    s: &Submit<'_>,
+    say: &mut dyn FnMut(Notice),
+) -> Result<(), QueueError> {
+    let roots = s.spools();
+    let (root, fell_back) = intake::record(push, &[&roots[0], &roots[1]])?;
+    if let Some(e) = fell_back {
+        say(Notice::Fallback {
+            error: chain(&e),
+            count,
+            place: root.to_path_buf(),
+        });
+    }
+    background(s, say);
+    say(Notice::Queued {
+        count,
+        mode: s.config.delivery.mode,
+    });
+    Ok(())
+}
+
+/// Starts the background deliverer, saying so if it cannot be.
+fn background(s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
+    if let Err(e) = spawn_background(s) {
+        say(Notice::NoBackground(e.to_string()));
+    }
+}
+
+/// Starts `git-webhook deliver --background` detached: its own process group, no stdio (so git does
+/// not wait for it), and no quarantine directory (which is gone once the push completes).
+fn spawn_background(s: &Submit<'_>) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let exe: &PathBuf = s
+        .env
+        .exe
+        .as_ref()
+        .ok_or_else(|| std::io::Error::other("this program's own path is unknown"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("deliver")
+        .arg("--background")
+        .arg("--repo")
+        .arg(s.git_dir);
+    if let Some(c) = s.config_path {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.current_dir(s.git_dir)
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+        .env_remove("GIT_QUARANTINE_PATH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(|_| ())
 }

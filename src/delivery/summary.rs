@@ -14,6 +14,9 @@ pub struct Summary {
     /// When the earliest job left waiting for its schedule is due (jobs waiting for their ref to move
     /// count as due now); `None` when none waits.
     pub next_due_ms: Option<u64>,
+    /// The queue failed somewhere in the pass (said in `notices`): a watching worker rests before
+    /// trying again.
+    pub troubled: bool,
 }
 
 impl Summary {
@@ -22,7 +25,20 @@ impl Summary {
         self.next_due_ms = Some(self.next_due_ms.map_or(due_ms, |d| d.min(due_ms)));
     }
 
-    pub(super) fn add(&mut self, other: Summary) {
+    /// Notes a queue failure.
+    pub(super) fn trouble(&mut self, e: &super::queue::QueueError) {
+        self.notices
+            .push(Notice::QueueProblem(crate::error::chain(e)));
+        self.troubled = true;
+    }
+
+    /// Whether the pass got nothing done.
+    pub fn idle(&self) -> bool {
+        self.delivered + self.retrying + self.dead + self.dropped == 0
+    }
+
+    pub fn add(&mut self, other: Summary) {
+        self.troubled |= other.troubled;
         self.delivered += other.delivered;
         self.retrying += other.retrying;
         self.dead += other.dead;

@@ -37,17 +37,50 @@ impl<T> Context<T> for Result<T, git2::Error> {
     }
 }
 
-/// No repository where one was looked for.
+/// Why no repository could be used where one was looked for.
 #[derive(Debug, thiserror::Error)]
-#[error("not a git repository: {} (from {from}); run inside the repository, or pass --repo DIR", path.display())]
-pub struct NotARepository {
-    pub path: PathBuf,
-    /// What named the place: `--repo`, `$GIT_DIR` or `the current directory`.
-    pub from: &'static str,
+pub enum OpenError {
+    /// Nothing there is a git repository.
+    #[error("not a git repository: {} (from {from})", path.display())]
+    NotARepository {
+        path: PathBuf,
+        /// What named the place: `--repo`, `$GIT_DIR` or `the current directory`.
+        from: &'static str,
+    },
+    /// A repository owned by another user, which git (and libgit2) refuse to use unless told to
+    /// trust it.
+    #[error("{} is owned by {owner}, not by {me} who runs this, and git refuses to use a repository of another user (its safe.directory check)", path.display())]
+    NotOwned {
+        path: PathBuf,
+        owner: String,
+        me: String,
+    },
+    /// It is one, and cannot be read.
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+impl OpenError {
+    /// What to do about it.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            OpenError::NotARepository { .. } => {
+                vec!["run inside the repository, or pass --repo DIR".to_owned()]
+            }
+            OpenError::NotOwned { path, owner, .. } => vec![
+                format!("run the command as its owner: sudo -u {owner} git-webhook ..."),
+                format!(
+                    "or trust the repository: git config --global --add safe.directory {}",
+                    path.display()
+                ),
+            ],
+            OpenError::Git(_) => Vec::new(),
+        }
+    }
 }
 
 /// Where the repository is: `--repo`, else `$GIT_DIR`, else the current directory; it must be one.
-pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<PathBuf, NotARepository> {
+pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<PathBuf, OpenError> {
     let base = env.cwd.clone().unwrap_or_default();
     let (path, from) = match (explicit, env.git_dir.as_deref()) {
         (Some(p), _) => (base.join(p), "--repo"),
@@ -56,19 +89,42 @@ pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<PathBuf, NotARep
     };
     // `components()` drops the `.` git often passes as GIT_DIR, so messages show a clean path.
     let path: PathBuf = path.components().collect();
-    match open_plain(&path) {
-        Ok(_) => Ok(path),
-        Err(_) => Err(NotARepository { path, from }),
-    }
+    open_plain(&path, env).map_err(|e| match e {
+        OpenError::Git(_) => OpenError::NotARepository {
+            path: path.clone(),
+            from,
+        },
+        other => other,
+    })?;
+    Ok(path)
 }
 
 /// The one way a repository is opened: exactly at `path` (a git directory, or a work tree's top).
-fn open_plain(path: &Path) -> Result<git2::Repository, git2::Error> {
-    git2::Repository::open_ext(
+/// A repository of another user is named as such, with whose it is.
+fn open_plain(path: &Path, env: &HookEnv) -> Result<git2::Repository, OpenError> {
+    let opened = git2::Repository::open_ext(
         path,
         git2::RepositoryOpenFlags::NO_SEARCH,
         std::iter::empty::<&str>(),
-    )
+    );
+    opened.map_err(|source| {
+        if source.code() == git2::ErrorCode::Owner {
+            use std::os::unix::fs::MetadataExt as _;
+            let owner = std::fs::metadata(path).map(|m| m.uid()).ok();
+            let name = |uid: Option<u32>| {
+                uid.map_or_else(|| "someone else".to_owned(), crate::env::user_name)
+            };
+            return OpenError::NotOwned {
+                path: path.to_path_buf(),
+                owner: name(owner),
+                me: name(env.uid),
+            };
+        }
+        OpenError::Git(GitError {
+            context: format!("cannot open a git repository at {}", path.display()),
+            source,
+        })
+    })
 }
 
 /// An open repository.
@@ -79,11 +135,10 @@ pub struct Repo {
 impl Repo {
     /// Opens the repository at `path` as a hook sees it: with the objects still in git's quarantine
     /// directory (`$GIT_OBJECT_DIRECTORY` and alternates) during `update`.
-    pub fn open(path: &Path, env: &HookEnv) -> Result<Repo, GitError> {
+    pub fn open(path: &Path, env: &HookEnv) -> Result<Repo, OpenError> {
         // Re-hashing every object read would repeat what git verified when it received them.
         git2::opts::strict_hash_verification(false);
-        let repo = open_plain(path)
-            .context(|| format!("cannot open a git repository at {}", path.display()))?;
+        let repo = open_plain(path, env)?;
         let extra: Vec<&PathBuf> = env
             .object_directory
             .iter()
@@ -151,6 +206,25 @@ impl Repo {
         }
         let pushed: Vec<&str> = updates.iter().map(|u| u.refname.as_str()).collect();
         walk::other_refs(&self.repo, &pushed).map(Some)
+    }
+
+    /// Whether the branch `update` creates brings commits that no other ref reached before the push
+    /// (`others`: what they pointed at then): what `skip_empty` asks before the commits are walked.
+    /// Cheap when the branch starts at another ref's tip, as new branches mostly do.
+    pub fn brings_commits(&self, update: &RefUpdate, others: &[git2::Oid]) -> bool {
+        let Some(new) = git2::Oid::from_str(&update.new)
+            .ok()
+            .and_then(|o| walk::peel_to_commit(&self.repo, o))
+        else {
+            return true;
+        };
+        if others.is_empty() {
+            return true;
+        }
+        if others.contains(&new) {
+            return false;
+        }
+        walk::select(&self.repo, new, others, 0).map_or(true, |s| s.total > 0)
     }
 
     /// The sample event GitLab's "Test" button sends: the newest `n` commits of `refname`, oldest first,

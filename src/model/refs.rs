@@ -32,21 +32,50 @@ pub enum RefKind {
     Other,
 }
 
-/// A line or argument list that is not a valid ref update.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ParseError {
-    /// 1-based stdin line, or `None` for the `update` hook's arguments.
-    pub line: Option<usize>,
-    pub reason: String,
+/// Where a ref update was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The post-receive hook's stdin, 1-based line.
+    Stdin(usize),
+    /// The `update` hook's arguments.
+    Arguments,
+    /// A recorded push's list of updates, 1-based.
+    Recorded(usize),
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(n) => write!(f, "stdin line {n}: {}", self.reason),
-            None => write!(f, "arguments: {}", self.reason),
+        match self {
+            Place::Stdin(n) => write!(f, "stdin line {n}"),
+            Place::Arguments => write!(f, "arguments"),
+            Place::Recorded(n) => write!(f, "ref update {n}"),
         }
     }
+}
+
+/// A line or argument list that is not a valid ref update.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {reason}")]
+pub struct ParseError {
+    pub place: Place,
+    pub reason: BadUpdate,
+}
+
+/// What is wrong with a ref update.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadUpdate {
+    #[error("expected \"<old> <new> <ref>\", got {0:?}")]
+    Shape(String),
+    #[error("{what} object name {hex:?} is not 40 or 64 hex digits")]
+    ObjectName { what: &'static str, hex: String },
+    #[error("old and new object names differ in length")]
+    Lengths,
+    #[error("{0}: both old and new object names are zero")]
+    BothZero(String),
+    #[error("{0:?} is not a valid full ref name")]
+    RefName(String),
+    #[error("not valid UTF-8")]
+    NotUtf8,
 }
 
 /// True for the all-zero object name git uses for "no object".
@@ -54,30 +83,31 @@ pub fn is_zero(hex: &str) -> bool {
     hex.bytes().all(|b| b == b'0')
 }
 
-fn check_object_name(what: &str, hex: &str) -> Result<String, String> {
+fn check_object_name(what: &'static str, hex: &str) -> Result<String, BadUpdate> {
     let ok_len = hex.len() == 40 || hex.len() == 64;
     if ok_len && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(hex.to_ascii_lowercase())
     } else {
-        Err(format!(
-            "{what} object name {hex:?} is not 40 or 64 hex digits"
-        ))
+        Err(BadUpdate::ObjectName {
+            what,
+            hex: shorten(hex),
+        })
     }
 }
 
 impl RefUpdate {
     /// Builds an update from its three parts, checking each.
-    pub fn new(old: &str, new: &str, refname: &str) -> Result<RefUpdate, String> {
+    pub fn new(old: &str, new: &str, refname: &str) -> Result<RefUpdate, BadUpdate> {
         let old = check_object_name("old", old)?;
         let new = check_object_name("new", new)?;
         if old.len() != new.len() {
-            return Err("old and new object names differ in length".to_owned());
+            return Err(BadUpdate::Lengths);
         }
         if is_zero(&old) && is_zero(&new) {
-            return Err(format!("{refname}: both old and new object names are zero"));
+            return Err(BadUpdate::BothZero(shorten(refname)));
         }
         if !refname.starts_with("refs/") || !git2::Reference::is_valid_name(refname) {
-            return Err(format!("{refname:?} is not a valid full ref name"));
+            return Err(BadUpdate::RefName(shorten(refname)));
         }
         Ok(RefUpdate {
             old,
@@ -88,25 +118,27 @@ impl RefUpdate {
 
     /// Parses one post-receive line, `<old> <new> <ref>`.
     pub fn parse_line(line: &str, lineno: usize) -> Result<RefUpdate, ParseError> {
-        let err = |reason: String| ParseError {
-            line: Some(lineno),
-            reason,
-        };
+        RefUpdate::parse_at(line, Place::Stdin(lineno))
+    }
+
+    /// Parses one `<old> <new> <ref>` line read at `place`.
+    pub fn parse_at(line: &str, place: Place) -> Result<RefUpdate, ParseError> {
+        let err = |reason| ParseError { place, reason };
         let mut parts = line.split_ascii_whitespace();
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some(old), Some(new), Some(refname), None) => {
                 RefUpdate::new(old, new, refname).map_err(err)
             }
-            _ => Err(err(format!(
-                "expected \"<old> <new> <ref>\", got {:?}",
-                shorten(line)
-            ))),
+            _ => Err(err(BadUpdate::Shape(shorten(line)))),
         }
     }
 
     /// Parses the `update` hook's arguments, `<ref> <old> <new>`.
     pub fn from_update_args(refname: &str, old: &str, new: &str) -> Result<RefUpdate, ParseError> {
-        RefUpdate::new(old, new, refname).map_err(|reason| ParseError { line: None, reason })
+        RefUpdate::new(old, new, refname).map_err(|reason| ParseError {
+            place: Place::Arguments,
+            reason,
+        })
     }
 
     /// The update as a post-receive line, `<old> <new> <ref>`.
@@ -159,8 +191,8 @@ pub fn parse_stdin(input: &[u8]) -> (Vec<RefUpdate>, Vec<ParseError>) {
                 Err(e) => errors.push(e),
             },
             Err(_) => errors.push(ParseError {
-                line: Some(lineno),
-                reason: "not valid UTF-8".to_owned(),
+                place: Place::Stdin(lineno),
+                reason: BadUpdate::NotUtf8,
             }),
         }
     }
@@ -198,12 +230,13 @@ mod tests {
             bad[0].to_string(),
             "stdin line 3: expected \"<old> <new> <ref>\", got \"garbage\""
         );
-        assert_eq!(bad[1].line, Some(6));
+        assert_eq!(bad[1].place, Place::Stdin(6));
     }
 
     #[test]
     fn rejects_bad_names_and_shapes() {
-        let bad = |old: &str, new: &str, r: &str| RefUpdate::new(old, new, r).unwrap_err();
+        let bad =
+            |old: &str, new: &str, r: &str| RefUpdate::new(old, new, r).unwrap_err().to_string();
         assert!(bad("xyz", B, "refs/heads/a").contains("old object name \"xyz\""));
         assert!(bad(A, &B[..39], "refs/heads/a").contains("new object name"));
         assert!(bad(Z, Z, "refs/heads/a").contains("both old and new"));

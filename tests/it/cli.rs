@@ -86,7 +86,7 @@ fn commands_outside_a_repository_say_where_they_looked_and_write_nothing() {
         assert_eq!(
             stderr,
             format!(
-                "git-webhook: error: not a git repository: {} (from the current directory); run inside the repository, or pass --repo DIR\n",
+                "git-webhook: error: not a git repository: {} (from the current directory)\nhint: run inside the repository, or pass --repo DIR\n",
                 dir.display()
             ),
             "{args:?}"
@@ -97,7 +97,7 @@ fn commands_outside_a_repository_say_where_they_looked_and_write_nothing() {
     assert_eq!(
         String::from_utf8_lossy(&named.stderr),
         format!(
-            "git-webhook: error: not a git repository: {} (from --repo); run inside the repository, or pass --repo DIR\n",
+            "git-webhook: error: not a git repository: {} (from --repo)\nhint: run inside the repository, or pass --repo DIR\n",
             dir.join("elsewhere").display()
         )
     );

@@ -161,7 +161,7 @@ fn thirty_two_pushes_in_eight_repositories_go_out_once_each_in_order_with_three_
     let (ok, status, _) = cli(tmp.path(), &g, &["status"]);
     assert!(ok, "{status}");
     assert!(
-        status.contains("       0         0          0      0  in all, 8 repositories"),
+        status.contains("       0         0          0      0        0  in all, 8 repositories"),
         "{status}"
     );
     let (_, log, _) = cli(

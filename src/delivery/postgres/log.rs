@@ -5,7 +5,7 @@ use postgres::types::ToSql;
 
 use super::{ms, unms, Postgres};
 use crate::delivery::job::{Outcome, Record};
-use crate::delivery::queue::Filter;
+use crate::delivery::queue::{Filter, Log, QueueError};
 
 /// The statement that adds records to the delivery log, from the arrays of [`LogRows::params`]
 /// numbered from `from` on.
@@ -85,16 +85,15 @@ impl<'a> LogRows<'a> {
     }
 }
 
-impl Postgres {
-    /// Adds one record (failures to log are not fatal).
-    pub(super) fn append_log(&self, r: &Record) {
+impl Log for Postgres {
+    fn append(&self, r: &Record) -> Result<(), QueueError> {
         let rows = LogRows::of([r]);
         let sql = insert_attempts(1);
-        let _ = self.run("cannot log in", |c| c.execute(&sql, &rows.params()));
+        self.run("cannot log in", |c| c.execute(&sql, &rows.params()))
+            .map(drop)
     }
 
-    /// The last `limit` records that pass `filter`, oldest first.
-    pub(super) fn read_log(&self, filter: &Filter, limit: usize) -> Vec<Record> {
+    fn records(&self, filter: &Filter, limit: usize) -> Result<Vec<Record>, QueueError> {
         let outcome = filter.outcome.map(Outcome::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.run("cannot read the log in", |c| {
@@ -118,8 +117,7 @@ impl Postgres {
                 ],
             )
         });
-        let mut records: Vec<Record> = rows
-            .unwrap_or_default()
+        let mut records: Vec<Record> = rows?
             .iter()
             .filter_map(|r| {
                 Some(Record {
@@ -142,6 +140,6 @@ impl Postgres {
             })
             .collect();
         records.reverse();
-        records
+        Ok(records)
     }
 }

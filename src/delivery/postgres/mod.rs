@@ -4,6 +4,7 @@
 //! seen for `queue_lease` are taken back. Jobs are added in one transaction per push, with a
 //! `NOTIFY git_webhook` that wakes the workers listening.
 
+mod admin;
 mod connect;
 mod log;
 pub mod schema;
@@ -14,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use postgres::Client;
 
+use super::admin::Counts;
 use super::job::Job;
-use super::queue::{Counts, Filter, QueueError};
+use super::queue::{Filter, QueueError};
 use crate::config::Database;
 use connect::Conn;
 pub use connect::{words, DbError};
@@ -58,18 +60,21 @@ pub struct Postgres {
     repo: Option<String>,
 }
 
-/// Taken back when dropped: an endpoint lane this worker holds.
-struct Lane {
+/// Given back when dropped: the endpoint lanes this worker holds.
+struct HeldLanes {
     db: Arc<Db>,
-    key: String,
+    keys: Vec<String>,
 }
 
-impl Drop for Lane {
+impl Drop for HeldLanes {
     fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
         let _ = self.db.run(|c| {
             c.execute(
-                "UPDATE git_webhook.lanes SET holder = NULL WHERE key = $1 AND holder = $2",
-                &[&self.key, &self.db.name],
+                "UPDATE git_webhook.lanes SET holder = NULL WHERE key = ANY($1) AND holder = $2",
+                &[&self.keys, &self.db.name],
             )
         });
     }
@@ -187,8 +192,9 @@ fn failed(what: &'static str) -> impl Fn(DbError) -> QueueError {
     }
 }
 
-fn job_of(row: &postgres::Row) -> Option<Job> {
-    serde_json::from_value(row.get::<_, serde_json::Value>("job")).ok()
+/// The job a row holds, or what is wrong with it.
+fn job_of(row: &postgres::Row) -> Result<Job, String> {
+    serde_json::from_value(row.get::<_, serde_json::Value>("job")).map_err(|e| e.to_string())
 }
 
 fn json(job: &Job) -> serde_json::Value {
@@ -263,15 +269,19 @@ impl Postgres {
     pub fn repos_waiting(&self) -> Result<Vec<(String, u64)>, QueueError> {
         self.run("cannot list the repositories in", |c| {
             let rows = c.query(
-                "SELECT repo, min(next_ms) FROM git_webhook.jobs
-                 WHERE state = 'queued' AND claimed_by IS NULL GROUP BY repo ORDER BY repo",
+                &format!(
+                    "SELECT repo, min(next_ms) FROM git_webhook.jobs
+                     WHERE state = 'queued' AND claimed_by IS NULL AND {OURS}
+                     GROUP BY repo ORDER BY repo"
+                ),
                 &[],
             )?;
             Ok(rows.iter().map(|r| (r.get(0), unms(r.get(1)))).collect())
         })
     }
 
-    /// The counts of every repository with jobs that pass `filter`'s repository and endpoint.
+    /// The counts of every repository with jobs that pass `filter`'s repository and endpoint
+    /// (seen from one repository: of that one).
     pub fn counts_by_repo(&self, filter: &Filter) -> Result<Vec<(String, Counts)>, QueueError> {
         self.run("cannot count the jobs in", |c| {
             let rows = c.query(
@@ -279,9 +289,10 @@ impl Postgres {
                     "SELECT repo, {COUNTS} FROM git_webhook.jobs
                      WHERE ($1::text IS NULL OR strpos(repo, $1) > 0)
                        AND ($2::text IS NULL OR strpos(endpoint, $2) > 0)
+                       AND ($3::text IS NULL OR repo = $3)
                      GROUP BY repo ORDER BY repo"
                 ),
-                &[&filter.repo, &filter.endpoint],
+                &[&filter.repo, &filter.endpoint, &self.repo],
             )?;
             Ok(rows.iter().map(|r| (r.get(0), counts(r, 1))).collect())
         })
@@ -314,12 +325,19 @@ impl Postgres {
     }
 }
 
-/// The five counts of [`Counts`], as SQL over `git_webhook.jobs`.
+/// A job of the version this program reads (those of another are left for the program that
+/// wrote them, and counted as damaged here).
+const OURS: &str = "job->'schema' = '1'::jsonb";
+
+/// The counts of [`Counts`], as SQL over `git_webhook.jobs`.
 const COUNTS: &str = "
-    count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NULL AND attempts = 0),
-    count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NULL AND attempts > 0),
+    count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NULL AND attempts = 0
+                     AND job->'schema' = '1'::jsonb),
+    count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NULL AND attempts > 0
+                     AND job->'schema' = '1'::jsonb),
     count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NOT NULL),
     count(*) FILTER (WHERE state = 'dead'),
+    count(*) FILTER (WHERE state = 'queued' AND job->'schema' <> '1'::jsonb),
     min(created_ms) FILTER (WHERE state = 'queued')";
 
 fn counts(row: &postgres::Row, from: usize) -> Counts {
@@ -329,7 +347,9 @@ fn counts(row: &postgres::Row, from: usize) -> Counts {
         retrying: n(1),
         in_flight: n(2),
         dead: n(3),
-        oldest_ms: row.get::<_, Option<i64>>(from + 4).map(unms),
+        recorded: 0,
+        damaged: n(4),
+        oldest_ms: row.get::<_, Option<i64>>(from + 5).map(unms),
     }
 }
 

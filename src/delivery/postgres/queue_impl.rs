@@ -1,10 +1,12 @@
-//! [`Queue`] on the database: every method one or two statements.
+//! [`Queue`] and [`Lanes`] on the database: every method one or two statements.
 
 use super::log::{insert_attempts, LogRows};
-use super::{counts, job_of, json, ms, unms, Lane, Postgres, CHANNEL, COUNTS, PRUNE_EVERY};
-use crate::delivery::job::{Job, Outcome, Record};
+use super::{job_of, json, ms, HeldLanes, Postgres, CHANNEL, OURS, PRUNE_EVERY};
+use crate::delivery::job::Job;
 use crate::delivery::pace;
-use crate::delivery::queue::{Claim, Counts, Filter, Held, Queue, QueueError, Settle, Settled};
+use crate::delivery::queue::{
+    Claim, Claimed, Enqueued, Held, Lanes, Queue, QueueError, SetAside, Settle, Settled, Token,
+};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +22,7 @@ fn gone(column: &str) -> String {
     )
 }
 
-const NOW_MS: &str = "(extract(epoch FROM now()) * 1000)::bigint";
+pub(super) const NOW_MS: &str = "(extract(epoch FROM now()) * 1000)::bigint";
 
 /// Whether something done at most once per `every` (last done at `last`) is due now; if so, it is
 /// marked done.
@@ -33,15 +35,70 @@ fn once_per(last: &Mutex<Option<Instant>>, every: Duration) -> bool {
     true
 }
 
+impl Postgres {
+    /// Forgets, at most once a minute per process, what is older than `queue_retention`, and
+    /// workers gone for a day.
+    fn prune(&self) -> Result<(), QueueError> {
+        if !once_per(&self.db.pruned, PRUNE_EVERY) {
+            return Ok(());
+        }
+        let keep = ms(u64::try_from(self.db.settings.retention.as_millis()).unwrap_or(u64::MAX));
+        self.run("cannot prune", |c| {
+            c.execute(
+                &format!("DELETE FROM git_webhook.attempts WHERE time_ms < {NOW_MS} - $1"),
+                &[&keep],
+            )?;
+            c.execute(
+                &format!(
+                    "DELETE FROM git_webhook.jobs WHERE state <> 'queued' AND finished_ms < {NOW_MS} - $1"
+                ),
+                &[&keep],
+            )?;
+            c.execute(
+                "DELETE FROM git_webhook.workers WHERE seen < now() - interval '1 day'",
+                &[],
+            )
+        })
+        .map(drop)
+    }
+
+    /// Makes jobs that cannot be read dead letters, so that they are reported once and hold
+    /// nothing up; says which.
+    fn set_aside(&self, bad: Vec<(uuid::Uuid, String)>) -> Result<Vec<SetAside>, QueueError> {
+        if bad.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = bad.iter().map(|(id, _)| *id).collect();
+        self.run("cannot set aside damaged jobs in", |c| {
+            c.execute(
+                &format!(
+                    "UPDATE git_webhook.jobs SET state = 'dead', finished_ms = {NOW_MS}
+                     WHERE id = ANY($1) AND state = 'queued' AND claimed_by IS NULL"
+                ),
+                &[&ids],
+            )
+        })?;
+        Ok(bad
+            .into_iter()
+            .map(|(id, why)| SetAside {
+                place: format!("job {id} in {}", self.location()),
+                why,
+                to: Some("its dead letters".to_owned()),
+            })
+            .collect())
+    }
+}
+
 impl Queue for Postgres {
     fn location(&self) -> String {
         self.db.settings.shown.clone()
     }
 
-    /// One statement for all the jobs, and the notification, in one transaction.
-    fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
+    /// One statement for all the jobs (after making room), and the notification, in one
+    /// transaction.
+    fn enqueue(&self, jobs: &[Job], max_waiting: Option<usize>) -> Result<Enqueued, QueueError> {
         if jobs.is_empty() {
-            return Ok(());
+            return Ok(Enqueued::default());
         }
         let ids: Vec<uuid::Uuid> = jobs.iter().map(Job::id).collect();
         let events: Vec<uuid::Uuid> = jobs.iter().map(|j| j.template.event_id).collect();
@@ -63,19 +120,27 @@ impl Queue for Postgres {
         let created: Vec<i64> = jobs.iter().map(|j| ms(j.created_ms)).collect();
         let next: Vec<i64> = jobs.iter().map(|j| ms(j.next_ms)).collect();
         let bodies: Vec<serde_json::Value> = jobs.iter().map(json).collect();
+        let repo = repos.first().cloned().unwrap_or_default();
         self.run("cannot add jobs to", |c| {
             let mut tx = c.transaction()?;
             // Durable before the push is told its webhooks are queued.
             tx.batch_execute("SET LOCAL synchronous_commit = on")?;
+            let mut done = Enqueued::default();
+            if let Some(max) = max_waiting {
+                done = make_room(&mut tx, &repo, jobs.len(), max)?;
+            }
+            // In the order given: `seq` follows it.
             tx.execute(
                 "INSERT INTO git_webhook.jobs
                    (id, seq, event, repo, endpoint, refname, state, attempts, created_ms, next_ms, job)
                  SELECT id, nextval('git_webhook.job_order'), event, repo, endpoint, refname,
                         'queued', attempts, created_ms, next_ms, job
-                 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-                             $6::int4[], $7::int8[], $8::int8[], $9::jsonb[])
-                      WITH ORDINALITY AS t(id, event, repo, endpoint, refname, attempts,
-                                           created_ms, next_ms, job, n)
+                 FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
+                                            $5::text[], $6::int4[], $7::int8[], $8::int8[],
+                                            $9::jsonb[])
+                         WITH ORDINALITY AS t(id, event, repo, endpoint, refname, attempts,
+                                              created_ms, next_ms, job, n)
+                       ORDER BY n) AS given
                  ON CONFLICT (id) DO UPDATE SET
                    seq = excluded.seq, state = 'queued', attempts = excluded.attempts,
                    created_ms = excluded.created_ms, next_ms = excluded.next_ms,
@@ -86,47 +151,63 @@ impl Queue for Postgres {
                 ],
             )?;
             tx.execute(&format!("NOTIFY {CHANNEL}"), &[])?;
-            tx.commit()
+            tx.commit()?;
+            Ok(done)
         })
     }
 
-    fn waiting(&self) -> Vec<Job> {
-        self.run("cannot read jobs in", |c| {
+    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
+        let rows = self.run("cannot read jobs in", |c| {
             c.query(
-                "SELECT job FROM git_webhook.jobs
-                 WHERE state = 'queued' AND claimed_by IS NULL AND ($1::text IS NULL OR repo = $1)
-                 ORDER BY seq",
+                &format!(
+                    "SELECT id, job FROM git_webhook.jobs
+                     WHERE state = 'queued' AND claimed_by IS NULL AND {OURS}
+                       AND ($1::text IS NULL OR repo = $1)
+                     ORDER BY seq"
+                ),
                 &[&self.repo],
             )
-        })
-        .map(|rows| rows.iter().filter_map(job_of).collect())
-        .unwrap_or_default()
-    }
-
-    fn claim(&self, jobs: &[Job]) -> Vec<Claim> {
-        if jobs.is_empty() || self.db.register().is_err() {
-            return Vec::new();
+        })?;
+        let (mut wanted, mut bad) = (Vec::new(), Vec::new());
+        for row in &rows {
+            match job_of(row) {
+                Ok(job) if pick(&job) => wanted.push(job.id()),
+                Ok(_) => {}
+                Err(why) => bad.push((row.get(0), why)),
+            }
         }
-        let ids: Vec<uuid::Uuid> = jobs.iter().map(Job::id).collect();
-        let rows = self
-            .run("cannot claim jobs in", |c| {
-                c.query(
-                    "UPDATE git_webhook.jobs SET claimed_by = $2
-                     WHERE id = ANY($1) AND state = 'queued' AND claimed_by IS NULL
-                     RETURNING id, job",
-                    &[&ids, &self.db.name],
-                )
-            })
-            .unwrap_or_default();
+        let set_aside = self.set_aside(bad)?;
+        if wanted.is_empty() {
+            return Ok(Claimed {
+                claims: Vec::new(),
+                set_aside,
+            });
+        }
+        self.db
+            .register()
+            .map_err(|e| super::failed("cannot register as a worker in")(e))?;
+        let rows = self.run("cannot claim jobs in", |c| {
+            c.query(
+                "UPDATE git_webhook.jobs SET claimed_by = $2
+                 WHERE id = ANY($1) AND state = 'queued' AND claimed_by IS NULL
+                 RETURNING id, job",
+                &[&wanted, &self.db.name],
+            )
+        })?;
         // The rows as they are now, in the order asked for.
         let mut taken: HashMap<uuid::Uuid, Job> = rows
             .iter()
-            .filter_map(|r| Some((r.get(0), job_of(r)?)))
+            .filter_map(|r| Some((r.get(0), job_of(r).ok()?)))
             .collect();
-        ids.iter()
+        let claims = wanted
+            .iter()
             .filter_map(|id| taken.remove(id))
-            .map(|job| Claim::new(job, std::path::PathBuf::new()))
-            .collect()
+            .map(|job| {
+                let token = Token::new(job.id().to_string());
+                Claim::new(job, token)
+            })
+            .collect();
+        Ok(Claimed { claims, set_aside })
     }
 
     /// One statement for every claim: the jobs' new states (a job forgotten is deleted), and the
@@ -190,172 +271,124 @@ impl Queue for Postgres {
     }
 
     /// At most three times a lease per process (a claim is taken back a lease after its worker's
-    /// last sign of life in any case).
-    fn recover(&self) -> usize {
+    /// last sign of life in any case): the claims and lanes of workers gone, in one transaction.
+    fn recover(&self) -> Result<usize, QueueError> {
+        self.prune()?;
         if !once_per(&self.db.recovered, self.db.settings.lease / 3) {
-            return 0;
+            return Ok(0);
         }
         let lease = self.db.lease_secs();
-        self.run("cannot take back claims in", |c| {
-            c.execute(
+        let n = self.run("cannot take back claims in", |c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute(
                 &format!(
                     "UPDATE git_webhook.jobs SET claimed_by = NULL
                      WHERE claimed_by IS NOT NULL AND {}",
                     gone("claimed_by")
                 ),
                 &[&lease],
-            )
-        })
-        .map_or(0, |n| usize::try_from(n).unwrap_or(0))
-    }
-
-    fn log(&self, r: &Record) {
-        self.append_log(r);
-    }
-
-    fn records(&self, filter: &Filter, limit: usize) -> Vec<Record> {
-        self.read_log(filter, limit)
-    }
-
-    fn counts(&self) -> Counts {
-        self.run("cannot count jobs in", |c| {
-            c.query_one(
-                &format!(
-                    "SELECT {COUNTS} FROM git_webhook.jobs WHERE ($1::text IS NULL OR repo = $1)"
-                ),
-                &[&self.repo],
-            )
-        })
-        .map(|row| counts(&row, 0))
-        .unwrap_or_default()
-    }
-
-    fn finished(&self, filter: &Filter) -> Vec<(Job, bool)> {
-        let state = match filter.outcome {
-            Some(Outcome::Dead) => Some("dead"),
-            Some(Outcome::Delivered) => Some("delivered"),
-            _ => None,
-        };
-        let rows = self.run("cannot read finished jobs in", |c| {
-            c.query(
-                "SELECT jsonb_set(job, '{attempts}', to_jsonb(attempts)) AS job, state
-                 FROM git_webhook.jobs
-                 WHERE state <> 'queued'
-                   AND ($1::text IS NULL OR repo = $1)
-                   AND ($2::text IS NULL OR strpos(repo, $2) > 0)
-                   AND ($3::text IS NULL OR strpos(endpoint, $3) > 0)
-                   AND ($4::text IS NULL OR state = $4)
-                   AND ($5::bigint IS NULL OR finished_ms >= $5)
-                   AND (cardinality($6::text[]) = 0 OR EXISTS (
-                        SELECT 1 FROM unnest($6::text[]) p
-                        WHERE starts_with(id::text, p) OR starts_with(event::text, p)))
-                 ORDER BY finished_ms, seq",
-                &[
-                    &self.repo,
-                    &filter.repo,
-                    &filter.endpoint,
-                    &state,
-                    &filter.since_ms.map(ms),
-                    &filter.ids,
-                ],
-            )
-        });
-        rows.unwrap_or_default()
-            .iter()
-            .filter_map(|r| Some((job_of(r)?, r.get::<_, &str>(1) == "dead")))
-            .collect()
-    }
-
-    fn make_room(&self, incoming: usize, max: usize) -> (usize, Vec<Job>) {
-        let result = self.run("cannot make room in", |c| {
-            let queued: i64 = c
-                .query_one(
-                    "SELECT count(*) FROM git_webhook.jobs
-                     WHERE state = 'queued' AND ($1::text IS NULL OR repo = $1)",
-                    &[&self.repo],
-                )?
-                .get(0);
-            let after = usize::try_from(queued).unwrap_or(0) + incoming;
-            let over = i64::try_from(after.saturating_sub(max)).unwrap_or(i64::MAX);
-            if over == 0 {
-                return Ok((after, Vec::new()));
-            }
-            let rows = c.query(
-                "DELETE FROM git_webhook.jobs WHERE id IN (
-                   SELECT id FROM git_webhook.jobs
-                   WHERE state = 'queued' AND claimed_by IS NULL AND ($1::text IS NULL OR repo = $1)
-                   ORDER BY seq LIMIT $2)
-                 RETURNING job",
-                &[&self.repo, &over],
             )?;
-            Ok((after, rows.iter().filter_map(job_of).collect()))
-        });
-        result.unwrap_or((incoming, Vec::new()))
+            tx.execute(
+                &format!(
+                    "UPDATE git_webhook.lanes SET holder = NULL
+                     WHERE holder IS NOT NULL AND {}",
+                    gone("holder")
+                ),
+                &[&lease],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        })?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    fn mark(&self) -> u64 {
+    fn mark(&self) -> Result<u64, QueueError> {
         self.run("cannot read the queue's mark in", |c| {
             c.query_one("SELECT last_value FROM git_webhook.job_order", &[])
         })
-        .map_or(0, |r| unms(r.get(0)))
+        .map(|r| super::unms(r.get(0)))
     }
+}
 
-    /// At most once a minute per process: what is older than `queue_retention` goes, and workers
-    /// gone for a day.
-    fn prune(&self) {
-        if !once_per(&self.db.pruned, PRUNE_EVERY) {
-            return;
-        }
-        let keep = ms(u64::try_from(self.db.settings.retention.as_millis()).unwrap_or(u64::MAX));
-        let _ = self.run("cannot prune", |c| {
-            c.execute(
-                &format!("DELETE FROM git_webhook.attempts WHERE time_ms < {NOW_MS} - $1"),
-                &[&keep],
-            )?;
-            c.execute(
-                &format!(
-                    "DELETE FROM git_webhook.jobs WHERE state <> 'queued' AND finished_ms < {NOW_MS} - $1"
-                ),
-                &[&keep],
-            )?;
-            c.execute(
-                "DELETE FROM git_webhook.workers WHERE seen < now() - interval '1 day'",
-                &[],
-            )
+/// Removes the oldest waiting jobs of `repo` so that `incoming` more stay within `max`.
+fn make_room(
+    tx: &mut postgres::Transaction<'_>,
+    repo: &str,
+    incoming: usize,
+    max: usize,
+) -> Result<Enqueued, postgres::Error> {
+    let queued: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM git_webhook.jobs WHERE state = 'queued' AND repo = $1",
+            &[&repo],
+        )?
+        .get(0);
+    let after = usize::try_from(queued).unwrap_or(0) + incoming;
+    let over = i64::try_from(after.saturating_sub(max)).unwrap_or(i64::MAX);
+    if over == 0 {
+        return Ok(Enqueued {
+            waiting: after,
+            evicted: Vec::new(),
         });
     }
+    let rows = tx.query(
+        "DELETE FROM git_webhook.jobs WHERE id IN (
+           SELECT id FROM git_webhook.jobs
+           WHERE state = 'queued' AND claimed_by IS NULL AND repo = $1
+           ORDER BY seq LIMIT $2)
+         RETURNING job",
+        &[&repo, &over],
+    )?;
+    let evicted: Vec<Job> = rows.iter().filter_map(|r| job_of(r).ok()).collect();
+    Ok(Enqueued {
+        waiting: after - evicted.len(),
+        evicted,
+    })
+}
 
-    /// Held while no other live worker holds it.
-    fn lock_endpoint(&self, key: &str) -> Option<Held> {
-        self.db.register().ok()?;
+impl Lanes for Postgres {
+    /// One statement: the lanes free, ours, or held by a worker gone are taken, and a gone holder's
+    /// claims put back in the queue with them.
+    fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
+        self.db
+            .register()
+            .map_err(|e| super::failed("cannot register as a worker in")(e))?;
         let lease = self.db.lease_secs();
-        let got = self
-            .run("cannot take an endpoint's lane in", |c| {
-                c.query_opt(
-                    &format!(
-                        "INSERT INTO git_webhook.lanes (key, holder) VALUES ($2, $3)
-                         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder
-                         WHERE lanes.holder IS NULL OR lanes.holder = excluded.holder
-                            OR {}
-                         RETURNING key",
-                        gone("lanes.holder")
-                    ),
-                    &[&lease, &key, &self.db.name],
-                )
-            })
-            .ok()??;
-        drop(got);
-        Some(Box::new(Lane {
-            db: Arc::clone(&self.db),
-            key: key.to_owned(),
-        }))
+        let rows = self.run("cannot take endpoint lanes in", |c| {
+            c.query(
+                &format!(
+                    "WITH wanted AS (SELECT DISTINCT unnest($2::text[]) AS key),
+                     released AS (
+                       UPDATE git_webhook.jobs j SET claimed_by = NULL
+                       FROM git_webhook.lanes l
+                       WHERE l.key IN (SELECT key FROM wanted) AND l.holder IS NOT NULL
+                         AND l.holder <> $3 AND {} AND j.claimed_by = l.holder
+                       RETURNING 1)
+                     INSERT INTO git_webhook.lanes (key, holder) SELECT key, $3 FROM wanted
+                     ON CONFLICT (key) DO UPDATE SET holder = excluded.holder
+                     WHERE lanes.holder IS NULL OR lanes.holder = excluded.holder OR {}
+                     RETURNING key",
+                    gone("l.holder"),
+                    gone("lanes.holder")
+                ),
+                &[&lease, &keys, &self.db.name],
+            )
+        })?;
+        let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(Held {
+            keys: held.iter().cloned().collect(),
+            guard: Box::new(HeldLanes {
+                db: Arc::clone(&self.db),
+                keys: held,
+            }),
+        })
     }
 
-    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Vec<u64> {
-        let result = self.run("cannot pace in", |c| {
+    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Result<Vec<u64>, QueueError> {
+        self.run("cannot pace in", |c| {
             let row = c.query_opt("SELECT sent FROM git_webhook.lanes WHERE key = $1", &[&key])?;
             let stored = row.map(|r| r.get::<_, Vec<i64>>(0)).unwrap_or_default();
-            let times = pace::window(stored.into_iter().map(unms), sent, window_ms);
+            let times = pace::window(stored.into_iter().map(super::unms), sent, window_ms);
             if !sent.is_empty() {
                 let stored: Vec<i64> = times.iter().copied().map(ms).collect();
                 c.execute(
@@ -364,7 +397,6 @@ impl Queue for Postgres {
                 )?;
             }
             Ok(times)
-        });
-        result.unwrap_or_default()
+        })
     }
 }

@@ -1,0 +1,155 @@
+//! A repository's own spools as its deliverers serve them: the one under the repository
+//! (`spool_dir`) and its fallback in the temporary directory, where a hook that could not write the
+//! first (a full disk) left its webhooks. A round over them makes recorded pushes into jobs, brings
+//! what waits in the fallback home once the spool takes it again, and sends.
+
+use std::path::{Path, PathBuf};
+
+use super::intake::{self, Events};
+use super::job::Job;
+use super::metrics::{Metered, Metrics};
+use super::pass::{Pass, RefMoved};
+use super::queue::{QueueError, Settle, Settled, Store};
+use super::spool::{self, Spool};
+use super::submit::Limits;
+use super::summary::Summary;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::env::HookEnv;
+use crate::notice::Notice;
+
+/// One repository's spools, and what a deliverer needs to serve them.
+pub struct Local<'a> {
+    /// The spool under the repository.
+    pub primary: Spool,
+    /// Where its fallback is, if it is ever made.
+    pub fallback: PathBuf,
+    /// The repository's canonical path.
+    pub repo: &'a Path,
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    /// What makes a recorded push's events.
+    pub events: &'a dyn Events,
+}
+
+/// Moves every job waiting in `from` into `into`, in one go; returns how many.
+pub fn move_jobs(from: &Spool, into: &dyn Store) -> Result<usize, QueueError> {
+    let claims = super::queue::Queue::claim(from, &mut |_| true)?.claims;
+    if claims.is_empty() {
+        return Ok(0);
+    }
+    let jobs: Vec<Job> = claims.iter().map(|c| c.job.clone()).collect();
+    let moved = into.enqueue(&jobs, None);
+    let how = if moved.is_ok() {
+        Settle::Forget
+    } else {
+        Settle::Retry
+    };
+    let settled = claims.into_iter().map(|claim| Settled {
+        claim,
+        how,
+        record: None,
+    });
+    super::queue::Queue::settle(from, settled.collect())?;
+    moved.map(|_| jobs.len())
+}
+
+impl<'a> Local<'a> {
+    /// The spools of the repository at `git_dir` (canonical path `repo`).
+    pub fn open(
+        git_dir: &Path,
+        repo: &'a Path,
+        (config, env, clock): (&'a Config, &HookEnv, &'a Clock),
+        events: &'a dyn Events,
+    ) -> Result<Local<'a>, QueueError> {
+        let unique = clock.uuid().simple().to_string();
+        Ok(Local {
+            primary: Spool::open(&spool::path_for(config, git_dir), &unique)?,
+            fallback: spool::fallback_for(repo, &env.temp_dir),
+            repo,
+            config,
+            clock,
+            events,
+        })
+    }
+
+    /// The fallback spool, when one was made.
+    pub fn fallback(&self) -> Option<Spool> {
+        Spool::existing(&self.fallback, &self.clock.uuid().simple().to_string())
+    }
+
+    fn limits(&self) -> Limits<'a> {
+        Limits {
+            config: self.config,
+            clock: self.clock,
+        }
+    }
+
+    /// Makes the pushes recorded in either spool into jobs, queued in `into` (or, when it cannot
+    /// take them, where they were recorded); `Err`: some stay recorded, for a later try.
+    pub fn intake(&self, into: &dyn Store, say: &mut dyn FnMut(Notice)) -> Result<(), QueueError> {
+        let make = |push: &super::pushes::RecordedPush, say: &mut dyn FnMut(Notice)| {
+            intake::jobs(push, self.events, &self.config.endpoints, false, say)
+        };
+        let fallback = self.fallback();
+        let mut first = Ok(());
+        for from in std::iter::once(&self.primary).chain(fallback.as_ref()) {
+            let taken = intake::take(from, self.repo, into, &self.limits(), &make, say);
+            if first.is_ok() {
+                first = taken;
+            }
+        }
+        first
+    }
+
+    /// One round over the repository's spools: recorded pushes made into jobs, what waits in the
+    /// fallback moved into the spool (when it takes it), then a pass over the spool, and over the
+    /// fallback if jobs are still there; lanes are the spool's for both, so that one deliverer at a
+    /// time sends to each endpoint.
+    /// `metrics`: what the passes count.
+    pub fn round(
+        &self,
+        ref_moved: RefMoved<'_>,
+        ignore_schedule: bool,
+        metrics: Option<&Metrics>,
+    ) -> Summary {
+        let mut summary = Summary::default();
+        let mut said = Vec::new();
+        if let Err(e) = self.intake(&self.primary, &mut |n| said.push(n)) {
+            summary.trouble(&e);
+        }
+        summary.notices.extend(said);
+        let fallback = self.fallback();
+        let pass = |queue: &dyn super::queue::Queue| {
+            let metered = metrics.map(|metrics| Metered {
+                inner: queue,
+                metrics,
+            });
+            Pass {
+                queue: match &metered {
+                    Some(m) => m,
+                    None => queue,
+                },
+                lanes: &self.primary,
+                config: self.config,
+                repo: self.repo,
+                ref_moved,
+                clock: self.clock,
+                ignore_schedule,
+            }
+            .run()
+        };
+        let mut stranded = false;
+        if let Some(fallback) = &fallback {
+            if let Err(e) = move_jobs(fallback, &self.primary) {
+                stranded = true;
+                summary.trouble(&e);
+            }
+        }
+        summary.add(pass(&self.primary));
+        if let (Some(fallback), true) = (&fallback, stranded) {
+            summary.add(pass(fallback));
+        }
+        summary
+    }
+}

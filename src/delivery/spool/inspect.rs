@@ -1,0 +1,161 @@
+//! What commands read of a spool, and its delivery log: counts, finished jobs, putting them back in
+//! the queue, and `log.jsonl` (rotated to `log.jsonl.1` past a size).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use super::Spool;
+use crate::delivery::admin::{in_push_order, Counts, Finished};
+use crate::delivery::files::{self, ctx, json_files};
+use crate::delivery::job::{Job, Outcome, Record};
+use crate::delivery::queue::{Filter, Log, QueueError};
+
+/// The log is rotated (to `log.jsonl.1`) past this size.
+const LOG_ROTATE_BYTES: u64 = 8 << 20;
+
+impl Spool {
+    /// How many jobs are where; a job file that cannot be read counts as damaged (the next
+    /// deliverer sets it aside).
+    pub fn counts(&self) -> Result<Counts, QueueError> {
+        let mut c = Counts::default();
+        for path in json_files(&self.dir("queue"))? {
+            match Spool::read(&path) {
+                Some(Ok((job, _))) => {
+                    if job.attempts == 0 {
+                        c.pending += 1;
+                    } else {
+                        c.retrying += 1;
+                    }
+                    c.oldest_ms = Some(
+                        c.oldest_ms
+                            .map_or(job.created_ms, |o| o.min(job.created_ms)),
+                    );
+                }
+                Some(Err(_)) => c.damaged += 1,
+                None => {}
+            }
+        }
+        let inflight = self.dir("inflight");
+        c.in_flight = ctx("cannot list", &inflight, fs::read_dir(&inflight))?.count();
+        c.dead = json_files(&self.dir("dead"))?.len();
+        c.recorded = crate::delivery::pushes::files(&self.root)?.len();
+        for dir in ["queue", "inflight", "done", "dead", "pushes"] {
+            c.damaged += files::count(&self.root.join(dir), "bad")?;
+        }
+        Ok(c)
+    }
+
+    /// The delivered jobs (`done/`) and dead letters (`dead/`) that pass `filter`; a job finished
+    /// when its file was moved there.
+    pub fn finished(&self, filter: &Filter) -> Result<Vec<Finished>, QueueError> {
+        let mut found = Vec::new();
+        for (dir, dead) in [("done", false), ("dead", true)] {
+            for path in json_files(&self.dir(dir))? {
+                let at = fs::symlink_metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                if let Some(Ok((job, _))) = Spool::read(&path) {
+                    if filter.finished(&job, dead, at) {
+                        found.push(Finished { job, dead });
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Moves those of `found` that this spool holds back into its queue, due at `now_ms`, in push
+    /// order; returns the repositories they are from.
+    pub fn requeue(&self, found: &[Finished], now_ms: u64) -> Result<Vec<String>, QueueError> {
+        let mut repos = Vec::new();
+        for (i, f) in in_push_order(found).into_iter().enumerate() {
+            let dir = if f.dead { "dead" } else { "done" };
+            let from = self.dir(dir).join(f.job.file_name());
+            if !from.is_file() {
+                continue; // Another spool's.
+            }
+            let job = Job {
+                // One millisecond apart, so that their file names keep this order.
+                created_ms: now_ms + i as u64,
+                next_ms: now_ms,
+                attempts: 0,
+                condition: None,
+                last_error: None,
+                ..f.job.clone()
+            };
+            self.write_durably("queue", &[&job])?;
+            ctx("cannot remove", &from, fs::remove_file(&from))?;
+            self.append(&Record::of(&job, now_ms, Outcome::Requeued))?;
+            let repo = job.repo.as_ref().map(|r| r.display().to_string());
+            if let Some(repo) = repo.filter(|r| !repos.contains(r)) {
+                repos.push(repo);
+            }
+        }
+        Ok(repos)
+    }
+
+    /// The lock a waiting background deliverer holds, so that one waits per spool.
+    pub fn waiter_lock(&self) -> Result<File, QueueError> {
+        let path = self.root.join("deliver.lock");
+        ctx(
+            "cannot open lock file",
+            &path,
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path),
+        )
+    }
+
+    /// Whether jobs, or pushes to make jobs of, wait here.
+    pub fn is_empty(&self) -> Result<bool, QueueError> {
+        Ok(json_files(&self.dir("queue"))?.is_empty()
+            && crate::delivery::pushes::files(&self.root)?.is_empty())
+    }
+}
+
+fn log_text(path: PathBuf) -> Result<String, QueueError> {
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => ctx("cannot read the log", &path, Err(e)),
+    }
+}
+
+impl Log for Spool {
+    /// One write per line: appends of whole lines do not interleave.
+    fn append(&self, record: &Record) -> Result<(), QueueError> {
+        let path = self.root.join("log.jsonl");
+        if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+            let _ = fs::rename(&path, self.root.join("log.jsonl.1"));
+        }
+        let mut line = serde_json::to_vec(record).map_err(|e| QueueError {
+            what: "cannot encode a log record for",
+            place: path.display().to_string(),
+            source: e.into(),
+        })?;
+        line.push(b'\n');
+        let mut file = ctx(
+            "cannot open the log",
+            &path,
+            OpenOptions::new().create(true).append(true).open(&path),
+        )?;
+        ctx("cannot write the log", &path, file.write_all(&line))
+    }
+
+    fn records(&self, filter: &Filter, limit: usize) -> Result<Vec<Record>, QueueError> {
+        let text =
+            log_text(self.root.join("log.jsonl.1"))? + &log_text(self.root.join("log.jsonl"))?;
+        let mut records: Vec<Record> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|r| filter.record(r))
+            .collect();
+        records.drain(..records.len().saturating_sub(limit));
+        Ok(records)
+    }
+}

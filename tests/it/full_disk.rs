@@ -1,0 +1,125 @@
+//! A spool on a full disk never loses a push's webhooks: as root, the spool sits on a small tmpfs
+//! filled to the last byte; anywhere, a file-size limit (`ulimit -f`) makes every write of the
+//! hook fail. Pushes stay green, say in one line where their webhooks went instead, and every
+//! webhook arrives (once space is back, or at once).
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::*;
+
+/// A small tmpfs, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounted at `dir`; `None` (said) where this process may not mount.
+    fn mount(dir: &Path) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!(
+                "skipped: cannot mount a tmpfs here (needs root); the file-size test still runs"
+            );
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+
+    /// Fills it to the last byte.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(self.0.join("filler")).expect("filler");
+        let block = [0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.write_all(&[0u8; 1]);
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).expect("free the space");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+    }
+}
+
+fn config(url: &str, mode: &str, spool: &Path) -> String {
+    format!(
+        "[delivery]\nmode = \"{mode}\"\nspool_dir = \"{}\"\n\n[[endpoint]]\nurl = \"{url}\"\n",
+        spool.display()
+    )
+}
+
+/// Pushes `n` commits one push each, the temporary directory (where a fallback spool goes) being
+/// `tmp`; every push must succeed. Returns what the pusher saw.
+fn push_each(work: &Work, n: usize, tmp: &Path) -> Vec<String> {
+    let tmp = tmp.to_string_lossy();
+    (0..n)
+        .map(|i| {
+            work.commit(&format!("change {i}"));
+            work.push_env(&["origin", "HEAD:main"], &[("TMPDIR", &tmp)])
+        })
+        .collect()
+}
+
+fn full_spool_loses_nothing(mode: &str) {
+    let receiver = Receiver::start().expect("receiver");
+    let probe = tempfile::tempdir().expect("tempdir");
+    let Some(disk) = Tmpfs::mount(&probe.path().join("disk")) else {
+        return;
+    };
+    let spool = disk.0.join("spool");
+    let server = Server::new(&config(&receiver.url("/hook"), mode, &spool));
+    let work = server.clone_work();
+    // The spool exists (a push has been queued there), then the disk fills up.
+    work.commit("first");
+    work.push(&["origin", "HEAD:main"]);
+    disk.fill();
+    let said = push_each(&work, 10, probe.path());
+    for s in &said {
+        assert!(!s.contains("lost"), "{s}");
+    }
+    eprintln!("{mode} mode on a full spool disk said:\n{}", said[0]);
+    disk.free();
+    // `deliver` (a timer's, say) sends what waits, wherever it waits; a deliverer still at work
+    // may hold an endpoint for a moment, so it runs until every webhook is in (bounded).
+    for _ in 0..30 {
+        let out = server.run_hook(
+            &["deliver"],
+            b"",
+            &[("TMPDIR", &probe.path().to_string_lossy())],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if receiver.wait_for(11, Duration::from_secs(1)).len() >= 11 {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        receiver.requests().len(),
+        11,
+        "every push's webhook arrived once ({mode} mode)"
+    );
+}
+
+#[test]
+fn queue_mode_on_a_full_spool_disk_loses_nothing() {
+    full_spool_loses_nothing("queue");
+}
+
+#[test]
+fn async_mode_on_a_full_spool_disk_loses_nothing() {
+    full_spool_loses_nothing("async");
+}

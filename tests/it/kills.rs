@@ -1,0 +1,151 @@
+//! kill -9 at random points: database workers killed while they send (each endpoint's webhooks must
+//! still arrive in push order, none lost), and hooks killed while they write (the leftovers they
+//! leave are cleaned by the next deliverer). Bounded in kills and in time; the seed of the random
+//! points is printed, so a failure can be replayed with `GIT_WEBHOOK_TEST_SEED`.
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+use crate::support::pg::Cluster;
+use crate::support::{bin, hermetic, Receiver, Reply, Request, Server};
+
+fn rng() -> rand::rngs::StdRng {
+    let seed = std::env::var("GIT_WEBHOOK_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::thread_rng().gen::<u64>());
+    eprintln!("random points from GIT_WEBHOOK_TEST_SEED={seed}");
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+fn worker(dir: &Path, global: &Path, n: usize) -> Child {
+    let out = std::fs::File::create(dir.join(format!("worker{n}.log"))).expect("log file");
+    hermetic(Command::new(bin()), dir)
+        .args(["deliver", "--watch"])
+        .env("GIT_WEBHOOK_GLOBAL_CONFIG", global)
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start worker")
+}
+
+fn kill(mut w: Child) {
+    let _ = w.kill(); // SIGKILL
+    let _ = w.wait();
+}
+
+/// The refs of `got` in the order of their first arrival, per request path (one per endpoint).
+fn first_arrivals(got: &[Request]) -> HashMap<String, Vec<String>> {
+    let mut seen = HashSet::new();
+    let mut by_path: HashMap<String, Vec<String>> = HashMap::new();
+    for r in got {
+        let refname = r.json()["ref"].as_str().unwrap_or_default().to_owned();
+        if seen.insert((r.path.clone(), refname.clone())) {
+            by_path.entry(r.path.clone()).or_default().push(refname);
+        }
+    }
+    by_path
+}
+
+/// Webhooks that arrived (for the first time) after a later one of the same endpoint.
+fn inversions(order: &[String]) -> usize {
+    let mut newest = "";
+    let mut n = 0;
+    for r in order {
+        if r.as_str() < newest {
+            n += 1;
+        } else {
+            newest = r;
+        }
+    }
+    n
+}
+
+#[test]
+fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
+    let Some(db) = Cluster::start() else { return };
+    let mut rng = rng();
+    // Receivers that take 50-500 ms per answer, so kills land mid-send.
+    let receiver = Receiver::start_with(|r| Reply {
+        delay: Duration::from_millis(50 + (r.body.len() as u64 * 7919) % 450),
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let global: PathBuf = tmp.path().join("server.toml");
+    std::fs::write(
+        &global,
+        format!(
+            "[delivery]\nqueue = \"{}\"\nmode = \"queue\"\nqueue_lease = \"1s\"\n",
+            db.url()
+        ),
+    )
+    .expect("server.toml");
+    let endpoints: String = ["/e1", "/e2", "/e3"]
+        .iter()
+        .map(|p| format!("[[endpoint]]\nurl = \"{}\"\n\n", receiver.url(p)))
+        .collect();
+    let server = Server::new(&endpoints);
+    let work = server.clone_work();
+    work.commit("base");
+    let gs = global.to_string_lossy().into_owned();
+    // Two workers at a time; every 0.2-1.5 s one of them is killed and another started, while
+    // pushes of two new branches each come every 0.1-0.6 s: the webhooks are named in push order.
+    let mut workers: Vec<Child> = (0..2).map(|n| worker(tmp.path(), &global, n)).collect();
+    let (pushes, kills) = (16, 12);
+    let gaps: Vec<u64> = (0..pushes).map(|_| rng.gen_range(100..600)).collect();
+    let pushed = pushes * 2;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for (p, gap) in gaps.iter().enumerate() {
+                let refspecs: Vec<String> = (0..2)
+                    .map(|i| format!("HEAD:refs/heads/b{:02}", p * 2 + i))
+                    .collect();
+                let mut args = vec!["-q", "origin"];
+                args.extend(refspecs.iter().map(String::as_str));
+                work.push_env(&args, &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)]);
+                std::thread::sleep(Duration::from_millis(*gap));
+            }
+        });
+        for started in 2..2 + kills {
+            std::thread::sleep(Duration::from_millis(rng.gen_range(200..1500)));
+            let victim = rng.gen_range(0..workers.len());
+            kill(workers.swap_remove(victim));
+            workers.push(worker(tmp.path(), &global, started));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let everything = |got: &[Request]| first_arrivals(got).values().map(Vec::len).sum::<usize>();
+    while everything(&receiver.requests()) < 3 * pushed {
+        assert!(
+            Instant::now() < deadline,
+            "not all delivered: {}\n{}",
+            everything(&receiver.requests()),
+            db.sql(
+                "SELECT refname, endpoint, state, claimed_by FROM git_webhook.jobs ORDER BY seq"
+            )
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    workers.into_iter().for_each(kill);
+    let order = first_arrivals(&receiver.requests());
+    assert_eq!(order.len(), 3, "three endpoints");
+    let counts: Vec<(String, usize)> = order
+        .iter()
+        .map(|(path, refs)| (path.clone(), inversions(refs)))
+        .collect();
+    eprintln!("inversions per endpoint after {kills} kills: {counts:?}");
+    for (path, refs) in &order {
+        assert_eq!(refs.len(), pushed, "{path}: every webhook arrived");
+        assert_eq!(
+            inversions(refs),
+            0,
+            "{path} got them out of order: {refs:?}"
+        );
+    }
+}
