@@ -93,9 +93,10 @@ fn every_repo(dir: &Path, config: Option<&Path>, ctx: &mut Context<'_>) -> (Vec<
         match Repository::at(&git_dir, config, ctx.env) {
             Ok(r) => {
                 let root = spool::path_for(r.config(), &git_dir);
-                // A spool shared by several repositories is looked at once.
+                // No spool yet: nothing was ever queued there. A spool shared by several
+                // repositories is looked at once.
                 let key = root.canonicalize().unwrap_or_else(|_| root.clone());
-                if roots.insert(key) {
+                if root.is_dir() && roots.insert(key) {
                     repos.push(r);
                 }
             }

@@ -289,3 +289,101 @@ mod layering {
         assert_eq!(bad.unwrap_err().to_string(), "/r.git/webhook.toml:2:8: delivery.mode: \"later\" is not \"async\", \"sync\" or \"queue\"");
     }
 }
+
+/// Fuzzing, bounded: configuration text made of real tables, keys and values in any order and
+/// mix (and of anything at all) never makes the loader panic; it gives a configuration or a
+/// located problem.
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LINES: &[&str] = &[
+        "[project]",
+        "[delivery]",
+        "[payload]",
+        "[server]",
+        "[[endpoint]]",
+        "[users.alice]",
+        "[endpoint]",
+        "[[delivery]]",
+        "name = \"demo\"",
+        "url = \"http://127.0.0.1:9/x\"",
+        "url = \"ftp://x\"",
+        "url = \"\"",
+        "url = 7",
+        "format = \"gitee\"",
+        "format = \"slack\"",
+        "format = \"nope\"",
+        "secret = \"s\"",
+        "secret_mode = \"sign\"",
+        "secret_file = \"/none\"",
+        "secret_env = \"NOPE\"",
+        "events = [\"push\", \"merge\"]",
+        "branches = [\"[\"]",
+        "branches = [\"release/*\"]",
+        "timeout = \"0s\"",
+        "timeout = \"1 fortnight\"",
+        "timeout = 5",
+        "retry_schedule = []",
+        "retry_schedule = [\"1s\", \"x\"]",
+        "retry_jitter = 2.5",
+        "max_parallel = 0",
+        "max_jobs = -1",
+        "mode = \"sync\"",
+        "mode = \"later\"",
+        "queue = \"postgres://u:p@h/db\"",
+        "queue = \"mysql://x\"",
+        "queue_lease = \"1s\"",
+        "max_commits = 0",
+        "visibility_level = 15",
+        "id = 18446744073709551615",
+        "template = \"{{ ref\"",
+        "rate_limit = \"20/zz\"",
+        "chat_id = 1",
+        "one_message = true",
+        "skip_empty = \"yes\"",
+        "headers = { X = \"y\" }",
+        "headers = 3",
+        "spool_dir = \"\"",
+        "= 1",
+        "x = ",
+        "\"unterminated",
+        "a.b.c = 1",
+        "[[endpoint]] x = 1",
+        "\u{0}",
+        "web_url = \"not a url\"",
+        "base_url = \"https://git.example.com\"",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::collection::vec(prop::sample::select(LINES), 0..24).prop_map(|l| l.join("\n")),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn the_loader_never_panics(text in text()) {
+            let _ = parse_str(&text);
+        }
+
+        #[test]
+        fn the_example_file_cut_anywhere_never_panics(cut in 0usize..20_000, skip in 0usize..400) {
+            let example = include_str!("../../config.example.toml");
+            let uncommented: String = example
+                .lines()
+                .skip(skip)
+                .map(|l| l.strip_prefix("# ").unwrap_or(l))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let end = uncommented
+                .char_indices()
+                .map(|(i, _)| i)
+                .find(|&i| i >= cut.min(uncommented.len()))
+                .unwrap_or(uncommented.len());
+            let _ = parse_str(&uncommented[..end]);
+        }
+    }
+}

@@ -233,3 +233,72 @@ pub(super) fn sweep(
         .filter(|e| fs::remove_file(e.path()).is_ok())
         .count()
 }
+
+/// Fuzzing, bounded: job files and recorded pushes damaged in any way (cut, bytes changed, values
+/// replaced, or anything at all) never make the readers panic: each is read, or refused with why.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::delivery::job::Job;
+    use crate::delivery::pushes::RecordedPush;
+    use proptest::prelude::*;
+
+    const JOB: &str = r#"{"schema":1,"delivery":{"event_id":"47efceb0-db88-4beb-bb74-a804bfc6ef2d","hook":{"id":7,"delivery_id":"78ce18ef-96d3-4497-bdd7-681d839bc08a"},"kind":"push","instance":"http://x","project_id":1,"body":"{}"},"endpoint":{"number":1,"format":"gitlab","url":"http://127.0.0.1:9/"},"refname":"refs/heads/main","created_ms":1,"next_ms":2,"attempts":0,"repo":"/srv/a.git"}"#;
+    const PUSH: &str = r#"{"schema":1,"repo":"/srv/a.git","updates":["0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 refs/heads/main"],"before":["2222222222222222222222222222222222222222"],"head":"main","login":"alice","push_options":[],"at_ms":1,"seed":2}"#;
+    const VALUES: &[&str] = &[
+        "null",
+        "-1",
+        "1e999",
+        "18446744073709551616",
+        "\"\"",
+        "[]",
+        "{}",
+        "true",
+        "\"x\"",
+        "0",
+        "2",
+        "\"\\ud800\"",
+    ];
+
+    /// A valid file changed: cut short, a byte replaced, or one value swapped for another type.
+    fn damaged(valid: &'static str) -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (0..valid.len()).prop_map(move |n| valid.as_bytes()[..n].to_vec()),
+            (0..valid.len(), any::<u8>()).prop_map(move |(i, b)| {
+                let mut v = valid.as_bytes().to_vec();
+                v[i] = b;
+                v
+            }),
+            (0..valid.len(), prop::sample::select(VALUES)).prop_map(move |(i, value)| {
+                // Replace the value after the i-th colon.
+                let colons: Vec<usize> = valid.match_indices(':').map(|(at, _)| at).collect();
+                let at = colons[i % colons.len()] + 1;
+                let end = valid[at..].find([',', '}']).map_or(valid.len(), |e| at + e);
+                format!("{}{value}{}", &valid[..at], &valid[end..]).into_bytes()
+            }),
+            prop::collection::vec(any::<u8>(), 0..300),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn job_files_never_make_the_reader_panic(bytes in damaged(JOB)) {
+            let _ = parse::<Job>(&bytes).map_err(|e| e.to_string());
+        }
+
+        #[test]
+        fn recorded_pushes_never_make_the_reader_panic(bytes in damaged(PUSH)) {
+            if let Ok(push) = parse::<RecordedPush>(&bytes) {
+                // What reads well is also well-formed: its updates all parse.
+                prop_assert!(push.ref_updates().1.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn the_samples_are_valid() {
+        assert!(parse::<Job>(JOB.as_bytes()).is_ok());
+        assert!(parse::<RecordedPush>(PUSH.as_bytes()).is_ok());
+    }
+}

@@ -257,3 +257,54 @@ mod tests {
         assert_eq!(bad[0].to_string(), "stdin line 1: not valid UTF-8");
     }
 }
+
+/// Fuzzing, bounded: any bytes at all on stdin never make the parser panic, and every line that
+/// is not blank comes out as an update or as an error naming its line.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let hex = prop::collection::vec(
+            prop::sample::select(&b"0123456789abcdefABCDEFxz"[..]),
+            0..70,
+        );
+        let name = prop::sample::select(
+            &[
+                "refs/heads/main",
+                "refs/tags/v1",
+                "refs/heads/a..b",
+                "main",
+                "refs/heads/",
+                "refs/x y",
+                "refs/heads/caf\u{e9}",
+                "",
+            ][..],
+        );
+        prop_oneof![
+            (hex.clone(), hex, name).prop_map(|(o, n, r)| {
+                [o, b" ".to_vec(), n, b" ".to_vec(), r.as_bytes().to_vec()].concat()
+            }),
+            prop::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn any_input_parses_without_panicking(lines in prop::collection::vec(line(), 0..12)) {
+            let input = lines.join(&b'\n');
+            let (ok, bad) = parse_stdin(&input);
+            let counted = input
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .count();
+            prop_assert_eq!(ok.len() + bad.len(), counted);
+            for e in &bad {
+                let total = input.split(|&b| b == b'\n').count();
+                prop_assert!(matches!(e.place, Place::Stdin(n) if n >= 1 && n <= total));
+            }
+        }
+    }
+}

@@ -151,3 +151,23 @@ fn the_queued_count_is_the_number_of_requests_whatever_the_formats_shape() {
     assert_eq!(events, ["create", "push", "push", "create"]);
     assert_eq!(got.iter().filter(|r| r.path == "/bitbucket").count(), 1);
 }
+
+#[test]
+fn the_queued_count_leaves_out_what_skip_empty_skips() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "[[endpoint]]\nurl = \"{}\"\n\n[[endpoint]]\nurl = \"{}\"\nformat = \"slack\"\nskip_empty = true\n",
+        receiver.url("/gitlab"),
+        receiver.url("/services/T0/B0/x")
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let said = work.push(&["origin", "main"]);
+    assert!(said.contains("git-webhook: 2 webhook(s) queued"), "{said}");
+    expect_requests(&receiver, 2);
+    // A branch made at a commit another ref has: no new commits, so the chat room hears nothing.
+    let said = work.push(&["origin", "HEAD:refs/heads/copy"]);
+    assert!(said.contains("git-webhook: 1 webhook(s) queued"), "{said}");
+    let got = expect_requests(&receiver, 3);
+    assert_eq!(got[2].path, "/gitlab");
+}

@@ -630,3 +630,86 @@ fn two_deliverers_send_one_endpoints_jobs_in_order_one_at_a_time() {
         "in order, the second after the first's answer"
     );
 }
+
+#[test]
+fn retry_after_as_an_http_date_is_honoured() {
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(T0 + 300_000);
+    let date = httpdate::fmt_http_date(at);
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: 503,
+        headers: vec![("Retry-After".into(), date.clone())],
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&config(&receiver.url("/hook"), "mode = \"queue\""));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push_env(&["origin", "main"], &[("GIT_WEBHOOK_NOW", &T0.to_string())]);
+    let out = cmd(&server, &["deliver"], Some(T0));
+    assert!(out.contains("retry 1 of 6 in 5m"), "{out}");
+    let retry = log(&server)
+        .into_iter()
+        .find(|r| r["outcome"] == "retry")
+        .expect("retry record");
+    assert_eq!(retry["next_ms"].as_u64(), Some(T0 + 300_000));
+}
+
+#[test]
+fn redelivered_dead_letters_leave_the_dead_letters_and_go_out_in_push_order() {
+    let refusing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let r = refusing.clone();
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: if r.load(Ordering::SeqCst) { 410 } else { 200 },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&format!(
+        "[delivery]\nmode = \"queue\"\n\n[[endpoint]]\nurl = \"{}\"\nformat = \"gitea\"\n",
+        receiver.url("/hook")
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    // Four new branches: gitea sends `create` then `push` for each, eight dead letters.
+    let refspecs: Vec<String> = (0..4).map(|i| format!("HEAD:refs/heads/b{i}")).collect();
+    let mut args = vec!["origin"];
+    args.extend(refspecs.iter().map(String::as_str));
+    work.push(&args);
+    cmd(&server, &["deliver"], None);
+    assert!(cmd(&server, &["status"], None).contains("dead:      8"));
+    refusing.store(false, Ordering::SeqCst);
+    let out = cmd(&server, &["redeliver", "--state", "dead"], None);
+    assert_eq!(out.matches("from the dead letters").count(), 8, "{out}");
+    assert!(out.contains("delivered 8"), "{out}");
+    let status = cmd(&server, &["status"], None);
+    assert!(status.contains("dead:      0"), "{status}");
+    let again = server.run_hook(&["redeliver", "--state", "dead"], b"", &[]);
+    assert_eq!(again.status.code(), Some(1), "nothing dead is left to send");
+    let got = receiver.requests();
+    assert_eq!(got.len(), 16, "eight refused, eight redelivered once each");
+    let order: Vec<(String, String)> = got[8..]
+        .iter()
+        .map(|r| {
+            (
+                r.json()["ref"].as_str().unwrap_or_default().to_owned(),
+                r.header("X-Gitea-Event").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let first: Vec<(String, String)> = got[..8]
+        .iter()
+        .map(|r| {
+            (
+                r.json()["ref"].as_str().unwrap_or_default().to_owned(),
+                r.header("X-Gitea-Event").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(order, first, "the same order as the first time");
+    for pair in order.chunks(2) {
+        assert_eq!(
+            (pair[0].1.as_str(), pair[1].1.as_str()),
+            ("create", "push"),
+            "{order:?}"
+        );
+    }
+}

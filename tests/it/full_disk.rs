@@ -123,3 +123,43 @@ fn queue_mode_on_a_full_spool_disk_loses_nothing() {
 fn async_mode_on_a_full_spool_disk_loses_nothing() {
     full_spool_loses_nothing("async");
 }
+
+/// Anywhere (no root needed): the hook may write nothing at all (`ulimit -f 0`), so no spool can
+/// keep the push: its webhook is sent from memory before the hook returns, and said so.
+#[test]
+fn a_hook_that_can_write_nothing_sends_from_memory() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let receiver = Receiver::start().expect("receiver");
+    let probe = tempfile::tempdir().expect("tempdir");
+    let server = Server::new(&format!(
+        "[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    let hook = server.bare.join("hooks").join("post-receive");
+    std::fs::remove_file(&hook).expect("remove the symlink");
+    // SIGXFSZ ignored: a write past the limit then fails with EFBIG instead of killing the hook.
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ntrap '' XFSZ\nulimit -f 0\nexec {} post-receive\n",
+            bin().display()
+        ),
+    )
+    .expect("hook script");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let said = work.push_env(
+        &["origin", "main"],
+        &[("TMPDIR", &probe.path().to_string_lossy())],
+    );
+    assert!(said.contains("File too large"), "{said}");
+    assert!(
+        said.contains("no spool can keep 1 webhook(s): sending them now"),
+        "{said}"
+    );
+    assert!(said.contains("refs/heads/main -> "), "{said}");
+    assert!(said.contains("200 OK"), "{said}");
+    assert!(!said.contains("lost"), "{said}");
+    expect_requests(&receiver, 1);
+}

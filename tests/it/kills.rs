@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use crate::support::pg::Cluster;
-use crate::support::{bin, hermetic, Receiver, Reply, Request, Server};
+use crate::support::{bin, git, hermetic, Receiver, Reply, Request, Server};
 
 fn rng() -> rand::rngs::StdRng {
     let seed = std::env::var("GIT_WEBHOOK_TEST_SEED")
@@ -148,4 +148,109 @@ fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
             "{path} got them out of order: {refs:?}"
         );
     }
+}
+
+/// Sets a file's modification time `ago` into the past.
+fn backdate(path: &Path, ago: Duration) {
+    let file = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open to backdate");
+    file.set_modified(std::time::SystemTime::now() - ago)
+        .expect("backdate");
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn what_killed_hooks_leave_behind_is_cleaned_by_the_next_deliverer() {
+    let mut rng = rng();
+    let receiver = Receiver::start().expect("receiver");
+    let endpoints: String = ["/e1", "/e2", "/e3"]
+        .iter()
+        .map(|p| format!("[[endpoint]]\nurl = \"{}\"\n\n", receiver.url(p)))
+        .collect();
+    let server = Server::new(&format!("[delivery]\nmode = \"queue\"\n\n{endpoints}"));
+    let work = server.clone_work();
+    let head = work.commits(1, "a").remove(0);
+    // The commit is in the repository; the hook is then run by hand, as git would, and killed.
+    git(
+        &work.dir,
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            &server.bare.to_string_lossy(),
+            "HEAD:main",
+        ],
+    );
+    let input: String = (0..10)
+        .map(|i| format!("{} {head} refs/heads/b{i}\n", crate::support::ZERO))
+        .collect();
+    for _ in 0..40 {
+        let mut hook = hermetic(Command::new(bin()), &server.bare)
+            .arg("post-receive")
+            .env("GIT_DIR", ".")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hook");
+        let _ = std::io::Write::write_all(hook.stdin.as_mut().expect("stdin"), input.as_bytes());
+        std::thread::sleep(Duration::from_millis(rng.gen_range(2..25)));
+        kill(hook);
+    }
+    let spool = server.bare.join("webhook");
+    std::fs::create_dir_all(spool.join("pushes")).expect("pushes");
+    // One leftover of each kind for certain, besides what the kills left.
+    let planted = [
+        spool.join("tmp").join("0000000000001-left.json.1-x"),
+        spool.join("pushes").join("0000000000001-left.json.tmp"),
+        spool.join("owners").join("1-gone.lock"),
+    ];
+    for p in &planted {
+        std::fs::write(p, "{").expect("plant");
+    }
+    let left = |dir: &str, ext: &str| {
+        entries(&spool.join(dir))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(ext))
+            .collect::<Vec<_>>()
+    };
+    let leftovers: Vec<PathBuf> = [
+        left("tmp", ""),
+        left("pushes", ".tmp"),
+        left("owners", ".lock"),
+    ]
+    .concat();
+    eprintln!("{} leftovers after 40 kills (3 planted)", leftovers.len());
+    for p in &leftovers {
+        backdate(p, Duration::from_secs(600));
+    }
+    // A write under way right now is no leftover.
+    let fresh = spool.join("tmp").join("9999999999999-fresh.json.1-y");
+    std::fs::write(&fresh, "{").expect("fresh");
+    let out = server.run_hook(&["deliver"], b"", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        left("tmp", ""),
+        [fresh],
+        "only the fresh write is left in tmp/"
+    );
+    assert!(
+        left("pushes", ".tmp").is_empty(),
+        "no half-written push record is left"
+    );
+    assert!(
+        left("owners", ".lock").is_empty(),
+        "no lock of a worker gone is left"
+    );
 }

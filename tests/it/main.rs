@@ -4,15 +4,18 @@ mod support;
 
 mod chat;
 mod cli;
+mod damaged;
 mod deferred;
 mod delivery;
 mod dry_run;
 mod durable;
+mod echoed;
 mod formats;
 mod full_disk;
 mod gitlab;
 mod kills;
 mod operations;
+mod ownership;
 mod remote;
 mod robustness;
 mod selection;

@@ -300,6 +300,39 @@ fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
     }
     let queued = server.bare.join("webhook").join("queue");
     assert!(std::fs::read_dir(&queued).expect("spool").count() >= 1);
+    // An outage is said, never taken for an empty queue; what waits in the spool still shows.
+    let gs = g.to_string_lossy();
+    let status = run_bin(
+        &server.bare,
+        &["status"],
+        b"",
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+    );
+    let (out, err) = (
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr),
+    );
+    assert_eq!(status.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.contains("3 webhook(s) and 0 recorded push(es) wait to move into the database"),
+        "{out}"
+    );
+    assert!(
+        err.contains("error: cannot open the queue in the database"),
+        "{err}"
+    );
+    assert!(
+        err.contains("caused by: cannot connect to postgresql://"),
+        "{err}"
+    );
+    let deliver = run_bin(
+        &server.bare,
+        &["deliver"],
+        b"",
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+    );
+    assert_eq!(deliver.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&deliver.stderr).contains("cannot connect to postgresql://"));
     db.start_again();
     let w = worker(tmp.path(), &g, "worker.log");
     let got = receiver.wait_for(3, Duration::from_secs(60));

@@ -31,7 +31,16 @@ const DIRS: [&str; 7] = [
 #[derive(Debug)]
 struct Owner {
     name: String,
+    path: PathBuf,
     _lock: File,
+}
+
+/// A worker that ends cleanly takes its lock file with it (one killed leaves it, for the next
+/// deliverer to clear).
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 /// A spool directory: `queue/`, `inflight/`, `done/`, `dead/`, `tmp/`, `owners/`, `locks/` (one per
@@ -104,6 +113,7 @@ impl Spool {
                 file.try_lock().map_err(std::io::Error::from)?;
                 Ok(Owner {
                     name: self.owner_name.clone(),
+                    path: path.clone(),
                     _lock: file,
                 })
             })
