@@ -4,7 +4,6 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::{Mode, NotConfigured, Problem};
-use crate::delivery::queue::SetAside;
 
 /// Prefix of every line, so the pusher knows who speaks.
 pub const PREFIX: &str = "git-webhook";
@@ -82,8 +81,13 @@ pub enum Notice {
     /// A push could not be recorded for a deliverer (its webhooks are made at once instead), or
     /// recorded pushes could not be taken.
     NotRecorded(String),
-    /// A damaged file (a job, a recorded push) or row, set aside.
-    SetAside(SetAside),
+    /// A damaged file (a job, a recorded push) or row at `place`, and why; set aside `to` there
+    /// (`None`: left alone, and not read).
+    SetAside {
+        place: String,
+        why: String,
+        to: Option<String>,
+    },
     /// A repository a command over many cannot look into (the reason), left out.
     LeftOut(String),
 }
@@ -179,9 +183,9 @@ impl fmt::Display for Notice {
             Notice::QueueProblem(e) => write!(f, "{p}: warning: {e}"),
             Notice::NotRecorded(e) => write!(f, "{p}: warning: cannot record the push: {e}"),
             Notice::LeftOut(e) => write!(f, "{p}: warning: {e}; left out"),
-            Notice::SetAside(s) => match &s.to {
-                Some(to) => write!(f, "{p}: warning: {}: {}; set aside as {to}", s.place, s.why),
-                None => write!(f, "{p}: warning: {}: {}; left alone", s.place, s.why),
+            Notice::SetAside { place, why, to } => match to {
+                Some(to) => write!(f, "{p}: warning: {place}: {why}; set aside as {to}"),
+                None => write!(f, "{p}: warning: {place}: {why}; left alone"),
             },
         }
     }

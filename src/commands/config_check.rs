@@ -53,7 +53,7 @@ pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
         problems.push("no endpoint is configured: nothing would be sent".to_owned());
     }
     let _ = writeln!(ctx.out);
-    if let Some(db) = shared::database(&c.delivery.queue) {
+    if let Some(db) = c.delivery.queue.database() {
         match shared::open(db, env, ctx.clock).and_then(|q| q.describe()) {
             Ok((version, queued)) => {
                 let _ = writeln!(

@@ -7,12 +7,13 @@ use super::queue::{scope, Scope};
 use super::{Context, Repository};
 use crate::cli::RepoArgs;
 use crate::clock::Clock;
-use crate::delivery::admin::{Admin as _, Counts, Spools};
+use crate::delivery::admin::{Admin as _, Counts};
 use crate::delivery::intake;
 use crate::delivery::local::Local;
 use crate::delivery::metrics::{self, Gauges, Metered, Metrics};
 use crate::delivery::postgres::Postgres;
 use crate::delivery::queue::{Filter, Queue, QueueError};
+use crate::delivery::spool::Spools;
 use crate::delivery::summary::Summary;
 use crate::delivery::worker::{self, Run, Worker};
 use crate::delivery::{shared, Pass};
@@ -84,7 +85,7 @@ fn spool_counts(local: &Local<'_>) -> Result<Counts, QueueError> {
 /// `git webhook deliver [--now] [--watch [--metrics ADDR]]`.
 pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), CommandError> {
     let scope = scope(at, ctx)?;
-    let database = shared::database(&scope.config().delivery.queue).cloned();
+    let database = scope.config().delivery.queue.database().cloned();
     if let (Some(db), true) = (&database, how.watch) {
         let max_parallel = scope.config().delivery.max_parallel;
         let queue = shared::open_patiently(db, ctx.env, ctx.clock, ctx.out);

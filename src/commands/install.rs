@@ -52,6 +52,30 @@ impl Done {
     }
 }
 
+/// Why installing into a place, or finding the places, failed.
+#[derive(Debug, thiserror::Error)]
+enum InstallError {
+    #[error("cannot {what} {}", path.display())]
+    Fs {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no git repositories below {}", .0.display())]
+    NoRepositories(PathBuf),
+    #[error("{} is not a git repository", .0.display())]
+    NotARepository(PathBuf),
+    #[error("name repositories, --all DIR or --hooks-path DIR")]
+    NothingNamed,
+}
+
+/// A file operation's error, naming what was done to which path.
+fn fs_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> InstallError {
+    let path = path.to_path_buf();
+    move |source| InstallError::Fs { what, path, source }
+}
+
 fn is_git_dir(p: &Path) -> bool {
     p.join("HEAD").is_file() && p.join("objects").is_dir() && p.join("refs").is_dir()
 }
@@ -80,7 +104,7 @@ pub(super) fn find_repos(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
 }
 
 /// The hooks directories the targets name.
-fn hook_dirs(t: &Targets) -> Result<Vec<PathBuf>, String> {
+fn hook_dirs(t: &Targets) -> Result<Vec<PathBuf>, InstallError> {
     let mut dirs = Vec::new();
     if let Some(h) = &t.hooks_path {
         dirs.push(h.clone());
@@ -89,7 +113,7 @@ fn hook_dirs(t: &Targets) -> Result<Vec<PathBuf>, String> {
         let mut found = Vec::new();
         find_repos(root, 0, &mut found);
         if found.is_empty() {
-            return Err(format!("no git repositories below {}", root.display()));
+            return Err(InstallError::NoRepositories(root.clone()));
         }
         dirs.extend(found.into_iter().map(|r| r.join("hooks")));
     }
@@ -100,7 +124,7 @@ fn hook_dirs(t: &Targets) -> Result<Vec<PathBuf>, String> {
             r.join(".git")
         };
         if !is_git_dir(&git_dir) {
-            return Err(format!("{} is not a git repository", r.display()));
+            return Err(InstallError::NotARepository(r.clone()));
         }
         dirs.push(git_dir.join("hooks"));
     }
@@ -136,15 +160,13 @@ fn dispatcher(hook: &str) -> String {
     )
 }
 
-fn install_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), String> {
-    let io =
-        |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
-    fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
+fn install_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), InstallError> {
+    fs::create_dir_all(dir).map_err(fs_error("create", dir))?;
     let hook = dir.join(&t.hook);
     let chain_dir = dir.join(format!("{}.d", t.hook));
     let ours = chain_dir.join("50-git-webhook");
     if !hook.exists() && !hook.is_symlink() {
-        std::os::unix::fs::symlink(exe, &hook).map_err(|e| io("link", &hook, e))?;
+        std::os::unix::fs::symlink(exe, &hook).map_err(fs_error("link", &hook))?;
         return Ok((Done::Installed, String::new()));
     }
     if points_to_us(&hook, exe) || (ours.is_symlink() && points_to_us(&ours, exe)) {
@@ -160,26 +182,24 @@ fn install_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), St
         );
         return Ok((Done::Skipped, how));
     }
-    fs::create_dir_all(&chain_dir).map_err(|e| io("create", &chain_dir, e))?;
+    fs::create_dir_all(&chain_dir).map_err(fs_error("create", &chain_dir))?;
     let previous = chain_dir.join("10-previous");
-    fs::rename(&hook, &previous).map_err(|e| io("move", &hook, e))?;
-    std::os::unix::fs::symlink(exe, &ours).map_err(|e| io("link", &ours, e))?;
-    fs::write(&hook, dispatcher(&t.hook)).map_err(|e| io("write", &hook, e))?;
+    fs::rename(&hook, &previous).map_err(fs_error("move", &hook))?;
+    std::os::unix::fs::symlink(exe, &ours).map_err(fs_error("link", &ours))?;
+    fs::write(&hook, dispatcher(&t.hook)).map_err(fs_error("write", &hook))?;
     use std::os::unix::fs::PermissionsExt as _;
     fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))
-        .map_err(|e| io("chmod", &hook, e))?;
+        .map_err(fs_error("chmod", &hook))?;
     Ok((
         Done::Chained,
         format!("the previous hook now runs as {}", previous.display()),
     ))
 }
 
-fn uninstall_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), String> {
-    let io =
-        |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
+fn uninstall_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), InstallError> {
     let hook = dir.join(&t.hook);
     if points_to_us(&hook, exe) {
-        fs::remove_file(&hook).map_err(|e| io("remove", &hook, e))?;
+        fs::remove_file(&hook).map_err(fs_error("remove", &hook))?;
         return Ok((Done::Removed, String::new()));
     }
     let chain_dir = dir.join(format!("{}.d", t.hook));
@@ -188,12 +208,12 @@ fn uninstall_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), 
     if !(is_dispatcher && ours.is_symlink()) {
         return Ok((Done::NotInstalled, String::new()));
     }
-    fs::remove_file(&ours).map_err(|e| io("remove", &ours, e))?;
+    fs::remove_file(&ours).map_err(fs_error("remove", &ours))?;
     let rest: Vec<PathBuf> = fs::read_dir(&chain_dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     if let [only] = rest.as_slice() {
-        fs::rename(only, &hook).map_err(|e| io("restore", only, e))?;
+        fs::rename(only, &hook).map_err(fs_error("restore", only))?;
         let _ = fs::remove_dir(&chain_dir);
         return Ok((Done::Restored, String::new()));
     }
@@ -231,10 +251,15 @@ pub fn run(
 
 /// Installs (or, with `remove`, uninstalls) into every target, one line each, then a summary.
 /// Returns whether everything was done (nothing skipped or failed).
-fn install_all(t: &Targets, remove: bool, exe: &Path, out: &mut dyn Write) -> Result<bool, String> {
+fn install_all(
+    t: &Targets,
+    remove: bool,
+    exe: &Path,
+    out: &mut dyn Write,
+) -> Result<bool, InstallError> {
     let dirs = hook_dirs(t)?;
     if dirs.is_empty() {
-        return Err("name repositories, --all DIR or --hooks-path DIR".to_owned());
+        return Err(InstallError::NothingNamed);
     }
     let exe = exe.canonicalize().unwrap_or_else(|_| exe.to_path_buf());
     let mut tally: std::collections::BTreeMap<Done, usize> = Default::default();
@@ -244,7 +269,7 @@ fn install_all(t: &Targets, remove: bool, exe: &Path, out: &mut dyn Write) -> Re
         } else {
             install_one(dir, t, &exe)
         }
-        .unwrap_or_else(|e| (Done::Failed, e));
+        .unwrap_or_else(|e| (Done::Failed, crate::error::chain(&e)));
         *tally.entry(done).or_default() += 1;
         let repo = repo_of(dir);
         let progress = if dirs.len() > 1 {

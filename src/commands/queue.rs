@@ -7,9 +7,10 @@ use std::path::Path;
 use super::{Context, Repository, Unusable};
 use crate::cli::{RepoArgs, Select};
 use crate::config::{self, Config};
-use crate::delivery::admin::{Admin, Spools};
+use crate::delivery::admin::Admin;
 use crate::delivery::postgres::schema;
 use crate::delivery::queue::Filter;
+use crate::delivery::spool::Spools;
 use crate::delivery::spool::{self, Spool};
 use crate::delivery::{shared, Outcome};
 use crate::error::{chain, CommandError};
@@ -45,7 +46,7 @@ pub(super) fn scope(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<Scope, Comma
         Err(e @ Unusable::Open(OpenError::NotARepository { .. })) => {
             let server = config::load_server(at.config.as_deref(), ctx.env);
             match server {
-                Ok(Some(l)) if shared::database(&l.config.delivery.queue).is_some() => {
+                Ok(Some(l)) if l.config.delivery.queue.database().is_some() => {
                     Ok(Scope::Server(Box::new(l.config)))
                 }
                 _ => Err(e.into()),
@@ -165,7 +166,7 @@ pub(super) fn open_view(
         return Ok((view, left_out));
     }
     let scope = scope(at, ctx)?;
-    if let Some(db) = shared::database(&scope.config().delivery.queue) {
+    if let Some(db) = scope.config().delivery.queue.database() {
         let admin = shared::open(db, ctx.env, ctx.clock)
             .map(|q| Box::new(q) as Box<dyn Admin>)
             .map_err(CommandError::user);
@@ -211,7 +212,7 @@ pub(super) fn parse_state(state: Option<&str>) -> Option<Outcome> {
 /// `git webhook queue migrate`.
 pub fn migrate(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
     let scope = scope(at, ctx)?;
-    let Some(db) = shared::database(&scope.config().delivery.queue) else {
+    let Some(db) = scope.config().delivery.queue.database() else {
         return Err(
             CommandError::user("the queue is the file spool, which needs no migration")
                 .hint("[delivery] queue = \"postgres://...\" names a database"),

@@ -23,7 +23,7 @@ mod tls;
 
 pub use delivery::{Delivery, Mode};
 pub use endpoint::{mask, Endpoint, Tls};
-pub use queue::{Database, QueueKind};
+pub use queue::Database;
 pub use schema::DurationValue;
 pub use show::effective;
 

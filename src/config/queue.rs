@@ -25,6 +25,16 @@ pub enum QueueKind {
     Postgres(Database),
 }
 
+impl QueueKind {
+    /// The database, if the queue is one.
+    pub fn database(&self) -> Option<&Database> {
+        match self {
+            QueueKind::Postgres(db) => Some(db),
+            QueueKind::Spool => None,
+        }
+    }
+}
+
 /// A PostgreSQL database to queue in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Database {

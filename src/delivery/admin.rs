@@ -1,11 +1,11 @@
 //! What an admin looks into, apart from what workers need: how many jobs wait where (by
 //! repository), the workers alive, the finished jobs, the delivery log, and putting finished jobs
-//! back in their queue. The shared database answers for every repository; [`Spools`] for the file
-//! spools of one repository or of every repository below a directory.
+//! back in their queue. The shared database answers for every repository;
+//! [`super::spool::Spools`] for the file spools of one repository or of every repository below a
+//! directory.
 
 use super::job::{Job, Record};
-use super::queue::{Filter, Log as _, QueueError};
-use super::spool::Spool;
+use super::queue::{Filter, QueueError};
 
 /// How many jobs are where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,91 +68,38 @@ pub trait Admin {
     fn requeue(&self, found: &[Finished], now_ms: u64) -> Result<Vec<String>, QueueError>;
 }
 
-/// The file spools of some repositories: each repository with its spools (the one under it, and
-/// its fallback when there is one); a spool shared by several repositories is listed once.
-pub struct Spools {
-    pub spools: Vec<(String, Vec<Spool>)>,
-}
-
-impl Spools {
-    fn each<T>(
-        &self,
-        filter: &Filter,
-        mut f: impl FnMut(&Spool) -> Result<Vec<T>, QueueError>,
-    ) -> Result<Vec<T>, QueueError> {
-        let mut all = Vec::new();
-        for (_, spools) in self.wanted(filter) {
-            for spool in spools {
-                all.extend(f(spool)?);
-            }
-        }
-        Ok(all)
-    }
-
-    fn wanted<'s>(&'s self, filter: &'s Filter) -> impl Iterator<Item = (&'s str, &'s [Spool])> {
-        self.spools
-            .iter()
-            .filter(|(repo, _)| filter.repo_passes(Some(repo)))
-            .map(|(repo, spools)| (repo.as_str(), spools.as_slice()))
-    }
-}
-
-impl Admin for Spools {
-    fn location(&self) -> String {
-        match &self.spools[..] {
-            [(_, one)] => one
-                .iter()
-                .map(|s| s.root().display().to_string())
-                .collect::<Vec<_>>()
-                .join(" and "),
-            many => format!("the spools of {} repositories", many.len()),
-        }
-    }
-
-    fn counts(&self, filter: &Filter) -> Result<Vec<(String, Counts)>, QueueError> {
-        let mut rows = Vec::new();
-        for (repo, spools) in self.wanted(filter) {
-            let mut c = Counts::default();
-            for spool in spools {
-                c.add(&spool.counts()?);
-            }
-            rows.push((repo.to_owned(), c));
-        }
-        Ok(rows)
-    }
-
-    fn workers(&self) -> Result<Vec<Worker>, QueueError> {
-        Ok(Vec::new())
-    }
-
-    fn finished(&self, filter: &Filter) -> Result<Vec<Finished>, QueueError> {
-        self.each(filter, |spool| spool.finished(filter))
-    }
-
-    fn records(&self, filter: &Filter, limit: usize) -> Result<Vec<Record>, QueueError> {
-        let mut all = self.each(filter, |spool| spool.records(filter, limit))?;
-        all.sort_by_key(|r| r.time_ms);
-        all.drain(..all.len().saturating_sub(limit));
-        Ok(all)
-    }
-
-    /// Each spool takes back the jobs it holds.
-    fn requeue(&self, found: &[Finished], now_ms: u64) -> Result<Vec<String>, QueueError> {
-        let mut repos = Vec::new();
-        for spool in self.spools.iter().flat_map(|(_, s)| s) {
-            for repo in spool.requeue(found, now_ms)? {
-                if !repos.contains(&repo) {
-                    repos.push(repo);
-                }
-            }
-        }
-        Ok(repos)
-    }
-}
-
-/// Finished jobs in the order they were first made: by creation time, then as listed.
-pub(super) fn in_push_order(found: &[Finished]) -> Vec<&Finished> {
+/// Finished jobs made due again at `now_ms`, in the order they were first made (by creation time,
+/// then as listed), so that each endpoint gets them in push order again: the same ids, no attempts
+/// yet, creation times one millisecond apart (a spool's file names keep that order). Each with the
+/// finished job it comes from.
+pub(super) fn requeued(found: &[Finished], now_ms: u64) -> Vec<(&Finished, Job)> {
     let mut sorted: Vec<&Finished> = found.iter().collect();
     sorted.sort_by_key(|f| f.job.created_ms);
     sorted
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let job = Job {
+                created_ms: now_ms + i as u64,
+                next_ms: now_ms,
+                attempts: 0,
+                condition: None,
+                last_error: None,
+                ..f.job.clone()
+            };
+            (f, job)
+        })
+        .collect()
+}
+
+/// The repositories of `jobs`, each once, in order.
+pub(super) fn repos_of<'j>(jobs: impl IntoIterator<Item = &'j Job>) -> Vec<String> {
+    let mut repos: Vec<String> = Vec::new();
+    for repo in jobs.into_iter().filter_map(|j| j.repo.as_ref()) {
+        let repo = repo.display().to_string();
+        if !repos.contains(&repo) {
+            repos.push(repo);
+        }
+    }
+    repos
 }

@@ -85,6 +85,19 @@ pub(super) fn write_synced(
     written
 }
 
+/// Opens (creating it if needed) a file to take an OS lock on; its content is never read.
+pub(super) fn lock_file(path: &Path) -> Result<File, QueueError> {
+    ctx(
+        "cannot open the lock file",
+        path,
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path),
+    )
+}
+
 /// Syncs a directory, so that the renames into it last.
 pub(super) fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
     ctx(

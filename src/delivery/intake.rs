@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use super::job::Job;
+use super::limits::{self, Limits};
 use super::plan;
 use super::pushes::{self, RecordedPush};
 use super::queue::{QueueError, Store};
 use super::spool::Spool;
-use super::submit::{self, Limits};
 use crate::clock::Clock;
 use crate::config::Endpoint;
 use crate::model::PushEvent;
@@ -91,11 +91,11 @@ pub fn take(
         if jobs.is_empty() {
             return true;
         }
-        let queued = submit::enqueue(into, &jobs, limits, &mut say).or_else(|e| {
+        let queued = limits::enqueue(into, &jobs, limits, &mut say).or_else(|e| {
             if std::ptr::addr_eq(into, from) {
                 return Err(e);
             }
-            submit::enqueue(from, &jobs, limits, &mut say)
+            limits::enqueue(from, &jobs, limits, &mut say)
         });
         match queued {
             Ok(_) => true,
@@ -107,7 +107,7 @@ pub fn take(
     });
     notices.into_iter().for_each(&mut *say);
     for bad in taken? {
-        say(Notice::SetAside(bad));
+        say(bad.into());
     }
     kept.map_or(Ok(()), Err)
 }

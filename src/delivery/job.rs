@@ -73,26 +73,6 @@ impl Job {
     }
 }
 
-/// The latest creation time a job can have: the year 3000 (a later one is a damaged file).
-const LATEST_MS: u64 = 32_503_680_000_000;
-
-impl super::files::Versioned for Job {
-    const SCHEMA: u32 = SCHEMA;
-    const WHAT: &'static str = "job";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-    fn check(&self) -> Result<(), String> {
-        if self.created_ms > LATEST_MS {
-            return Err(format!(
-                "its creation time {} is not a real time",
-                self.created_ms
-            ));
-        }
-        Ok(())
-    }
-}
-
 /// What happened to a job at one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

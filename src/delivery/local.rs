@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use super::intake::{self, Events};
 use super::job::Job;
+use super::limits::Limits;
 use super::metrics::{Metered, Metrics};
 use super::pass::{Pass, RefMoved};
 use super::queue::{QueueError, Settle, Settled, Store};
 use super::spool::{self, Spool};
-use super::submit::Limits;
 use super::summary::Summary;
 use crate::clock::Clock;
 use crate::config::Config;

@@ -14,6 +14,7 @@ mod files;
 pub mod http;
 pub mod intake;
 pub mod job;
+pub mod limits;
 pub mod local;
 pub mod memory;
 pub mod metrics;

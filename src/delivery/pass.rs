@@ -191,7 +191,7 @@ impl Pass<'_> {
         };
         summary
             .notices
-            .extend(claimed.set_aside.into_iter().map(Notice::SetAside));
+            .extend(claimed.set_aside.into_iter().map(Notice::from));
         let (mut due, mut ended) = (Vec::new(), Settling::new());
         for mut c in claimed.claims {
             match fates.remove(&c.job.id()).flatten() {

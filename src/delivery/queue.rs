@@ -85,6 +85,16 @@ pub struct SetAside {
     pub to: Option<String>,
 }
 
+impl From<SetAside> for crate::notice::Notice {
+    fn from(s: SetAside) -> crate::notice::Notice {
+        crate::notice::Notice::SetAside {
+            place: s.place,
+            why: s.why,
+            to: s.to,
+        }
+    }
+}
+
 /// What a claim took, and what it found damaged on the way.
 #[derive(Debug, Default)]
 pub struct Claimed {

@@ -1,6 +1,6 @@
-//! Delivery through the shared database queue: the hook's hand-over (falling back to the
-//! repository's spool when the database cannot be reached), the background mover that brings
-//! such jobs into the database once it is back, and the server-wide worker loop.
+//! Delivery through the shared database queue: connecting to it, the background mover that brings
+//! the jobs a hook had to leave in the repository's spools into the database once it is back, and
+//! the server-wide worker loop.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -9,26 +9,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
-use super::job::Job;
 use super::local::{move_jobs, Local};
 use super::postgres::Postgres;
-use super::queue::{Queue, QueueError};
-use super::submit::Submit;
+use super::queue::{Queue as _, QueueError};
 use super::summary::Summary;
 use super::worker::{self, POLL};
 use crate::clock::Clock;
-use crate::config::{Database, Mode, QueueKind};
+use crate::config::Database;
 use crate::env::HookEnv;
 use crate::error::chain;
-use crate::notice::Notice;
-
-/// The configuration's database, if its queue is one.
-pub fn database(kind: &QueueKind) -> Option<&Database> {
-    match kind {
-        QueueKind::Postgres(db) => Some(db),
-        QueueKind::Spool => None,
-    }
-}
 
 /// Connects to the database queue as this process (a worker name from the host and `clock`).
 pub fn open(db: &Database, env: &HookEnv, clock: &Clock) -> Result<Postgres, QueueError> {
@@ -68,38 +57,6 @@ pub fn open_patiently(
         }
         backoff.wait();
     }
-}
-
-/// Queues a push's jobs in the database in one transaction; in `sync` mode sends this repository's
-/// due jobs before returning. `Err`: the database cannot take them (said), for the spool.
-pub fn submit(
-    db: &Database,
-    jobs: &[Job],
-    s: &Submit<'_>,
-    say: &mut dyn FnMut(Notice),
-) -> Result<(), ()> {
-    let count = jobs.len();
-    let queued = open(db, s.env, s.clock)
-        .map(|q| q.scoped(Some(s.repo)))
-        .and_then(|q| super::submit::enqueue(&q, jobs, &s.limits(), say).map(|_| q));
-    let queue = match queued {
-        Ok(q) => q,
-        Err(e) => {
-            say(Notice::DatabaseFallback {
-                error: chain(&e),
-                count,
-            });
-            return Err(());
-        }
-    };
-    say(Notice::QueuedShared {
-        count,
-        location: Queue::location(&queue),
-    });
-    if s.config.delivery.mode == Mode::Sync {
-        s.pass(&queue).run().notices.into_iter().for_each(say);
-    }
-    Ok(())
 }
 
 /// The background deliverer of a repository whose queue is a database: makes recorded pushes into

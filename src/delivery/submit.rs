@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::intake;
-use super::job::{Job, Outcome, Record};
+use super::job::Job;
+use super::limits::{enqueue, Limits};
 use super::memory::Memory;
 use super::pass::{Pass, RefMoved};
+use super::postgres::Postgres;
 use super::pushes::RecordedPush;
-use super::queue::{QueueError, Store};
+use super::queue::{Queue as _, QueueError, Store};
 use super::shared;
 use super::spool::{self, Spool};
 use crate::clock::Clock;
-use crate::config::{Config, Mode};
+use crate::config::{Config, Database, Mode};
 use crate::env::HookEnv;
 use crate::error::chain;
 use crate::notice::Notice;
@@ -44,14 +46,14 @@ impl Submit<'_> {
         ]
     }
 
-    pub(super) fn limits(&self) -> Limits<'_> {
+    fn limits(&self) -> Limits<'_> {
         Limits {
             config: self.config,
             clock: self.clock,
         }
     }
 
-    pub(super) fn pass<'p>(&'p self, store: &'p dyn Store) -> Pass<'p> {
+    fn pass<'p>(&'p self, store: &'p dyn Store) -> Pass<'p> {
         Pass {
             queue: store,
             lanes: store,
@@ -64,49 +66,11 @@ impl Submit<'_> {
     }
 }
 
-/// What bounds a queue: `[delivery] max_jobs`, and the clock that dates what it pushes out.
-pub struct Limits<'a> {
-    pub config: &'a Config,
-    pub clock: &'a Clock,
-}
-
-/// Adds jobs to `store` within `[delivery] max_jobs`: from 80% full on it warns, and the oldest
-/// jobs it pushes out are logged and said. Returns how many were added.
-pub fn enqueue(
-    store: &dyn Store,
-    jobs: &[Job],
-    limits: &Limits<'_>,
-    say: &mut dyn FnMut(Notice),
-) -> Result<usize, QueueError> {
-    let max = limits.config.delivery.max_jobs;
-    let done = store.enqueue(jobs, Some(max))?;
-    if done.waiting * 5 >= max * 4 {
-        say(Notice::NearlyFull {
-            queued: done.waiting,
-            max,
-        });
-    }
-    for old in done.evicted {
-        let mut r = Record::of(&old, limits.clock.now_ms(), Outcome::Discarded);
-        r.error = Some(format!("the spool was over [delivery] max_jobs = {max}"));
-        if let Err(e) = store.append(&r) {
-            say(Notice::QueueProblem(chain(&e)));
-        }
-        say(Notice::Discarded {
-            job: old.id(),
-            refname: old.refname,
-            url: old.endpoint.url,
-            max,
-        });
-    }
-    Ok(jobs.len())
-}
-
 /// Queues a push's jobs, then sends them as `[delivery] mode` says. Never fails: problems are said.
 pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
     let count = jobs.len();
-    let shared = match shared::database(&s.config.delivery.queue) {
-        Some(db) => match shared::submit(db, &jobs, s, say) {
+    let shared = match s.config.delivery.queue.database() {
+        Some(db) => match to_database(db, &jobs, s, say) {
             Ok(()) => return,
             // Said; the jobs wait in the spool, for the background process to move them there.
             Err(()) => true,
@@ -136,6 +100,38 @@ pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
             }
         }
     }
+}
+
+/// Queues a push's jobs in the database in one transaction; in `sync` mode sends this repository's
+/// due jobs before returning. `Err`: the database cannot take them (said), for the spool.
+fn to_database(
+    db: &Database,
+    jobs: &[Job],
+    s: &Submit<'_>,
+    say: &mut dyn FnMut(Notice),
+) -> Result<(), ()> {
+    let count = jobs.len();
+    let queued = shared::open(db, s.env, s.clock)
+        .map(|q| q.scoped(Some(s.repo)))
+        .and_then(|q| enqueue(&q, jobs, &s.limits(), say).map(|_| q));
+    let queue: Postgres = match queued {
+        Ok(q) => q,
+        Err(e) => {
+            say(Notice::DatabaseFallback {
+                error: chain(&e),
+                count,
+            });
+            return Err(());
+        }
+    };
+    say(Notice::QueuedShared {
+        count,
+        location: queue.location(),
+    });
+    if s.config.delivery.mode == Mode::Sync {
+        s.pass(&queue).run().notices.into_iter().for_each(say);
+    }
+    Ok(())
 }
 
 /// Puts jobs in the repository's spool, or else in its fallback (said); `None` when neither can

@@ -42,6 +42,16 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
+/// A repository with one push's webhook queued (queue mode), and its receiver.
+fn one_queued() -> (Receiver, Server) {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&config(&receiver.url("/hook")));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push(&["origin", "main"]);
+    (receiver, server)
+}
+
 fn queue_dir(server: &Server) -> PathBuf {
     server.bare.join("webhook").join("queue")
 }
@@ -68,11 +78,7 @@ fn names(dir: &Path, ext: &str) -> Vec<String> {
 
 #[test]
 fn a_fifo_named_like_a_job_neither_hangs_status_nor_deliver() {
-    let receiver = Receiver::start().expect("receiver");
-    let server = Server::new(&config(&receiver.url("/hook")));
-    let work = server.clone_work();
-    work.commits(1, "a");
-    work.push(&["origin", "main"]);
+    let (receiver, server) = one_queued();
     let fifo = queue_dir(&server).join("0000000000001-fifo.json");
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
@@ -97,11 +103,7 @@ fn a_fifo_named_like_a_job_neither_hangs_status_nor_deliver() {
 
 #[test]
 fn damaged_job_files_are_set_aside_once_and_counted_and_the_good_one_goes_out() {
-    let receiver = Receiver::start().expect("receiver");
-    let server = Server::new(&config(&receiver.url("/hook")));
-    let work = server.clone_work();
-    work.commits(1, "a");
-    work.push(&["origin", "main"]);
+    let (receiver, server) = one_queued();
     let job = the_job(&server);
     let good = std::fs::read_to_string(&job).expect("job");
     let queue = queue_dir(&server);
@@ -157,11 +159,7 @@ fn damaged_job_files_are_set_aside_once_and_counted_and_the_good_one_goes_out() 
 
 #[test]
 fn a_job_whose_next_time_is_absurd_is_sent_rather_than_kept_forever() {
-    let receiver = Receiver::start().expect("receiver");
-    let server = Server::new(&config(&receiver.url("/hook")));
-    let work = server.clone_work();
-    work.commits(1, "a");
-    work.push(&["origin", "main"]);
+    let (receiver, server) = one_queued();
     let job = the_job(&server);
     let mut value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&job).expect("job")).expect("json");

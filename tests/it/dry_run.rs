@@ -52,16 +52,7 @@ fn dry_run_flag_on_the_command_line_is_reproducible_with_a_seed() {
     let server = Server::new(&config_for("http://127.0.0.1:9/hook", "secret = \"abc\""));
     let work = server.clone_work();
     let id = work.commits(1, "a")[0].clone();
-    git(
-        &work.dir,
-        &[
-            "push",
-            "-q",
-            "--no-verify",
-            &server.bare.to_string_lossy(),
-            "HEAD:refs/heads/main",
-        ],
-    );
+    server.receive(&work, "HEAD:refs/heads/main");
     let input = format!("{ZERO} {id} refs/heads/main\n");
     let run = || {
         server.run_hook(

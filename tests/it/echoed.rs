@@ -105,3 +105,40 @@ fn an_echoing_receiver_leaks_no_secret_anywhere() {
     );
     assert_clean("the spool", &kept);
 }
+
+#[test]
+fn an_echoing_receiver_leaks_no_secret_into_the_database() {
+    let Some(db) = crate::support::pg::Cluster::start() else {
+        return;
+    };
+    let refuses = echoing(400);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let global = tmp.path().join("server.toml");
+    std::fs::write(
+        &global,
+        format!("[delivery]\nqueue = \"{}\"\nmode = \"sync\"\n", db.url()),
+    )
+    .expect("server.toml");
+    let url = refuses
+        .url("/hook")
+        .replace("http://", "http://BASIC-USER-42:hunter2-password@");
+    let server = Server::new(&format!(
+        "[[endpoint]]\nurl = \"{url}\"\nsecret = \"tok3n-in-the-header\"\n\
+         headers = {{ X-Api-Key = \"k3y-in-a-custom-header\" }}\n"
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let g = global.to_string_lossy();
+    let said = work.push_env(&["origin", "main"], &[("GIT_WEBHOOK_GLOBAL_CONFIG", &g)]);
+    assert!(said.contains("FAILED: 400"), "{said}");
+    assert_clean("the remote: lines", &said);
+    let kept = db.sql(
+        "SELECT coalesce(string_agg(error, ' '), '') FROM git_webhook.attempts
+         UNION ALL SELECT string_agg(job::text, ' ') FROM git_webhook.jobs",
+    );
+    assert!(
+        kept.contains("[REDACTED]"),
+        "the echo is kept, cleaned: {kept}"
+    );
+    assert_clean("the database", &kept);
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use crate::support::pg::Cluster;
-use crate::support::{bin, git, hermetic, Receiver, Reply, Request, Server};
+use crate::support::{bin, hermetic, Receiver, Reply, Request, Server};
 
 fn rng() -> rand::rngs::StdRng {
     let seed = std::env::var("GIT_WEBHOOK_TEST_SEED")
@@ -178,16 +178,7 @@ fn what_killed_hooks_leave_behind_is_cleaned_by_the_next_deliverer() {
     let work = server.clone_work();
     let head = work.commits(1, "a").remove(0);
     // The commit is in the repository; the hook is then run by hand, as git would, and killed.
-    git(
-        &work.dir,
-        &[
-            "push",
-            "-q",
-            "--no-verify",
-            &server.bare.to_string_lossy(),
-            "HEAD:main",
-        ],
-    );
+    server.receive(&work, "HEAD:main");
     let input: String = (0..10)
         .map(|i| format!("{} {head} refs/heads/b{i}\n", crate::support::ZERO))
         .collect();

@@ -13,16 +13,7 @@ fn garbage_and_short_stdin_lines_are_named_and_skipped() {
     let work = server.clone_work();
     let id = work.commits(1, "a")[0].clone();
     // Put the commit into the bare repository without running the hook.
-    git(
-        &work.dir,
-        &[
-            "push",
-            "-q",
-            "--no-verify",
-            &server.bare.to_string_lossy(),
-            "HEAD:refs/heads/main",
-        ],
-    );
+    server.receive(&work, "HEAD:refs/heads/main");
     receiver.wait_for(1, std::time::Duration::from_secs(10));
     let before = receiver.requests().len();
     let input = format!(

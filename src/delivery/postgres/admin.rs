@@ -2,7 +2,7 @@
 //! and finished jobs put back in the queue.
 
 use super::{job_of, ms, Postgres};
-use crate::delivery::admin::{in_push_order, Admin, Counts, Finished, Worker};
+use crate::delivery::admin::{repos_of, requeued, Admin, Counts, Finished, Worker};
 use crate::delivery::job::{Job, Outcome, Record};
 use crate::delivery::queue::{Filter, Log as _, Queue as _, QueueError};
 
@@ -66,27 +66,14 @@ impl Admin for Postgres {
 
     /// In one transaction, in push order (their `seq` follows it), with a log record each.
     fn requeue(&self, found: &[Finished], now_ms: u64) -> Result<Vec<String>, QueueError> {
-        let jobs: Vec<Job> = in_push_order(found)
+        let jobs: Vec<Job> = requeued(found, now_ms)
             .into_iter()
-            .enumerate()
-            .map(|(i, f)| Job {
-                created_ms: now_ms + i as u64,
-                next_ms: now_ms,
-                attempts: 0,
-                condition: None,
-                last_error: None,
-                ..f.job.clone()
-            })
+            .map(|(_, job)| job)
             .collect();
         self.enqueue(&jobs, None)?;
-        let mut repos = Vec::new();
         for job in &jobs {
             self.append(&Record::of(job, now_ms, Outcome::Requeued))?;
-            let repo = job.repo.as_ref().map(|r| r.display().to_string());
-            if let Some(repo) = repo.filter(|r| !repos.contains(r)) {
-                repos.push(repo);
-            }
         }
-        Ok(repos)
+        Ok(repos_of(&jobs))
     }
 }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod connect;
+mod lanes;
 mod log;
 pub mod schema;
 

@@ -1,21 +1,20 @@
 //! [`Queue`] and [`Lanes`] on the database: every method one or two statements.
 
 use super::log::{insert_attempts, LogRows};
-use super::{job_of, json, ms, HeldLanes, Postgres, CHANNEL, OURS, PRUNE_EVERY};
+use super::{job_of, json, ms, Postgres, CHANNEL, OURS, PRUNE_EVERY};
 use crate::delivery::job::Job;
-use crate::delivery::pace;
 use crate::delivery::queue::{
-    Claim, Claimed, Enqueued, Held, Lanes, Queue, QueueError, SetAside, Settle, Settled, Token,
+    Claim, Claimed, Enqueued, Queue, QueueError, SetAside, Settle, Settled, Token,
 };
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use postgres::types::ToSql;
 
 /// A worker not seen for a lease (`$1`: the lease in seconds) is gone: SQL over a column naming one.
-fn gone(column: &str) -> String {
+pub(super) fn gone(column: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM git_webhook.workers w WHERE w.name = {column}
          AND w.seen > now() - make_interval(secs => $1))"
@@ -344,59 +343,4 @@ fn make_room(
         waiting: after - evicted.len(),
         evicted,
     })
-}
-
-impl Lanes for Postgres {
-    /// One statement: the lanes free, ours, or held by a worker gone are taken, and a gone holder's
-    /// claims put back in the queue with them.
-    fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
-        self.db
-            .register()
-            .map_err(|e| super::failed("cannot register as a worker in")(e))?;
-        let lease = self.db.lease_secs();
-        let rows = self.run("cannot take endpoint lanes in", |c| {
-            c.query(
-                &format!(
-                    "WITH wanted AS (SELECT DISTINCT unnest($2::text[]) AS key),
-                     released AS (
-                       UPDATE git_webhook.jobs j SET claimed_by = NULL
-                       FROM git_webhook.lanes l
-                       WHERE l.key IN (SELECT key FROM wanted) AND l.holder IS NOT NULL
-                         AND l.holder <> $3 AND {} AND j.claimed_by = l.holder
-                       RETURNING 1)
-                     INSERT INTO git_webhook.lanes (key, holder) SELECT key, $3 FROM wanted
-                     ON CONFLICT (key) DO UPDATE SET holder = excluded.holder
-                     WHERE lanes.holder IS NULL OR lanes.holder = excluded.holder OR {}
-                     RETURNING key",
-                    gone("l.holder"),
-                    gone("lanes.holder")
-                ),
-                &[&lease, &keys, &self.db.name],
-            )
-        })?;
-        let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-        Ok(Held {
-            keys: held.iter().cloned().collect(),
-            guard: Box::new(HeldLanes {
-                db: Arc::clone(&self.db),
-                keys: held,
-            }),
-        })
-    }
-
-    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Result<Vec<u64>, QueueError> {
-        self.run("cannot pace in", |c| {
-            let row = c.query_opt("SELECT sent FROM git_webhook.lanes WHERE key = $1", &[&key])?;
-            let stored = row.map(|r| r.get::<_, Vec<i64>>(0)).unwrap_or_default();
-            let times = pace::window(stored.into_iter().map(super::unms), sent, window_ms);
-            if !sent.is_empty() {
-                let stored: Vec<i64> = times.iter().copied().map(ms).collect();
-                c.execute(
-                    "UPDATE git_webhook.lanes SET sent = $2 WHERE key = $1",
-                    &[&key, &stored],
-                )?;
-            }
-            Ok(times)
-        })
-    }
 }

@@ -6,9 +6,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::Spool;
-use crate::delivery::admin::{in_push_order, Counts, Finished};
+use crate::delivery::admin::{repos_of, requeued, Counts, Finished};
 use crate::delivery::files::{self, ctx, json_files};
-use crate::delivery::job::{Job, Outcome, Record};
+use crate::delivery::job::{Outcome, Record};
 use crate::delivery::queue::{Filter, Log, QueueError};
 
 /// The log is rotated (to `log.jsonl.1`) past this size.
@@ -70,45 +70,24 @@ impl Spool {
     /// Moves those of `found` that this spool holds back into its queue, due at `now_ms`, in push
     /// order; returns the repositories they are from.
     pub fn requeue(&self, found: &[Finished], now_ms: u64) -> Result<Vec<String>, QueueError> {
-        let mut repos = Vec::new();
-        for (i, f) in in_push_order(found).into_iter().enumerate() {
+        let mut moved = Vec::new();
+        for (f, job) in requeued(found, now_ms) {
             let dir = if f.dead { "dead" } else { "done" };
             let from = self.dir(dir).join(f.job.file_name());
             if !from.is_file() {
                 continue; // Another spool's.
             }
-            let job = Job {
-                // One millisecond apart, so that their file names keep this order.
-                created_ms: now_ms + i as u64,
-                next_ms: now_ms,
-                attempts: 0,
-                condition: None,
-                last_error: None,
-                ..f.job.clone()
-            };
             self.write_durably("queue", &[&job])?;
             ctx("cannot remove", &from, fs::remove_file(&from))?;
             self.append(&Record::of(&job, now_ms, Outcome::Requeued))?;
-            let repo = job.repo.as_ref().map(|r| r.display().to_string());
-            if let Some(repo) = repo.filter(|r| !repos.contains(r)) {
-                repos.push(repo);
-            }
+            moved.push(job);
         }
-        Ok(repos)
+        Ok(repos_of(&moved))
     }
 
     /// The lock a waiting background deliverer holds, so that one waits per spool.
     pub fn waiter_lock(&self) -> Result<File, QueueError> {
-        let path = self.root.join("deliver.lock");
-        ctx(
-            "cannot open lock file",
-            &path,
-            OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path),
-        )
+        files::lock_file(&self.root.join("deliver.lock"))
     }
 
     /// Whether jobs, or pushes to make jobs of, wait here.

@@ -5,9 +5,12 @@
 //! aside as `*.bad`, never read twice and never waited on.
 
 mod inspect;
+mod lanes;
+mod spools;
 mod tidy;
 
-use std::collections::HashSet;
+pub use spools::Spools;
+
 use std::fs::{self, File, OpenOptions};
 use std::hash::{Hash as _, Hasher as _};
 use std::os::unix::fs::MetadataExt as _;
@@ -16,9 +19,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::files::{self, ctx, fsync_dir, json_files, write_synced, Damage};
 use super::job::Job;
-use super::queue::{
-    Claim, Claimed, Enqueued, Held, Lanes, Queue, QueueError, Settle, Settled, Token,
-};
+use super::queue::{Claim, Claimed, Enqueued, Queue, QueueError, Settle, Settled, Token};
 use crate::config::Config;
 
 /// At most this many threads write one batch of jobs.
@@ -51,6 +52,26 @@ pub struct Spool {
     /// Names this process's claims (`<pid>-<random>`), unique even when process ids are reused.
     owner_name: String,
     owner: OnceLock<Result<Owner, Arc<std::io::Error>>>,
+}
+
+/// The latest creation time a job can have: the year 3000 (a later one is a damaged file).
+const LATEST_MS: u64 = 32_503_680_000_000;
+
+impl files::Versioned for Job {
+    const SCHEMA: u32 = super::job::SCHEMA;
+    const WHAT: &'static str = "job";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn check(&self) -> Result<(), String> {
+        if self.created_ms > LATEST_MS {
+            return Err(format!(
+                "its creation time {} is not a real time",
+                self.created_ms
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The spool directory of a repository: `[delivery] spool_dir`, relative to its git directory.
@@ -382,61 +403,6 @@ impl Queue for Spool {
         json_files(&self.dir("queue"))?.hash(&mut hasher);
         super::pushes::files(&self.root)?.hash(&mut hasher);
         Ok(hasher.finish())
-    }
-}
-
-impl Lanes for Spool {
-    fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
-        let mut held = HashSet::new();
-        let mut locks = Vec::new();
-        for key in keys {
-            let path = self
-                .dir("locks")
-                .join(format!("{:016x}.lock", crate::ids::stable_id(key)));
-            let file = ctx(
-                "cannot open the lane lock",
-                &path,
-                OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path),
-            )?;
-            match file.try_lock() {
-                Ok(()) => {
-                    held.insert(key.clone());
-                    locks.push(file);
-                }
-                Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(e)) => return ctx("cannot lock", &path, Err(e)),
-            }
-        }
-        Ok(Held {
-            keys: held,
-            guard: Box::new(locks),
-        })
-    }
-
-    fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Result<Vec<u64>, QueueError> {
-        let path = self
-            .dir("locks")
-            .join(format!("{:016x}.sent", crate::ids::stable_id(key)));
-        let stored = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return ctx("cannot read", &path, Err(e)),
-        };
-        let times = super::pace::window(
-            stored.split_whitespace().filter_map(|t| t.parse().ok()),
-            sent,
-            window_ms,
-        );
-        if !sent.is_empty() {
-            let text: String = times.iter().map(|t| format!("{t}\n")).collect();
-            // Pacing is a courtesy to the receiver: a failed write only means less of it.
-            let _ = fs::write(&path, text);
-        }
-        Ok(times)
     }
 }
 

@@ -99,6 +99,21 @@ impl Server {
         }
     }
 
+    /// Pushes `refspec` from `work` into the bare repository without running the hook (the hook is
+    /// then run by hand).
+    pub fn receive(&self, work: &Work, refspec: &str) {
+        git(
+            &work.dir,
+            &[
+                "push",
+                "-q",
+                "--no-verify",
+                &self.bare.to_string_lossy(),
+                refspec,
+            ],
+        );
+    }
+
     /// `git rev-list` in the bare repository: the oracle for commit selection.
     pub fn rev_list(&self, args: &[&str]) -> Vec<String> {
         let mut full = vec!["rev-list"];
