@@ -9,7 +9,7 @@ use crate::cli::RepoArgs;
 use crate::clock::Clock;
 use crate::delivery::admin::{Admin as _, Counts};
 use crate::delivery::intake;
-use crate::delivery::local::Local;
+use crate::delivery::local::{move_jobs, Local};
 use crate::delivery::metrics::{self, Gauges, Metered, Metrics};
 use crate::delivery::postgres::Postgres;
 use crate::delivery::queue::{Filter, Queue, QueueError};
@@ -64,9 +64,10 @@ pub(super) fn round_once(found: &Repository, ctx: &mut Context<'_>) -> Result<()
     let ref_moved = found.ref_moved();
     let round = || local.round(&ref_moved, false, None);
     let counts = || spool_counts(&local);
+    let mark = || local.mark();
     let w = Worker {
         round: &round,
-        queue: &local.primary,
+        mark: &mark,
         clock: ctx.clock,
     };
     worker::deliver(w, Run::Once, &counts, ctx.out);
@@ -108,11 +109,18 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
             return shared::hand_over(&local, &connect, config.delivery.max_age)
                 .map_err(CommandError::user);
         }
-        // One round over this repository's jobs there (its recorded pushes made into jobs there first).
+        // One round over this repository's jobs there: its recorded pushes made into jobs there,
+        // and the jobs its spools kept while the database was down moved there, first.
         let queue = connect(db).map_err(CommandError::user)?;
         let round = || {
             let mut summary = Summary::default();
             let _ = local.intake(&queue, &mut |n| summary.notices.push(n));
+            let fallback = local.fallback();
+            for spool in std::iter::once(&local.primary).chain(fallback.as_ref()) {
+                if let Err(e) = move_jobs(spool, &queue) {
+                    summary.notices.push(Notice::QueueProblem(chain(&e)));
+                }
+            }
             summary.add(
                 Pass {
                     queue: &queue,
@@ -131,9 +139,10 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
             let rows = queue.counts(&Filter::default())?;
             Ok(rows.into_iter().next().map(|(_, c)| c).unwrap_or_default())
         };
+        let mark = || queue.mark();
         let w = Worker {
             round: &round,
-            queue: &queue,
+            mark: &mark,
             clock,
         };
         worker::deliver(w, Run::Once, &counts, ctx.out);
@@ -142,21 +151,26 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
     if how.background {
         let lock = local.primary.waiter_lock().map_err(CommandError::user)?;
         let round = || local.round(&ref_moved, how.now, None);
+        let mark = || local.mark();
         let w = Worker {
             round: &round,
-            queue: &local.primary,
+            mark: &mark,
             clock,
         };
         worker::background(w, &config.delivery, &lock);
         return Ok(());
     }
-    let root = local.primary.root().to_path_buf();
+    let mut roots = vec![local.primary.root().to_path_buf(), local.fallback.clone()];
+    roots.dedup();
     let label = found.git_dir.display().to_string();
     let unique = clock.uuid().simple().to_string();
     let gauges: Gauges = Box::new(move || {
-        let spool = crate::delivery::spool::Spool::open(&root, &unique)?;
+        let spools = roots
+            .iter()
+            .filter_map(|root| crate::delivery::spool::Spool::existing(root, &unique))
+            .collect();
         Spools {
-            spools: vec![(label.clone(), vec![spool])],
+            spools: vec![(label.clone(), spools)],
         }
         .counts(&Filter::default())
     });
@@ -167,9 +181,10 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
     };
     let round = || local.round(&ref_moved, how.now, metrics.as_ref());
     let counts = || spool_counts(&local);
+    let mark = || local.mark();
     let w = Worker {
         round: &round,
-        queue: &local.primary,
+        mark: &mark,
         clock,
     };
     let run = if how.watch { Run::Watch } else { Run::Once };

@@ -10,7 +10,7 @@ use super::job::Job;
 use super::limits::Limits;
 use super::metrics::{Metered, Metrics};
 use super::pass::{Pass, RefMoved};
-use super::queue::{QueueError, Settle, Settled, Store};
+use super::queue::{Queue as _, QueueError, Settle, Settled, Store};
 use super::spool::{self, Spool};
 use super::summary::Summary;
 use crate::clock::Clock;
@@ -55,7 +55,8 @@ pub fn move_jobs(from: &Spool, into: &dyn Store) -> Result<usize, QueueError> {
 }
 
 impl<'a> Local<'a> {
-    /// The spools of the repository at `git_dir` (canonical path `repo`).
+    /// The spools of the repository at `git_dir` (canonical path `repo`). When its own cannot be
+    /// opened (a read-only disk) but a fallback was made, the fallback serves alone.
     pub fn open(
         git_dir: &Path,
         repo: &'a Path,
@@ -63,9 +64,14 @@ impl<'a> Local<'a> {
         events: &'a dyn Events,
     ) -> Result<Local<'a>, QueueError> {
         let unique = clock.uuid().simple().to_string();
+        let fallback = spool::fallback_for(repo, &env.temp_dir);
+        let primary = match Spool::open(&spool::path_for(config, git_dir), &unique) {
+            Ok(spool) => spool,
+            Err(e) => Spool::existing(&fallback, &unique).ok_or(e)?,
+        };
         Ok(Local {
-            primary: Spool::open(&spool::path_for(config, git_dir), &unique)?,
-            fallback: spool::fallback_for(repo, &env.temp_dir),
+            primary,
+            fallback,
             repo,
             config,
             clock,
@@ -73,9 +79,18 @@ impl<'a> Local<'a> {
         })
     }
 
-    /// The fallback spool, when one was made.
+    /// The fallback spool, when one was made (and the repository's own spool serves too).
     pub fn fallback(&self) -> Option<Spool> {
+        if self.primary.root() == self.fallback {
+            return None;
+        }
         Spool::existing(&self.fallback, &self.clock.uuid().simple().to_string())
+    }
+
+    /// What changes when jobs, or pushes to make jobs of, are added to either spool.
+    pub fn mark(&self) -> Result<u64, QueueError> {
+        let fallback = self.fallback().map(|f| f.mark()).transpose()?;
+        Ok(self.primary.mark()? ^ fallback.unwrap_or(0).rotate_left(1))
     }
 
     fn limits(&self) -> Limits<'a> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::admin::Counts;
 use super::backoff::Backoff;
-use super::queue::{Queue, QueueError};
+use super::queue::QueueError;
 use super::summary::Summary;
 use crate::clock::Clock;
 use crate::config::Delivery;
@@ -19,11 +19,12 @@ pub const YIELD_TO_PUSH: Duration = Duration::from_millis(20);
 /// How often a watching or background deliverer looks for new or due jobs.
 pub const POLL: Duration = Duration::from_millis(250);
 
-/// A deliverer: its round, and the queue whose mark tells when jobs were added.
+/// A deliverer: its round, and what tells it that jobs were added (see
+/// [`super::queue::Queue::mark`]).
 #[derive(Clone, Copy)]
 pub struct Worker<'a> {
     pub round: &'a dyn Fn() -> Summary,
-    pub queue: &'a dyn Queue,
+    pub mark: &'a dyn Fn() -> Result<u64, QueueError>,
     pub clock: &'a Clock,
 }
 
@@ -47,7 +48,7 @@ pub fn deliver(
 ) {
     let mut backoff = Backoff::default();
     loop {
-        let mark = w.queue.mark().ok();
+        let mark = (w.mark)().ok();
         let summary = (w.round)();
         for n in &summary.notices {
             let _ = writeln!(out, "{n}");
@@ -81,7 +82,7 @@ fn wait_for_work(w: Worker<'_>, mark: Option<u64>, summary: &Summary, until: Opt
     loop {
         std::thread::sleep(POLL);
         let due = summary.next_due_ms.is_some_and(|d| d <= w.clock.now_ms());
-        let moved = mark.is_none() || w.queue.mark().ok() != mark;
+        let moved = mark.is_none() || (w.mark)().ok() != mark;
         if due || moved || until.is_some_and(|u| Instant::now() >= u) {
             return;
         }
@@ -117,7 +118,7 @@ pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File) {
         } else {
             backoff.reset();
         }
-        let mark = w.queue.mark().ok();
+        let mark = (w.mark)().ok();
         wait_for_work(w, mark, &summary, Some(deadline));
         summary = (w.round)();
     }

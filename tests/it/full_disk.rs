@@ -163,3 +163,59 @@ fn a_hook_that_can_write_nothing_sends_from_memory() {
     assert!(!said.contains("lost"), "{said}");
     expect_requests(&receiver, 1);
 }
+
+#[test]
+fn a_watching_worker_sends_what_waits_in_the_fallback_while_the_disk_stays_full() {
+    let receiver = Receiver::start().expect("receiver");
+    let probe = tempfile::tempdir().expect("tempdir");
+    let Some(disk) = Tmpfs::mount(&probe.path().join("disk")) else {
+        return;
+    };
+    let server = Server::new(&config(
+        &receiver.url("/hook"),
+        "queue",
+        &disk.0.join("spool"),
+    ));
+    let work = server.clone_work();
+    work.commit("first");
+    let tmp = probe.path().to_string_lossy().into_owned();
+    work.push_env(&["origin", "HEAD:main"], &[("TMPDIR", &tmp)]);
+    let mut watching = hermetic(std::process::Command::new(bin()), &server.bare)
+        .args(["deliver", "--watch"])
+        .env("GIT_DIR", ".")
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("worker");
+    receiver.wait_for(1, Duration::from_secs(20));
+    // The worker is idle, waiting for jobs, when the disk fills and pushes go to the fallback.
+    std::thread::sleep(Duration::from_secs(1));
+    disk.fill();
+    push_each(&work, 3, probe.path());
+    let got = receiver.wait_for(4, Duration::from_secs(20));
+    let _ = watching.kill();
+    let _ = watching.wait();
+    assert_eq!(got.len(), 4, "sent from the fallback, the disk still full");
+}
+
+#[test]
+fn a_spool_that_cannot_even_be_made_falls_back_and_is_delivered_from_there() {
+    let receiver = Receiver::start().expect("receiver");
+    let probe = tempfile::tempdir().expect("tempdir");
+    let server = Server::new(&format!(
+        "[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    // Where the spool should be, a file: no spool can be made there.
+    std::fs::write(server.bare.join("webhook"), "not a directory").expect("file");
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let said = work.push_env(
+        &["origin", "main"],
+        &[("TMPDIR", &probe.path().to_string_lossy())],
+    );
+    assert!(said.contains("instead, and are delivered from there"), "{said}");
+    // The background deliverer the push started sends it from the fallback.
+    expect_requests(&receiver, 1);
+}
