@@ -215,7 +215,10 @@ fn a_spool_that_cannot_even_be_made_falls_back_and_is_delivered_from_there() {
         &["origin", "main"],
         &[("TMPDIR", &probe.path().to_string_lossy())],
     );
-    assert!(said.contains("instead, and are delivered from there"), "{said}");
+    assert!(
+        said.contains("instead, and are delivered from there"),
+        "{said}"
+    );
     // The background deliverer the push started sends it from the fallback.
     expect_requests(&receiver, 1);
 }

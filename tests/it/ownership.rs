@@ -20,6 +20,11 @@ fn give_away(dir: &std::path::Path) -> bool {
             .status()
             .is_ok_and(|s| s.success());
     if !given {
+        assert!(
+            std::env::var_os(crate::support::REQUIRE_ROOT).is_none(),
+            "cannot give a repository away, and {} is set",
+            crate::support::REQUIRE_ROOT
+        );
         eprintln!("skipped: giving a repository to another user needs root");
     }
     given

@@ -1,4 +1,4 @@
-//! [`Queue`] and [`Lanes`] on the database: every method one or two statements.
+//! [`Queue`] on the database: every method one or two statements (its lanes are in `lanes.rs`).
 
 use super::log::{insert_attempts, LogRows};
 use super::{job_of, json, ms, Postgres, CHANNEL, OURS, PRUNE_EVERY};

@@ -15,6 +15,10 @@ use serde_json::Value;
 
 pub const ZERO: &str = "0000000000000000000000000000000000000000";
 
+/// Set (by `.ci/run`), the tests that need root (a tmpfs to fill, a repository given to another
+/// user) fail where they cannot run instead of being skipped.
+pub const REQUIRE_ROOT: &str = "GIT_WEBHOOK_REQUIRE_ROOT";
+
 /// The binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_git-webhook"))
