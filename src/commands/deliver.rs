@@ -76,9 +76,9 @@ pub(super) fn round_once(found: &Repository, ctx: &mut Context<'_>) -> Result<()
 
 /// How many jobs wait in a repository's spools.
 fn spool_counts(local: &Local<'_>) -> Result<Counts, QueueError> {
-    let mut c = local.primary.counts()?;
-    if let Some(f) = local.fallback() {
-        c.add(&f.counts()?);
+    let mut c = Counts::default();
+    for spool in local.spools() {
+        c.add(&spool.counts()?);
     }
     Ok(c)
 }
@@ -115,8 +115,7 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
         let round = || {
             let mut summary = Summary::default();
             let _ = local.intake(&queue, &mut |n| summary.notices.push(n));
-            let fallback = local.fallback();
-            for spool in std::iter::once(&local.primary).chain(fallback.as_ref()) {
+            for spool in local.spools() {
                 if let Err(e) = move_jobs(spool, &queue) {
                     summary.notices.push(Notice::QueueProblem(chain(&e)));
                 }

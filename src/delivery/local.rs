@@ -4,6 +4,7 @@
 //! what waits in the fallback home once the spool takes it again, and sends.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::intake::{self, Events};
 use super::job::Job;
@@ -24,6 +25,8 @@ pub struct Local<'a> {
     pub primary: Spool,
     /// Where its fallback is, if it is ever made.
     pub fallback: PathBuf,
+    /// The fallback spool, once there is one.
+    made: OnceLock<Spool>,
     /// The repository's canonical path.
     pub repo: &'a Path,
     pub config: &'a Config,
@@ -72,6 +75,7 @@ impl<'a> Local<'a> {
         Ok(Local {
             primary,
             fallback,
+            made: OnceLock::new(),
             repo,
             config,
             clock,
@@ -80,11 +84,20 @@ impl<'a> Local<'a> {
     }
 
     /// The fallback spool, when one was made (and the repository's own spool serves too).
-    pub fn fallback(&self) -> Option<Spool> {
+    pub fn fallback(&self) -> Option<&Spool> {
+        if let Some(made) = self.made.get() {
+            return Some(made);
+        }
         if self.primary.root() == self.fallback {
             return None;
         }
-        Spool::existing(&self.fallback, &self.clock.uuid().simple().to_string())
+        let spool = Spool::existing(&self.fallback, &self.clock.uuid().simple().to_string())?;
+        Some(self.made.get_or_init(|| spool))
+    }
+
+    /// The repository's spool, and its fallback when there is one.
+    pub fn spools(&self) -> impl Iterator<Item = &Spool> {
+        std::iter::once(&self.primary).chain(self.fallback())
     }
 
     /// What changes when jobs, or pushes to make jobs of, are added to either spool.
@@ -106,9 +119,8 @@ impl<'a> Local<'a> {
         let make = |push: &super::pushes::RecordedPush, say: &mut dyn FnMut(Notice)| {
             intake::jobs(push, self.events, &self.config.endpoints, false, say)
         };
-        let fallback = self.fallback();
         let mut first = Ok(());
-        for from in std::iter::once(&self.primary).chain(fallback.as_ref()) {
+        for from in self.spools() {
             let taken = intake::take(from, self.repo, into, &self.limits(), &make, say);
             if first.is_ok() {
                 first = taken;
@@ -155,14 +167,14 @@ impl<'a> Local<'a> {
             .run()
         };
         let mut stranded = false;
-        if let Some(fallback) = &fallback {
+        if let Some(fallback) = fallback {
             if let Err(e) = move_jobs(fallback, &self.primary) {
                 stranded = true;
                 summary.trouble(&e);
             }
         }
         summary.add(pass(&self.primary));
-        if let (Some(fallback), true) = (&fallback, stranded) {
+        if let (Some(fallback), true) = (fallback, stranded) {
             summary.add(pass(fallback));
         }
         summary

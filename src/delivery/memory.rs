@@ -1,6 +1,6 @@
 //! The queue of last resort: jobs kept in this process's memory, for a hook that could write them
 //! nowhere (every spool's disk full, the database down). It sends them before the hook exits; what
-//! fails then cannot be kept for a retry, and is said to be lost.
+//! fails then (to be retried, or dead) cannot be kept, and is said to be lost.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -14,13 +14,15 @@ use super::queue::{
 #[derive(Debug, Default)]
 pub struct Memory {
     waiting: Mutex<Vec<Job>>,
+    dead: Mutex<Vec<Job>>,
     log: Mutex<Vec<Record>>,
 }
 
 impl Memory {
-    /// The jobs still waiting (those that failed and would be retried).
-    pub fn left(&self) -> Vec<Job> {
-        self.waiting.lock().map(|w| w.clone()).unwrap_or_default()
+    /// The jobs that failed: those that would be retried, and the dead letters, which nothing keeps.
+    pub fn failed(&self) -> usize {
+        let count = |m: &Mutex<Vec<Job>>| m.lock().map(|w| w.len()).unwrap_or_default();
+        count(&self.waiting) + count(&self.dead)
     }
 }
 
@@ -67,8 +69,12 @@ impl Queue for Memory {
             if let Some(r) = &d.record {
                 self.append(r)?;
             }
-            if d.how == Settle::Retry {
-                self.enqueue(std::slice::from_ref(&d.claim.job), None)?;
+            match d.how {
+                Settle::Retry => {
+                    self.enqueue(std::slice::from_ref(&d.claim.job), None)?;
+                }
+                Settle::Dead => self.dead.lock().map_err(poisoned)?.push(d.claim.job),
+                Settle::Delivered | Settle::Forget => {}
             }
         }
         Ok(())

@@ -79,10 +79,8 @@ pub fn hand_over(
         match connect() {
             Ok(db) => {
                 let _ = local.intake(&db, &mut drop);
-                let fallback = local.fallback();
-                let spools = std::iter::once(&local.primary).chain(fallback.as_ref());
                 let mut home = true;
-                for spool in spools {
+                for spool in local.spools() {
                     home &= move_jobs(spool, &db).is_ok() && spool.is_empty().unwrap_or(false);
                 }
                 if home {

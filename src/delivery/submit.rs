@@ -174,9 +174,9 @@ fn send_unqueued(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
         .notices
         .into_iter()
         .for_each(&mut *say);
-    let left = memory.left().len();
-    if left > 0 {
-        say(Notice::Lost { count: left });
+    let failed = memory.failed();
+    if failed > 0 {
+        say(Notice::Lost { count: failed });
     }
 }
 
