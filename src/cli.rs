@@ -137,6 +137,10 @@ pub enum Command {
         /// Serve Prometheus metrics over HTTP on this address while watching, e.g. 127.0.0.1:9464
         #[arg(long, value_name = "ADDR", requires = "watch")]
         metrics: Option<std::net::SocketAddr>,
+        /// With --watch: one worker for every repository below DIR (each with its own
+        /// configuration and file spool; new ones are picked up), to which hooks leave their pushes
+        #[arg(long, value_name = "DIR", requires = "watch")]
+        all: Option<PathBuf>,
     },
 
     /// Count the queued, retrying, in-flight and dead webhooks (by repository, with a database queue

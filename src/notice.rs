@@ -51,6 +51,8 @@ pub enum Notice {
     DryRun { requests: usize },
     /// A push's webhooks are queued.
     Queued { count: usize, mode: Mode },
+    /// A push's webhooks are queued for the worker that serves every repository below `dir`.
+    QueuedForWorker { count: usize, dir: PathBuf },
     /// A push's webhooks are in the shared database queue, for its workers.
     QueuedShared { count: usize, location: String },
     /// The database queue cannot be reached: the webhooks wait in the repository's spool.
@@ -138,6 +140,11 @@ impl fmt::Display for Notice {
                     "{p}: {count} webhook(s) queued, sending in the background (`git webhook status`)"
                 ),
             },
+            Notice::QueuedForWorker { count, dir } => write!(
+                f,
+                "{p}: {count} webhook(s) queued for the worker serving {} (`git webhook status`)",
+                dir.display()
+            ),
             Notice::QueuedShared { count, location } => write!(
                 f,
                 "{p}: {count} webhook(s) queued in {location} for its workers (`git webhook status`)"

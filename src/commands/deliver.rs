@@ -1,7 +1,6 @@
-//! `deliver`: one round over the repository's queue, a `--watch` worker (with a database queue: for
-//! every repository), or the background deliverer the hook starts.
-
-use std::path::Path;
+//! `deliver`: one round over the repository's queue, a `--watch` worker (with a database queue, or
+//! `--all DIR`: for every repository, see [`super::worker`]), or the background deliverer the hook
+//! starts.
 
 use super::queue::{scope, Scope};
 use super::{Context, Repository};
@@ -10,13 +9,13 @@ use crate::clock::Clock;
 use crate::delivery::admin::{Admin as _, Counts};
 use crate::delivery::intake;
 use crate::delivery::local::{move_jobs, Local};
-use crate::delivery::metrics::{self, Gauges, Metered, Metrics};
-use crate::delivery::postgres::Postgres;
+use crate::delivery::metrics::{self, Gauges, Metrics};
 use crate::delivery::queue::{Filter, Queue, QueueError};
+use crate::delivery::shared;
 use crate::delivery::spool::Spools;
 use crate::delivery::summary::Summary;
 use crate::delivery::worker::{self, Run, Worker};
-use crate::delivery::{shared, Pass};
+use crate::delivery::Pass;
 use crate::env::HookEnv;
 use crate::error::{chain, CommandError};
 use crate::notice::Notice;
@@ -29,7 +28,7 @@ pub struct How {
     pub metrics: Option<std::net::SocketAddr>,
 }
 
-fn start_metrics(how: &How, gauges: Gauges) -> Result<Option<Metrics>, CommandError> {
+pub(super) fn start_metrics(how: &How, gauges: Gauges) -> Result<Option<Metrics>, CommandError> {
     how.metrics
         .map(|addr| {
             metrics::serve(addr, gauges).map_err(|e| {
@@ -90,7 +89,7 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
     if let (Some(db), true) = (&database, how.watch) {
         let max_parallel = scope.config().delivery.max_parallel;
         let queue = shared::open_patiently(db, ctx.env, ctx.clock, ctx.out);
-        return serve(at, &queue, &how, max_parallel, ctx);
+        return super::worker::serve_database(at, &queue, &how, max_parallel, ctx);
     }
     let Scope::Repo(found) = scope else {
         return Err(CommandError::user("no repository to deliver for")
@@ -188,66 +187,5 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
     };
     let run = if how.watch { Run::Watch } else { Run::Once };
     worker::deliver(w, run, &counts, ctx.out);
-    Ok(())
-}
-
-/// The server-wide worker: every repository's jobs, each sent with that repository's own
-/// configuration (or `--config`'s), from any host that can read the repository; `max_parallel`
-/// (the server-wide configuration's) requests at once in all.
-fn serve(
-    at: &RepoArgs,
-    queue: &Postgres,
-    how: &How,
-    max_parallel: usize,
-    ctx: &mut Context<'_>,
-) -> Result<(), CommandError> {
-    let scrape = queue.clone();
-    let gauges: Gauges = Box::new(move || scrape.counts_by_repo(&Filter::default()));
-    let metrics = start_metrics(how, gauges)?;
-    let (env, clock) = (ctx.env, ctx.clock);
-    // A repository this host cannot read is said once.
-    let said = std::sync::Mutex::new(std::collections::HashSet::new());
-    let pass = |git_dir: &Path, scoped: &Postgres| -> Option<Summary> {
-        let found = match Repository::at(git_dir, at.config.as_deref(), env) {
-            Ok(found) => found,
-            Err(e) => {
-                let first = said
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(git_dir.to_path_buf());
-                return first.then(|| Summary {
-                    notices: vec![Notice::RepositoryUnusable(format!(
-                        "{}: {}; its webhooks wait for a worker that can read it",
-                        git_dir.display(),
-                        chain(&e)
-                    ))],
-                    ..Summary::default()
-                });
-            }
-        };
-        let metered;
-        let queue: &dyn Queue = match &metrics {
-            Some(m) => {
-                metered = Metered {
-                    inner: scoped,
-                    metrics: m,
-                };
-                &metered
-            }
-            None => scoped,
-        };
-        let ref_moved = found.ref_moved();
-        let pass = Pass {
-            queue,
-            lanes: scoped,
-            config: found.config(),
-            repo: git_dir,
-            ref_moved: &ref_moved,
-            clock,
-            ignore_schedule: how.now,
-        };
-        Some(pass.run())
-    };
-    shared::serve(queue, &pass, max_parallel, clock, ctx.out);
     Ok(())
 }

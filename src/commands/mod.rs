@@ -10,6 +10,7 @@ mod queue;
 mod redeliver;
 mod status;
 mod test;
+mod worker;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -148,16 +149,19 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             watch,
             background,
             metrics,
-        } => deliver::run(
-            &at,
-            deliver::How {
+            all,
+        } => {
+            let how = deliver::How {
                 now,
                 watch,
                 background,
                 metrics,
-            },
-            ctx,
-        ),
+            };
+            match all {
+                Some(dir) => worker::serve_all(&dir, &at, &how, ctx),
+                None => deliver::run(&at, how, ctx),
+            }
+        }
         Command::Status { at, select, state } => {
             status::status(&at, &select, state.as_deref(), ctx)
         }

@@ -28,10 +28,12 @@ pub mod redact;
 pub mod request;
 pub mod retry;
 mod send;
+pub mod serve;
 pub mod shared;
 pub mod spool;
 pub mod submit;
 pub mod summary;
+pub mod tree;
 pub mod worker;
 
 pub use job::{Outcome, Record};

@@ -17,6 +17,7 @@ use super::pushes::RecordedPush;
 use super::queue::{Queue as _, QueueError, Store};
 use super::shared;
 use super::spool::{self, Spool};
+use super::tree;
 use crate::clock::Clock;
 use crate::config::{Config, Database, Mode};
 use crate::env::HookEnv;
@@ -86,11 +87,14 @@ pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
         s.config.delivery.mode
     };
     match mode {
-        Mode::Queue => say(Notice::Queued { count, mode }),
+        Mode::Queue => match tree::tell(s.repo) {
+            Some(dir) => say(Notice::QueuedForWorker { count, dir }),
+            None => say(Notice::Queued { count, mode }),
+        },
         Mode::Async => {
-            background(s, say);
+            let worker = background(s, say);
             if !shared {
-                say(Notice::Queued { count, mode });
+                say(queued(count, mode, worker));
             }
         }
         Mode::Sync => {
@@ -99,6 +103,14 @@ pub fn submit(jobs: Vec<Job>, s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
                 background(s, say);
             }
         }
+    }
+}
+
+/// What the pusher is told of queued webhooks: who sends them.
+fn queued(count: usize, mode: Mode, worker: Option<PathBuf>) -> Notice {
+    match worker {
+        Some(dir) => Notice::QueuedForWorker { count, dir },
+        None => Notice::Queued { count, mode },
     }
 }
 
@@ -198,19 +210,21 @@ pub fn record(
             place: root.to_path_buf(),
         });
     }
-    background(s, say);
-    say(Notice::Queued {
-        count,
-        mode: s.config.delivery.mode,
-    });
+    let worker = background(s, say);
+    say(queued(count, s.config.delivery.mode, worker));
     Ok(())
 }
 
-/// Starts the background deliverer, saying so if it cannot be.
-fn background(s: &Submit<'_>, say: &mut dyn FnMut(Notice)) {
+/// Leaves the push to the worker serving a directory above the repository, when one listens
+/// (returns that directory), else starts the background deliverer, saying so if it cannot be.
+fn background(s: &Submit<'_>, say: &mut dyn FnMut(Notice)) -> Option<PathBuf> {
+    if let Some(dir) = tree::tell(s.repo) {
+        return Some(dir);
+    }
     if let Err(e) = spawn_background(s) {
         say(Notice::NoBackground(e.to_string()));
     }
+    None
 }
 
 /// Starts `git-webhook deliver --background` detached: its own process group, no stdio (so git does

@@ -20,6 +20,7 @@ mod remote;
 mod robustness;
 mod selection;
 mod server;
+mod server_worker;
 mod shared_queue;
 
 /// Every file in tests/it/ (and in its module folders) is declared as a module, so none silently
