@@ -31,8 +31,8 @@ endpoint's secret the way that forge does (see the list below):
 Run `git-webhook demo` to watch it work against a throw-away repository.";
 
 const AFTER_HELP: &str = "\
-Formats, and how each carries the endpoint's secret:
-{table}
+How each format carries the endpoint's secret: `git-webhook formats` (also in the manual).
+
 Environment:
   GIT_WEBHOOK_CONFIG         configuration file to use (like --config)
   GIT_WEBHOOK_GLOBAL_CONFIG  server-wide file (default /etc/git-webhook/config.toml)
@@ -72,7 +72,8 @@ pub fn command() -> clap::Command {
         .collect();
     Cli::command()
         .long_about(LONG_ABOUT.replace("{formats}", &ids.join(", ")))
-        .after_help(AFTER_HELP.replace("{table}", &format::table("  ")))
+        .after_help(AFTER_HELP)
+        .mut_subcommand("formats", |f| f.after_help(format::table("  ")))
 }
 
 /// Parses an argument list (`argv[0]` included).
@@ -195,7 +196,7 @@ pub enum Command {
     Install(InstallArgs),
 
     /// Remove the hook that `install` put in place (and restore a chained previous hook)
-    Uninstall(InstallArgs),
+    Uninstall(UninstallArgs),
 
     /// Send a sample push (the newest three commits of a branch) to the endpoints now, and show the answers
     Test {
@@ -216,8 +217,16 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
-    /// Print the manual page (roff), e.g. `git-webhook man > /usr/local/share/man/man1/git-webhook.1`
-    Man,
+    /// Print the manual page (roff), e.g. `git-webhook man | man -l -`; with --dir, write it and one
+    /// page per command there, e.g. `git-webhook man --dir /usr/local/share/man/man1`
+    Man {
+        /// Write every page (git-webhook.1, git-webhook-deliver.1, ...) into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+
+    /// List the formats: the header that names the event, and how each carries the endpoint's secret
+    Formats,
 
     /// Print a shell completion script, e.g. `git-webhook completions bash > /etc/bash_completion.d/git-webhook`
     Completions {
@@ -266,6 +275,9 @@ pub enum QueueCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
+    /// Print the example configuration: every key, commented, with its default (what
+    /// config.example.toml holds), e.g. `git-webhook config example > /etc/git-webhook/config.toml`
+    Example,
     /// Print every key of the effective configuration with its value and where it came from (a file and
     /// line, a git config key, or the default), secrets redacted, and every problem; exit status 1 when
     /// there is a problem
@@ -273,6 +285,24 @@ pub enum ConfigCommand {
         #[command(flatten)]
         at: RepoArgs,
     },
+}
+
+/// Where to remove the hook from.
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// Repositories (bare, or work trees) to remove the hook from
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<PathBuf>,
+    /// Every repository below this directory (e.g. /srv/git)
+    #[arg(long, value_name = "DIR")]
+    pub all: Option<PathBuf>,
+    /// A directory that `core.hooksPath` points at, instead of repositories' own hooks
+    #[arg(long, value_name = "DIR")]
+    pub hooks_path: Option<PathBuf>,
+    /// Which hook to remove: only a hook that is this program (or the dispatcher `install --chain`
+    /// made) is removed, and a hook it had moved aside is put back
+    #[arg(long, value_name = "HOOK", default_value = "post-receive", value_parser = ["post-receive", "update"])]
+    pub hook: String,
 }
 
 /// Where to install the hook.

@@ -90,6 +90,8 @@ pub enum Notice {
         why: String,
         to: Option<String>,
     },
+    /// `test` takes its sample from another branch than the default, which does not exist.
+    SampleBranch { head: String, used: String },
     /// A repository a command over many cannot look into (the reason), left out.
     LeftOut(String),
 }
@@ -190,6 +192,10 @@ impl fmt::Display for Notice {
             Notice::QueueProblem(e) => write!(f, "{p}: warning: {e}"),
             Notice::NotRecorded(e) => write!(f, "{p}: warning: cannot record the push: {e}"),
             Notice::LeftOut(e) => write!(f, "{p}: warning: {e}; left out"),
+            Notice::SampleBranch { head, used } => write!(
+                f,
+                "{p}: {head} (the default branch) has no commits yet; the sample comes from {used}"
+            ),
             Notice::SetAside { place, why, to } => match to {
                 Some(to) => write!(f, "{p}: warning: {place}: {why}; set aside as {to}"),
                 None => write!(f, "{p}: warning: {place}: {why}; left alone"),

@@ -224,12 +224,10 @@ fn uninstall_one(dir: &Path, t: &Targets, exe: &Path) -> Result<(Done, String), 
 }
 
 /// `install` / `uninstall`: exit status 1 when anything was skipped or failed.
-pub fn run(
+pub fn install(
     args: &crate::cli::InstallArgs,
-    remove: bool,
     ctx: &mut super::Context<'_>,
 ) -> Result<(), crate::error::CommandError> {
-    use crate::error::CommandError;
     let targets = Targets {
         repos: args.repos.clone(),
         all: args.all.clone(),
@@ -237,12 +235,36 @@ pub fn run(
         hook: args.hook.clone(),
         chain: args.chain,
     };
+    run(&targets, false, ctx)
+}
+
+/// `uninstall`: exit status 1 when anything failed.
+pub fn uninstall(
+    args: &crate::cli::UninstallArgs,
+    ctx: &mut super::Context<'_>,
+) -> Result<(), crate::error::CommandError> {
+    let targets = Targets {
+        repos: args.repos.clone(),
+        all: args.all.clone(),
+        hooks_path: args.hooks_path.clone(),
+        hook: args.hook.clone(),
+        chain: false,
+    };
+    run(&targets, true, ctx)
+}
+
+fn run(
+    targets: &Targets,
+    remove: bool,
+    ctx: &mut super::Context<'_>,
+) -> Result<(), crate::error::CommandError> {
+    use crate::error::CommandError;
     let exe = ctx
         .env
         .exe
         .as_deref()
         .ok_or_else(|| CommandError::user("cannot find this program's own path"))?;
-    match install_all(&targets, remove, exe, ctx.out) {
+    match install_all(targets, remove, exe, ctx.out) {
         Ok(true) => Ok(()),
         Ok(false) => Err(CommandError::said()),
         Err(e) => Err(CommandError::user(e)),

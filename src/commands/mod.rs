@@ -6,6 +6,7 @@ mod deliver;
 mod demo;
 mod hook;
 mod install;
+mod man;
 mod queue;
 mod redeliver;
 mod status;
@@ -178,8 +179,8 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             state,
         } => redeliver::redeliver(&at, &select, &ids, state.as_deref(), ctx),
         Command::Queue(QueueCommand::Migrate { at }) => queue::migrate(&at, ctx),
-        Command::Install(args) => install::run(&args, false, ctx),
-        Command::Uninstall(args) => install::run(&args, true, ctx),
+        Command::Install(args) => install::install(&args, ctx),
+        Command::Uninstall(args) => install::uninstall(&args, ctx),
         Command::Test {
             at,
             refname,
@@ -187,12 +188,17 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             dry_run,
         } => test::run(&at, refname.as_deref(), endpoint, dry_run, ctx),
         Command::Config(ConfigCommand::Check { at }) => config_check::run(&at, ctx),
-        Command::Man => {
-            let _ = clap_mangen::Man::new(crate::cli::command()).render(ctx.out);
+        Command::Config(ConfigCommand::Example) => {
+            let _ = ctx.out.write_all(config::EXAMPLE.as_bytes());
+            Ok(())
+        }
+        Command::Man { dir } => man::run(dir.as_deref(), ctx),
+        Command::Formats => {
+            let _ = write!(ctx.out, "{}", man::formats_text());
             Ok(())
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut crate::cli::command(), "git-webhook", ctx.out);
+            man::completions(shell, ctx.out);
             Ok(())
         }
         Command::Demo { format } => demo::run(ctx.out, ctx.env, &format)

@@ -18,7 +18,9 @@ pub fn redeliver(
 ) -> Result<(), CommandError> {
     let (mut view, _) = open_view(at, select, parse_state(state), ctx)?;
     view.filter.ids = ids.to_vec();
-    let admin = view.admin?;
+    let admin = view.admin.map_err(|e| {
+        e.hint("nothing was requeued or sent: run this again once the queue can be reached")
+    })?;
     let found = admin.finished(&view.filter).map_err(CommandError::user)?;
     if found.is_empty() {
         let what = match ids {

@@ -8,6 +8,7 @@ use crate::delivery::{http, plan, WireRequest};
 use crate::describe;
 use crate::error::CommandError;
 use crate::model::PushEvent;
+use crate::notice::Notice;
 
 /// How many of the newest commits the sample carries, as GitLab's "Test" button sends.
 const SAMPLE_COMMITS: usize = 3;
@@ -27,7 +28,20 @@ pub fn run(
     let refname = match refname {
         Some(r) if r.starts_with("refs/") => r.to_owned(),
         Some(r) => format!("refs/heads/{r}"),
-        None => format!("refs/heads/{}", project.default_branch),
+        None => {
+            // HEAD may name a branch never pushed: the sample comes from one that exists.
+            let head = format!("refs/heads/{}", project.default_branch);
+            match repo.branch_for_sample(&head) {
+                Some(found) if found != head => {
+                    ctx.say(Notice::SampleBranch {
+                        head,
+                        used: found.clone(),
+                    });
+                    found
+                }
+                _ => head,
+            }
+        }
     };
     let mut change = repo
         .sample(&refname, SAMPLE_COMMITS)

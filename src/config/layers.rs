@@ -155,6 +155,25 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// A type error as a person reads it: `expected usize` is `expected a whole number`.
+fn plain(message: &str) -> String {
+    let mut text = message.to_owned();
+    for (rust, words) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+    ] {
+        text = text.replace(rust, words);
+    }
+    text
+}
+
 fn world_readable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
@@ -171,20 +190,28 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         let located = |e: toml::de::Error| {
             source.problem(
                 e.span().map_or(0, |s| s.start),
-                e.message().trim().replace('\n', "; "),
+                plain(&e.message().trim().replace('\n', "; ")),
             )
         };
         let mut table: toml::Table = toml::from_str(&source.text).map_err(located)?;
         let raw: RawConfig = toml::from_str(&source.text).map_err(located)?;
         check_settings(&raw, &env.vars, &|offset, m| source.problem(offset, m))?;
-        if source.git_keys.is_none()
-            && raw.endpoints.iter().any(RawEndpoint::has_inline_secret)
-            && world_readable(&source.path)
-        {
+        let inline = raw.endpoints.iter().any(RawEndpoint::has_inline_secret)
+            || raw.delivery.has_inline_secret();
+        if source.git_keys.is_none() && inline && world_readable(&source.path) {
             warnings.push(format!(
-                "{} holds a secret and every user of this machine can read it: `chmod o-r` it, or use secret_file or secret_env",
+                "{} holds a secret and every user of this machine can read it: `chmod o-r` it, or use secret_file or secret_env (queue_password_file or queue_password_env for the queue's password)",
                 source.path.display()
             ));
+        }
+        if let Some(f) = &raw.delivery.queue_password_file {
+            if world_readable(f.get_ref()) {
+                warnings.push(format!(
+                    "{}: queue_password_file {} can be read by every user of this machine: `chmod o-r` it",
+                    source.path.display(),
+                    f.get_ref().display()
+                ));
+            }
         }
         for (path, offset) in source.index.keys() {
             // Endpoints are numbered across layers, from 1.

@@ -31,6 +31,8 @@ pub use show::effective;
 pub const GLOBAL_CONFIG: &str = "/etc/git-webhook/config.toml";
 /// The per-repository file, inside the repository's git directory.
 pub const REPO_CONFIG: &str = "webhook.toml";
+/// The example configuration: every key, commented, at its default (`config example` prints it).
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 /// Built-in defaults (also written in `config.example.toml`).
 pub const DEFAULT_MAX_COMMITS: usize = 20;
 

@@ -235,6 +235,21 @@ impl RawEndpoint {
     }
 }
 
+impl RawDelivery {
+    /// Whether the queue's URL holds its password.
+    pub(crate) fn has_inline_secret(&self) -> bool {
+        self.queue.as_ref().is_some_and(|q| {
+            let url = q.get_ref();
+            let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+            let authority = authority.split(['/', '?']).next().unwrap_or("");
+            authority
+                .rsplit_once('@')
+                .is_some_and(|(user, _)| user.contains(':'))
+                || url.contains("password=")
+        })
+    }
+}
+
 /// A whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -137,7 +137,7 @@ fn syntax_errors_and_unknown_keys_name_file_line_and_key() {
     );
     assert_eq!(
         error("[payload]\nmax_commits = -1\n"),
-        "/etc/x.toml:2:15: payload.max_commits: invalid value: integer `-1`, expected usize"
+        "/etc/x.toml:2:15: payload.max_commits: invalid value: integer `-1`, expected a whole number"
     );
 }
 

@@ -42,7 +42,8 @@ impl Attempted {
         }
     }
 
-    /// `200 OK in 12 ms`, `FAILED: 503 Service Unavailable: <body>`, `FAILED: cannot connect: ...`.
+    /// `200 OK in 12 ms`, `FAILED: 503 Service Unavailable (it answered: <body>)`, `FAILED: cannot
+    /// connect: ...`.
     pub fn summary(&self) -> String {
         match (self.status, self.failure()) {
             (Some(s), None) => format!("{s} {} in {} ms", reason(s), self.elapsed.as_millis()),
@@ -87,7 +88,7 @@ impl Attempted {
                 if let Some(l) = &self.location {
                     text.push_str(&format!(" (redirect to {l} not followed)"));
                 } else if let Some(body) = self.error.as_deref().filter(|b| !b.is_empty()) {
-                    text.push_str(&format!(": {body}"));
+                    text.push_str(&format!(" (it answered: {body})"));
                 }
                 Some(text)
             }
@@ -184,12 +185,16 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("no answer within {}", humantime::format_duration(timeout));
     }
-    let cause = std::error::Error::source(e).map_or_else(|| e.to_string(), chain);
     if e.is_connect() {
-        format!("cannot connect: {cause}")
-    } else {
-        cause
+        // The client's layers ("client error (Connect)", "tcp connect error") say nothing the
+        // root cause does not: `Connection refused (os error 111)`, a certificate refused.
+        let mut root: &dyn std::error::Error = e;
+        while let Some(cause) = root.source() {
+            root = cause;
+        }
+        return format!("cannot connect: {root}");
     }
+    std::error::Error::source(e).map_or_else(|| e.to_string(), chain)
 }
 
 /// Why no HTTP client could be made for an endpoint's TLS settings.

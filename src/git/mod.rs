@@ -227,6 +227,24 @@ impl Repo {
         walk::select(&self.repo, new, others, 0).map_or(true, |s| s.total > 0)
     }
 
+    /// The branch to take a sample from: `preferred` when it exists, else the only branch there is,
+    /// else the first by name (a repository whose HEAD names a branch never pushed); `None` when
+    /// there is no branch at all.
+    pub fn branch_for_sample(&self, preferred: &str) -> Option<String> {
+        if self.repo.find_reference(preferred).is_ok() {
+            return Some(preferred.to_owned());
+        }
+        let mut names: Vec<String> = self
+            .repo
+            .references_glob("refs/heads/*")
+            .ok()?
+            .flatten()
+            .filter_map(|r| r.name().ok().map(str::to_owned))
+            .collect();
+        names.sort();
+        names.into_iter().next()
+    }
+
     /// The sample event GitLab's "Test" button sends: the newest `n` commits of `refname`, oldest first,
     /// `before` the oldest of them and `after` the newest.
     pub fn sample(&self, refname: &str, n: usize) -> Result<RefEvent, push::RefError> {

@@ -20,6 +20,98 @@ fn help_snapshots() {
     insta::assert_snapshot!("help_update", help(&["update", "--help"]));
     insta::assert_snapshot!("help_install", help(&["install", "--help"]));
     insta::assert_snapshot!("help_deliver", help(&["deliver", "--help"]));
+    insta::assert_snapshot!("help_uninstall", help(&["uninstall", "--help"]));
+    insta::assert_snapshot!("help_formats", help(&["help", "formats"]));
+}
+
+#[test]
+fn formats_and_the_example_configuration_come_from_the_installed_program() {
+    let formats = help(&["formats"]);
+    assert!(
+        formats.starts_with("gitlab\n  event:  `X-Gitlab-Event: Push Hook`"),
+        "{formats}"
+    );
+    assert_eq!(
+        formats.matches("\n  secret: ").count(),
+        formats.lines().filter(|l| !l.starts_with(' ')).count(),
+        "every format says how its secret travels"
+    );
+    assert_eq!(
+        help(&["config", "example"]),
+        include_str!("../../config.example.toml")
+    );
+}
+
+/// Every page the manual names is written, and its formats are a section of their own.
+#[test]
+fn the_manual_has_a_page_for_every_page_it_names() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("man1");
+    let out = run_bin(
+        tmp.path(),
+        &["man", "--dir", &dir.to_string_lossy()],
+        b"",
+        &[],
+    );
+    assert!(out.status.success());
+    let mut named = std::collections::BTreeSet::new();
+    for page in std::fs::read_dir(&dir).expect("pages") {
+        let text = std::fs::read_to_string(page.expect("page").path()).expect("text");
+        let mut rest = text.as_str();
+        // References read `git\-webhook\-deliver(1)`.
+        while let Some(at) = rest.find("git\\-webhook\\-") {
+            let word: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '\\' || *c == '-')
+                .collect();
+            if rest[at + word.len()..].starts_with("(1)") {
+                named.insert(word.replace('\\', ""));
+            }
+            rest = &rest[at + 1..];
+        }
+    }
+    assert!(named.contains("git-webhook-deliver"), "{named:?}");
+    for name in &named {
+        assert!(
+            dir.join(format!("{name}.1")).is_file(),
+            "the manual names {name}(1): no such page"
+        );
+    }
+    let main = std::fs::read_to_string(dir.join("git-webhook.1")).expect("main page");
+    assert!(
+        main.contains(".SH FORMATS\n.TP\n\\fBgitlab\\fR"),
+        "a formats section"
+    );
+}
+
+/// Completion for `git-webhook ...` and, through git's own completion, `git webhook ...`.
+#[test]
+#[allow(clippy::disallowed_methods)]
+fn bash_completes_commands_options_and_git_webhook() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let script = tmp.path().join("complete.bash");
+    std::fs::write(&script, help(&["completions", "bash"])).expect("script");
+    let probe = format!(
+        "source {}\n\
+         COMP_WORDS=(git-webhook deliver --w); COMP_CWORD=2; _git__webhook git-webhook --w deliver; echo \"1:${{COMPREPLY[*]}}\"\n\
+         words=(git webhook del); cword=2; _git_webhook; echo \"2:${{COMPREPLY[*]}}\"\n\
+         words=(git webhook log --state d); cword=4; _git_webhook; echo \"3:${{COMPREPLY[*]}}\"\n",
+        script.display()
+    );
+    let Ok(out) = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&probe)
+        .output()
+    else {
+        return; // No bash here.
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1:--watch"), "{text}");
+    assert!(text.contains("2:deliver"), "{text}");
+    assert!(
+        text.contains("3:delivered dead dropped discarded"),
+        "{text}"
+    );
 }
 
 #[test]

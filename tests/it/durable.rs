@@ -195,7 +195,7 @@ fn retries_follow_the_schedule_on_an_injected_clock() {
     work.commits(1, "a");
     work.push_env(&["origin", "main"], &[("GIT_WEBHOOK_NOW", &T0.to_string())]);
     assert!(cmd(&server, &["deliver"], Some(T0))
-        .contains("FAILED: 503 Service Unavailable: ok; retry 1 of 6 in 10s"));
+        .contains("FAILED: 503 Service Unavailable (it answered: ok); retry 1 of 6 in 10s"));
     assert!(
         cmd(&server, &["deliver"], Some(T0 + 9_999)).contains("delivered 0, retrying 0"),
         "not due yet"
@@ -261,7 +261,9 @@ fn permanent_failures_are_dead_letters_and_redeliver_sends_them_again() {
     work.push(&["origin", "main"]);
     let out = cmd(&server, &["deliver"], None);
     assert!(
-        out.contains("FAILED: 400 Bad Request: ok; not retried, kept as a dead letter"),
+        out.contains(
+            "FAILED: 400 Bad Request (it answered: ok); not retried, kept as a dead letter"
+        ),
         "{out}"
     );
     assert!(cmd(&server, &["status"], None).contains("dead:      1"));
@@ -307,7 +309,7 @@ fn retry_after_is_honoured_and_redirects_are_dead_letters_naming_the_location() 
     work.push_env(&["origin", "main"], &[("GIT_WEBHOOK_NOW", &T0.to_string())]);
     let out = cmd(&server, &["deliver"], Some(T0));
     assert!(
-        out.contains("FAILED: 429 Too Many Requests: ok; retry 1 of 6 in 2m"),
+        out.contains("FAILED: 429 Too Many Requests (it answered: ok); retry 1 of 6 in 2m"),
         "{out}"
     );
     assert!(out.contains("FAILED: 301 Moved Permanently (redirect to https://elsewhere.example/x not followed); not retried"), "{out}");

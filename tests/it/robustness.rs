@@ -96,7 +96,7 @@ fn bad_values_name_their_key() {
         ("[project]\nvisibility_level = 5\n", "webhook.toml:2:20: project.visibility_level: 5 is not 0 (private), 10 (internal) or 20 (public)"),
         ("[delivery]\ntimeout = \"soon\"\n", "webhook.toml:2:11: delivery.timeout: \"soon\" is not a duration"),
         ("[payload]\nmax_commits = 0\n", "webhook.toml:2:15: payload.max_commits: must be at least 1"),
-        ("[users.bob]\nid = \"x\"\n", "webhook.toml:2:6: users.bob.id: invalid type: string \"x\", expected u64"),
+        ("[users.bob]\nid = \"x\"\n", "webhook.toml:2:6: users.bob.id: invalid type: string \"x\", expected a whole number"),
         ("colour = 1\n", "webhook.toml:1:1: colour: unknown field `colour`"),
     ];
     for (config, expected) in cases {
