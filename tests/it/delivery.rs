@@ -86,7 +86,7 @@ fn a_dead_or_failing_endpoint_does_not_stop_the_others_or_the_push() {
     assert_eq!(expect_requests(&failing, 1).len(), 1);
     assert!(
         stderr.contains(&format!(
-            "remote: git-webhook: refs/heads/main -> {dead} (gitlab): FAILED: cannot connect"
+            "remote: git-webhook: refs/heads/main -> {dead} (gitlab): FAILED: cannot connect: Connection refused (os error 111); retry 1 of 6 in"
         )),
         "{stderr}"
     );

@@ -158,3 +158,55 @@ fn a_symlinked_hook_with_extra_arguments_still_exits_zero() {
     assert!(out.status.success());
     assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_database_password_anyone_can_read_warns_as_an_inline_secret_does() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = Server::new(
+        "[delivery]\nqueue = \"postgresql://git:hunter2@127.0.0.1:1/webhooks\"\n\n[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let file = server.bare.join("webhook.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = server.run_hook(&["config", "check"], b"", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("warning: {} holds a secret and every user", file.display())),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    let password = server.tmp.path().join("db-password");
+    std::fs::write(&password, "hunter2\n").expect("password");
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    server.write_config(&format!(
+        "[delivery]\nqueue = \"postgresql://git@127.0.0.1:1/webhooks\"\nqueue_password_file = \"{}\"\n",
+        password.display()
+    ));
+    let out = server.run_hook(&["config", "check"], b"", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "queue_password_file {} can be read by every user of this machine",
+            password.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn test_takes_its_sample_from_a_branch_that_exists_when_head_names_none() {
+    let server = Server::new(&config_for("http://127.0.0.1:9/hook", ""));
+    git(&server.bare, &["symbolic-ref", "HEAD", "refs/heads/trunk"]);
+    let work = server.clone_work();
+    work.commits(1, "a");
+    server.receive(&work, "HEAD:refs/heads/main");
+    let out = server.run_hook(&["test", "--dry-run"], b"", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "refs/heads/trunk (the default branch) has no commits yet; the sample comes from refs/heads/main"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# endpoint 1 (gitlab), refs/heads/main"));
+}
