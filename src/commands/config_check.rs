@@ -65,7 +65,14 @@ pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
             Err(e) => problems.push(format!("[delivery] queue: {}", chain(&e))),
         }
     }
-    for w in &loaded.warnings {
+    let mut warnings = loaded.warnings.clone();
+    if c.excludes(&project.path_with_namespace) {
+        warnings.push(format!(
+            "[server] exclude names {}: this repository sends nothing",
+            project.path_with_namespace
+        ));
+    }
+    for w in &warnings {
         let _ = writeln!(ctx.out, "warning: {w}");
     }
     for p in &problems {
@@ -75,7 +82,7 @@ pub fn run(at: &RepoArgs, ctx: &mut Context<'_>) -> Result<(), CommandError> {
         ctx.out,
         "{} problem(s), {} warning(s)",
         problems.len(),
-        loaded.warnings.len()
+        warnings.len()
     );
     if problems.is_empty() {
         Ok(())

@@ -10,6 +10,7 @@ use crate::config::Mode;
 use crate::delivery::pushes::RecordedPush;
 use crate::delivery::submit::{self, Submit};
 use crate::delivery::{intake, plan, WireRequest};
+use crate::describe;
 use crate::error::chain;
 use crate::model::{refs, RefUpdate};
 use crate::notice::Notice;
@@ -65,6 +66,16 @@ fn repository(at: &RepoArgs, ctx: &mut Context<'_>) -> Option<Repository> {
     }
     for warning in &found.loaded.warnings {
         ctx.say(Notice::ConfigWarning(warning.clone()));
+    }
+    // `[server] exclude` (gitolite's own gitolite-admin, say): nothing to send, nothing to say.
+    let project = describe::describe(
+        found.config(),
+        &found.id,
+        found.repo.default_branch(),
+        ctx.env,
+    );
+    if found.config().excludes(&project.path_with_namespace) {
+        return None;
     }
     if found.config().endpoints.is_empty() {
         if found.loaded.problems.is_empty() {

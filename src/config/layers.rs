@@ -241,7 +241,8 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         message: m,
     };
     let base: RawConfig = toml::from_str(&text).map_err(|e| whole(e.message().to_owned()))?;
-    let (delivery, max_commits) = check_settings(&base, &env.vars, &|_, m| whole(m))?;
+    let settings = check_settings(&base, &env.vars, &|_, m| whole(m))?;
+    let delivery = settings.delivery;
     let (mut endpoints, mut problems) = (Vec::new(), Vec::new());
     for (source, raw) in &mut layers {
         for (i, e) in std::mem::take(&mut raw.endpoints).into_iter().enumerate() {
@@ -259,8 +260,9 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         project: base.project,
         users: base.users,
         endpoints,
-        max_commits,
+        max_commits: settings.max_commits,
         delivery,
+        exclude: settings.exclude,
     };
     Ok(Loaded {
         config,

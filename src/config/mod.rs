@@ -60,6 +60,8 @@ pub struct Config {
     pub endpoints: Vec<Endpoint>,
     pub max_commits: usize,
     pub delivery: Delivery,
+    /// `[server] exclude`: repositories that send nothing.
+    pub exclude: Option<globset::GlobSet>,
 }
 
 impl Default for Config {
@@ -72,8 +74,26 @@ impl Default for Config {
             endpoints: Vec::new(),
             max_commits: DEFAULT_MAX_COMMITS,
             delivery: Delivery::default(),
+            exclude: None,
         }
     }
+}
+
+impl Config {
+    /// Whether `[server] exclude` leaves out the repository whose path (`acme/demo`, as payloads
+    /// name it) this is.
+    pub fn excludes(&self, path_with_namespace: &str) -> bool {
+        self.exclude
+            .as_ref()
+            .is_some_and(|set| set.is_match(path_with_namespace))
+    }
+}
+
+/// The settings of the tables other than endpoints, checked.
+pub(crate) struct Settings {
+    pub delivery: Delivery,
+    pub max_commits: usize,
+    pub exclude: Option<globset::GlobSet>,
 }
 
 /// A problem in a configuration layer, located by file, line, column and key (no line: git config,
@@ -220,7 +240,7 @@ fn check_settings(
     raw: &schema::RawConfig,
     env: &BTreeMap<String, String>,
     problem: &dyn Fn(usize, String) -> Problem,
-) -> Result<(Delivery, usize), Problem> {
+) -> Result<Settings, Problem> {
     if let Some(v) = &raw.project.visibility_level {
         if Visibility::from_level(*v.get_ref()).is_none() {
             return Err(problem(
@@ -240,7 +260,28 @@ fn check_settings(
         Some(n) => *n.get_ref(),
         None => DEFAULT_MAX_COMMITS,
     };
-    Ok((delivery, max_commits))
+    let exclude =
+        match &raw.server.exclude {
+            None => None,
+            Some(list) => {
+                let mut set = globset::GlobSetBuilder::new();
+                for p in list.get_ref() {
+                    let glob = globset::GlobBuilder::new(p).literal_separator(true).build();
+                    set.add(glob.map_err(|e| {
+                        problem(list.span().start, format!("bad pattern {p:?}: {e}"))
+                    })?);
+                }
+                let set = set
+                    .build()
+                    .map_err(|e| problem(list.span().start, e.to_string()))?;
+                Some(set)
+            }
+        };
+    Ok(Settings {
+        delivery,
+        max_commits,
+        exclude,
+    })
 }
 
 pub(crate) fn duration(value: &Spanned<DurationValue>) -> Result<Duration, String> {

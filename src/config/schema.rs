@@ -85,6 +85,8 @@ table! {
         base_url: String,
         /// The directory holding the repositories: `<root>/acme/demo.git` is `acme/demo`.
         repos_root: PathBuf,
+        /// Repositories that send nothing, as globs over their path (`gitolite-admin`, `private/**`).
+        exclude: Spanned<Vec<String>>,
     }
 }
 

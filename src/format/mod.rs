@@ -3,7 +3,8 @@
 //! A format is two pure steps. [`Format::body`] renders the event once, when the push is queued (no clock,
 //! no secret: what the queue keeps). [`Format::prepare`] adds, for each attempt, what changes between
 //! attempts and what the secret makes: ids, timestamps, tokens, signatures. Everything else a user reads
-//! about a format (`--help`, the README, `config.example.toml`, the tests) comes from this registry.
+//! about a format (`formats`, the manual, docs/formats.md, `config.example.toml`, the tests) comes
+//! from this registry.
 
 mod atomgit;
 mod bitbucket_server;
@@ -73,7 +74,7 @@ pub fn known_ids() -> String {
         .join(", ")
 }
 
-/// The formats and how each carries the secret, as `--help`, the README and `config.example.toml` list
+/// The formats and how each carries the secret, as `help formats` and `config.example.toml` list
 /// them: one entry per format, its id in a column as wide as the longest, continuation lines
 /// indented to match.
 pub fn table(prefix: &str) -> String {
@@ -310,7 +311,7 @@ pub enum Answer {
     },
 }
 
-/// What `--help`, the README and `config.example.toml` say of a format (Markdown-ish: backticks).
+/// What `formats`, docs/formats.md and `config.example.toml` say of a format (Markdown-ish: backticks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Docs {
     /// The header that names the event.
@@ -399,7 +400,7 @@ mod tests {
         &text[from..to]
     }
 
-    /// The README's table of formats, as the registry says it.
+    /// docs/formats.md's table of formats, as the registry says it.
     fn markdown_table() -> String {
         let mut t = String::from(
             "\n| format | event header | secret (`secret_mode`) | how a receiver checks it |\n|---|---|---|---|\n",
@@ -417,25 +418,25 @@ mod tests {
         t
     }
 
-    /// The README and `config.example.toml` list the formats from this registry: a new format fails
-    /// here until its docs are in, and the message gives the text to paste.
+    /// docs/formats.md and `config.example.toml` list the formats from this registry: a new format
+    /// fails here until its docs are in, and the message gives the text to paste.
     #[test]
     fn the_docs_list_every_registered_format() {
-        let readme = include_str!("../../README.md");
+        let docs = include_str!("../../docs/formats.md");
         let markdown = markdown_table();
         assert_eq!(
             between(
-                readme,
+                docs,
                 "<!-- formats: made from the format registry -->",
                 "<!-- end formats -->"
             ),
             markdown,
-            "README.md's formats table should read:\n{markdown}"
+            "docs/formats.md's formats table should read:\n{markdown}"
         );
         for f in FORMATS {
             assert!(
-                readme.contains(&format!("\n### {}\n", f.id())),
-                "README.md has no section ### {}",
+                docs.contains(&format!("\n## {}\n", f.id())),
+                "docs/formats.md has no section ## {}",
                 f.id()
             );
         }

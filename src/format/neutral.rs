@@ -1,5 +1,5 @@
 //! Our own push event schema, `git-webhook.push/1`: what `cloudevents` carries as its data and
-//! `standard-webhooks` as its `data`. Every field is documented in the README ("The neutral event");
+//! `standard-webhooks` as its `data`. Every field is documented in docs/formats.md ("The neutral event");
 //! fields are only ever added, so receivers can rely on it.
 
 use chrono::SecondsFormat;

@@ -7,12 +7,14 @@ mod cli;
 mod damaged;
 mod deferred;
 mod delivery;
+mod docs;
 mod dry_run;
 mod durable;
 mod echoed;
 mod formats;
 mod full_disk;
 mod gitlab;
+mod gitolite;
 mod kills;
 mod operations;
 mod ownership;
@@ -61,6 +63,7 @@ fn no_stray_root_files() {
         ".ci",
         ".git",
         ".gitignore",
+        "CONTRIBUTING.md",
         "Cargo.lock",
         "Cargo.toml",
         "README.md",
@@ -68,7 +71,9 @@ fn no_stray_root_files() {
         "benches",
         "clippy.toml",
         "config.example.toml",
+        "docs",
         "hooks",
+        "packaging",
         "src",
         "target",
         "tests",

@@ -170,7 +170,10 @@ fn a_database_password_anyone_can_read_warns_as_an_inline_secret_does() {
     let out = server.run_hook(&["config", "check"], b"", &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(&format!("warning: {} holds a secret and every user", file.display())),
+        text.contains(&format!(
+            "warning: {} holds a secret and every user",
+            file.display()
+        )),
         "{text}"
     );
     assert!(!text.contains("hunter2"), "{text}");

@@ -1,4 +1,4 @@
-//! The chat message: what a template sees of one ref's push (the variables the README documents),
+//! The chat message: what a template sees of one ref's push (the variables docs/formats.md documents),
 //! and rendering it with minijinja, every value escaped for the vendor's markup.
 
 use minijinja::{Environment, Value};
