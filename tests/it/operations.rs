@@ -109,6 +109,16 @@ fn status_log_and_redeliver_cover_every_repository_below_a_directory() {
             .all(|r| r["outcome"] == "delivered" && r["status"] == 200),
         "{log}"
     );
+    // As text, each line names its repository.
+    let text = run(&root, &["log", "--all", &all, "--endpoint", "/ok"]);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    for line in text.lines() {
+        assert!(line.contains(" delivered #1 200 "), "{line}");
+        assert!(
+            line.contains(".git refs/heads/main -> "),
+            "the repository, then the ref: {line}"
+        );
+    }
     let within = |since: &str| run(&root, &["log", "--all", &all, "--since", since, "--json"]);
     assert_eq!(within("1h").lines().count(), 4, "every attempt of the hour");
     std::thread::sleep(Duration::from_millis(1100));
