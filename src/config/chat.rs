@@ -66,19 +66,14 @@ fn template(source: String, origin: String) -> Result<Template, String> {
     Ok(Template { origin, source })
 }
 
-/// Checks the keys; `format` says which it reads.
+/// Checks the keys; `format` says which it reads (whether they are all it needs is checked once
+/// every key is read).
 pub(crate) fn check(
     raw: &RawEndpoint,
     format: &dyn Format,
     at_table: usize,
 ) -> Result<Chat, Located> {
-    let reads = |key: &str, at: usize| {
-        if format.keys().contains(&key) {
-            Ok(())
-        } else {
-            Err((at, format!("format {:?} has no {key}", format.id())))
-        }
-    };
+    let reads = |key: &str, at: usize| super::dialect::reads(format, key, at);
     let spanned =
         |s: &Option<Spanned<String>>, key: &str| -> Result<Option<(String, usize)>, Located> {
             s.as_ref()
@@ -124,8 +119,8 @@ pub(crate) fn check(
     let options = Options {
         template,
         chat_id: chat_id.clone(),
+        ..Options::default()
     };
-    format.check(&options).map_err(|m| (at_table, m))?;
     let rate_limit = match &raw.rate_limit {
         None => format.rate_limit(),
         Some(r) if r.get_ref().trim() == "off" => None,

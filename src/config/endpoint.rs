@@ -86,6 +86,9 @@ pub struct Endpoint {
     /// The message template, chat, pace and people's filters.
     #[serde(flatten)]
     pub chat: super::chat::Chat,
+    /// What only some formats read (`cdevents_version`).
+    #[serde(flatten)]
+    pub dialect: super::dialect::Dialect,
 }
 
 fn format_id<S: Serializer>(f: &&'static dyn Format, s: S) -> Result<S::Ok, S::Error> {
@@ -327,7 +330,9 @@ pub(crate) fn check(
     }
     let (secret, secret_source) = secret(&raw, raw_url.span().start, env)?.unzip();
     let tls = super::tls::check(&raw)?;
-    let chat = super::chat::check(&raw, format, at_table)?;
+    let mut chat = super::chat::check(&raw, format, at_table)?;
+    let dialect = super::dialect::check(&raw, format, &mut chat.options)?;
+    format.check(&chat.options).map_err(|m| (at_table, m))?;
     let mut shown = url.clone();
     if format.url_is_secret() {
         shown.set_query(None);
@@ -354,6 +359,7 @@ pub(crate) fn check(
         headers,
         tls,
         chat,
+        dialect,
     })
 }
 

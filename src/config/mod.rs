@@ -13,6 +13,7 @@ use crate::model::Visibility;
 
 mod chat;
 mod delivery;
+mod dialect;
 mod endpoint;
 mod layers;
 mod locate;

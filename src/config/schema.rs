@@ -222,6 +222,8 @@ table! {
         template_file: Spanned<PathBuf>,
         /// Telegram: the chat to post to (its id, or `@channelname`).
         chat_id: Spanned<String>,
+        /// `cdevents` formats: the CDEvents release, `0.5.1` (default) or `0.4.1` (Flux).
+        cdevents_version: Spanned<String>,
     }
 }
 

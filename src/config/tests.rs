@@ -70,7 +70,7 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
         Delivery::default(),
         "[delivery] in the example is the defaults"
     );
-    assert_eq!(all.config.endpoints.len(), 5);
+    assert_eq!(all.config.endpoints.len(), 6);
     let e = &all.config.endpoints[0];
     assert_eq!(e.timeout, delivery::DEFAULT_TIMEOUT);
     assert_eq!(e.format.id(), "gitlab");
@@ -168,6 +168,27 @@ fn endpoint_values_are_checked_one_by_one() {
     assert_eq!(
         format!("{ok:?}"),
         "Endpoint 5 https://*****:*****@h/ok (gitlab)"
+    );
+}
+
+#[test]
+fn cdevents_version_is_a_known_release_of_a_cdevents_format() {
+    assert_eq!(
+        error("[[endpoint]]\nurl = \"https://h/\"\nformat = \"cdevents\"\ncdevents_version = \"0.3\"\n"),
+        "/etc/x.toml:4:20: endpoint.cdevents_version: unknown cdevents_version \"0.3\"; known: \"0.4.1\", \"0.5.1\""
+    );
+    assert_eq!(
+        error("[[endpoint]]\nurl = \"https://h/\"\ncdevents_version = \"0.4.1\"\n"),
+        "/etc/x.toml:3:20: endpoint.cdevents_version: format \"gitlab\" has no cdevents_version"
+    );
+    let loaded = parse_str(
+        "[[endpoint]]\nurl = \"https://h/\"\nformat = \"cdevents-binary\"\ncdevents_version = \"0.4.1\"\n",
+    )
+    .expect("parses");
+    let options = &loaded.config.endpoints[0].chat.options;
+    assert_eq!(
+        options.cdevents_version,
+        crate::format::CdEventsVersion::V0_4_1
     );
 }
 

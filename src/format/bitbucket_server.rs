@@ -52,6 +52,30 @@ fn display_id(id: &str) -> &str {
     id.get(..11).unwrap_or(id)
 }
 
+/// The ssh clone link as Bitbucket writes it, a URL (`ssh://git@host:7999/proj/repo.git`): an scp-like
+/// `user@host:path` becomes `ssh://user@host/path`, which names the same repository for git and
+/// which URL parsers (Go's, in Argo CD) accept.
+fn ssh_link(clone: &str) -> String {
+    if clone.contains("://") {
+        return clone.to_owned();
+    }
+    match clone.split_once(':') {
+        Some((host, path)) if !host.contains('/') => {
+            format!("ssh://{host}/{}", path.trim_start_matches('/'))
+        }
+        _ => clone.to_owned(),
+    }
+}
+
+/// The http clone link as Bitbucket writes it: `<base>/scm/<project>/<repo>.git`, project key and
+/// slug in lower case, on the host (and port) of the repository's http clone URL.
+fn http_link(clone: &str, key: &str, slug: &str) -> String {
+    let base = url::Url::parse(clone)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    format!("{base}/scm/{}/{slug}.git", key.to_lowercase())
+}
+
 /// How many of the newest commits Bitbucket lists (its default).
 const MAX_COMMITS: usize = 5;
 
@@ -99,8 +123,8 @@ fn body(events: &[&PushEvent]) -> Value {
             "public": public,
             "links": {
                 "clone": [
-                    {"href": p.git_ssh_url, "name": "ssh"},
-                    {"href": p.git_http_url, "name": "http"},
+                    {"href": ssh_link(&p.git_ssh_url), "name": "ssh"},
+                    {"href": http_link(&p.git_http_url, &key, &slug), "name": "http"},
                 ],
                 "self": [{"href": format!("{origin}/projects/{key}/repos/{slug}/browse")}],
             },

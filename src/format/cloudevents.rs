@@ -1,11 +1,12 @@
 //! CloudEvents 1.0 over HTTP (cloudevents/spec: spec.md, http-protocol-binding.md,
 //! json-format.md), in structured mode (the whole event as `application/cloudevents+json`) or binary
 //! mode (attributes as `ce-*` headers, the data as the body), with one of two type vocabularies: ours
-//! (`dev.gitwebhook.push`, `dev.gitwebhook.tag_push`, the neutral event as data) or CDEvents 0.5.1
-//! (cdevents/spec: source-code-version-control.md, cloudevents-binding.md), where a branch created or
-//! deleted is `dev.cdevents.branch.created/deleted.0.3.0`, commits pushed to a branch are
-//! `dev.cdevents.change.merged.0.3.0`, and tags, which CDEvents has no events for, are the custom
-//! `dev.cdeventsx.gitwebhook-tag.created/deleted.0.1.0`; the neutral event is its `customData`.
+//! (`dev.gitwebhook.push`, `dev.gitwebhook.tag_push`, the neutral event as data) or CDEvents 0.5.1 or
+//! 0.4.1 (cdevents/spec: source-code-version-control.md, cloudevents-binding.md, custom/), where a
+//! branch created or deleted is `dev.cdevents.branch.created/deleted`, commits pushed to a branch are
+//! `dev.cdevents.change.merged` (event versions 0.3.0 in CDEvents 0.5.1, 0.2.0 in 0.4.1), and tags,
+//! which CDEvents has no events for, are the custom `dev.cdeventsx.gitwebhook-tag.created/deleted.0.1.0`;
+//! the neutral event is its `customData`.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -16,8 +17,42 @@ use crate::model::{Action, EventKind, PushEvent};
 
 /// The reverse-DNS prefix of our own event types.
 pub const TYPE_PREFIX: &str = "dev.gitwebhook";
-/// The CDEvents release whose vocabulary the `cdevents` formats speak.
-const CDEVENTS_VERSION: &str = "0.5.1";
+/// A CDEvents release the `cdevents` formats speak (`cdevents_version`): its events differ in the
+/// name of the context's version key, whether subjects name their type, and event versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum CdEventsVersion {
+    /// CDEvents 0.4.1: what Flux's `cdevents` receiver (CDEvents Go SDK 0.4) validates against.
+    #[serde(rename = "0.4.1")]
+    V0_4_1,
+    /// CDEvents 0.5.1, the newest release.
+    #[default]
+    #[serde(rename = "0.5.1")]
+    V0_5_1,
+}
+
+impl CdEventsVersion {
+    /// Every release, for messages and docs.
+    pub const ALL: [CdEventsVersion; 2] = [CdEventsVersion::V0_4_1, CdEventsVersion::V0_5_1];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CdEventsVersion::V0_4_1 => "0.4.1",
+            CdEventsVersion::V0_5_1 => "0.5.1",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CdEventsVersion> {
+        Self::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+
+    /// The version of the branch and change events in this release.
+    fn event_version(self) -> &'static str {
+        match self {
+            CdEventsVersion::V0_4_1 => "0.2.0",
+            CdEventsVersion::V0_5_1 => "0.3.0",
+        }
+    }
+}
 
 /// How the event travels.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,34 +111,73 @@ struct Envelope {
     data: Value,
 }
 
-/// The CDEvents type of an event, and its subject's id.
-fn cdevent_type(e: &PushEvent) -> (&'static str, String) {
+/// The CDEvents type of an event in `version`, its subject's type (CDEvents 0.4.1 names it) and id.
+fn cdevent_type(e: &PushEvent, version: CdEventsVersion) -> (String, &'static str, String) {
     let ch = &e.change;
+    let v = version.event_version();
+    let name = ch.short_ref().to_owned();
     match (ch.kind(), ch.action()) {
-        (EventKind::Push, Action::Create) => (
-            "dev.cdevents.branch.created.0.3.0",
-            ch.short_ref().to_owned(),
-        ),
-        (EventKind::Push, Action::Delete) => (
-            "dev.cdevents.branch.deleted.0.3.0",
-            ch.short_ref().to_owned(),
-        ),
-        (EventKind::Push, Action::Update) => {
-            ("dev.cdevents.change.merged.0.3.0", ch.update.new.clone())
+        (EventKind::Push, Action::Create) => {
+            (format!("dev.cdevents.branch.created.{v}"), "branch", name)
         }
+        (EventKind::Push, Action::Delete) => {
+            (format!("dev.cdevents.branch.deleted.{v}"), "branch", name)
+        }
+        (EventKind::Push, Action::Update) => (
+            format!("dev.cdevents.change.merged.{v}"),
+            "change",
+            ch.update.new.clone(),
+        ),
         (EventKind::TagPush, Action::Delete) => (
-            "dev.cdeventsx.gitwebhook-tag.deleted.0.1.0",
-            ch.short_ref().to_owned(),
+            "dev.cdeventsx.gitwebhook-tag.deleted.0.1.0".to_owned(),
+            "gitwebhook-tag",
+            name,
         ),
         (EventKind::TagPush, _) => (
-            "dev.cdeventsx.gitwebhook-tag.created.0.1.0",
-            ch.short_ref().to_owned(),
+            "dev.cdeventsx.gitwebhook-tag.created.0.1.0".to_owned(),
+            "gitwebhook-tag",
+            name,
         ),
     }
 }
 
+/// The CDEvent of a push in `version`: context, subject, and the neutral event as `customData`.
+fn cdevent(e: &PushEvent, version: CdEventsVersion, id: &str, time: &str, neutral: Value) -> Value {
+    let (kind, subject_type, subject) = cdevent_type(e, version);
+    let source = &e.project.web_url;
+    let mut context = serde_json::Map::new();
+    let version_key = match version {
+        CdEventsVersion::V0_4_1 => "version",
+        CdEventsVersion::V0_5_1 => "specversion",
+    };
+    context.insert(version_key.to_owned(), version.as_str().into());
+    context.insert("id".to_owned(), id.into());
+    context.insert("source".to_owned(), source.as_str().into());
+    context.insert("type".to_owned(), kind.into());
+    context.insert("timestamp".to_owned(), time.into());
+    let mut subject = json!({
+        "id": subject,
+        "source": source,
+        "content": {
+            "repository": {
+                "id": e.project.path_with_namespace,
+                "source": e.project.instance_url(),
+            },
+        },
+    });
+    if version == CdEventsVersion::V0_4_1 {
+        subject["type"] = subject_type.into();
+    }
+    json!({
+        "context": context,
+        "subject": subject,
+        "customData": neutral,
+        "customDataContentType": "application/json",
+    })
+}
+
 impl CloudEvents {
-    fn envelope(&self, e: &PushEvent) -> Envelope {
+    fn envelope(&self, e: &PushEvent, version: CdEventsVersion) -> Envelope {
         let time = e
             .pushed_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -116,29 +190,12 @@ impl CloudEvents {
                 neutral,
             ),
             Vocabulary::CdEvents => {
-                let (kind, subject) = cdevent_type(e);
-                let data = json!({
-                    "context": {
-                        "specversion": CDEVENTS_VERSION,
-                        "id": id,
-                        "source": source,
-                        "type": kind,
-                        "timestamp": time,
-                    },
-                    "subject": {
-                        "id": subject,
-                        "source": source,
-                        "content": {
-                            "repository": {
-                                "id": e.project.path_with_namespace,
-                                "source": e.project.instance_url(),
-                            },
-                        },
-                    },
-                    "customData": neutral,
-                    "customDataContentType": "application/json",
-                });
-                (kind.to_owned(), data)
+                let data = cdevent(e, version, &id, &time, neutral);
+                let kind = data["context"]["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                (kind, data)
             }
         };
         Envelope {
@@ -157,6 +214,13 @@ impl CloudEvents {
 impl Format for CloudEvents {
     fn id(&self) -> &'static str {
         self.id
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        match self.vocabulary {
+            Vocabulary::Ours => &[],
+            Vocabulary::CdEvents => &["cdevents_version"],
+        }
     }
 
     fn docs(&self) -> Docs {
@@ -190,9 +254,9 @@ impl Format for CloudEvents {
         event: &PushEvent,
         _hook: Hook,
         _sent: Sent,
-        _options: &super::Options,
+        options: &super::Options,
     ) -> Vec<u8> {
-        to_json(&self.envelope(event))
+        to_json(&self.envelope(event, options.cdevents_version))
     }
 
     fn prepare(&self, d: &RequestTemplate, auth: Auth<'_>, _attempt: Attempt) -> Prepared {
@@ -220,7 +284,7 @@ impl Format for CloudEvents {
                 ));
                 for (name, header) in BINARY_HEADERS {
                     if let Some(value) = envelope.get(*name).and_then(Value::as_str) {
-                        headers.push(Header::new(header, value.to_owned()));
+                        headers.push(Header::new(header, header_value(value)));
                     }
                 }
                 to_json(&data)
@@ -240,6 +304,16 @@ impl Format for CloudEvents {
     }
 }
 
+/// What an attribute's value percent-encodes in a `ce-*` header (HTTP binding 3.1.3.2): everything
+/// outside printable ASCII, and space, `"` and `%`.
+const IN_HEADER: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'%');
+
+/// An attribute's value as a `ce-*` header carries it.
+fn header_value(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, IN_HEADER).to_string()
+}
+
 /// The context attributes binary mode sends as headers, and their header names.
 const BINARY_HEADERS: &[(&str, &str)] = &[
     ("specversion", "ce-specversion"),
@@ -249,3 +323,14 @@ const BINARY_HEADERS: &[(&str, &str)] = &[
     ("subject", "ce-subject"),
     ("time", "ce-time"),
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_values_are_percent_encoded_as_the_http_binding_says() {
+        assert_eq!(
+            super::header_value("a b\"c%d~é\u{7f}!"),
+            "a%20b%22c%25d~%C3%A9%7F!"
+        );
+    }
+}

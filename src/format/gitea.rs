@@ -2,7 +2,8 @@
 //! them since Gitea 1.21 (go-gitea/gitea; Forgejo's copy adds the `X-Forgejo-*` headers):
 //! - a branch created: `create`, then `push`; updated: `push`; deleted: `delete` only;
 //! - a tag created or moved: `push` (no commits, `before` all zeros, `head_commit` the tagged
-//!   commit), then `create`; deleted: `push` (`after` all zeros), then `delete`.
+//!   commit), then `create`; deleted: `push` (`after` all zeros, `head_commit` null), then `delete`;
+//! - a new branch lists its 10 newest commits, known or not (`CommitsBeforeLimit(10)`).
 //!
 //! Bodies follow `modules/structs` (hook.go `PushPayload`, `CreatePayload`, `DeletePayload`,
 //! `PayloadCommit`; repo.go `Repository`; user.go `User`); commits are listed newest first, as Gitea
@@ -15,7 +16,9 @@ use serde_json::{json, Value};
 use super::sign::{hex, hmac_sha1, hmac_sha256};
 use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::ids::stable_id;
-use crate::model::{Action, Commit, EventKind, Person, Project, PushEvent, RefUpdate, Visibility};
+use crate::model::{
+    Action, Commit, EventKind, Person, Project, PushEvent, RefEvent, RefUpdate, Visibility,
+};
 
 /// Go's zero time, which Gitea sends for times it does not have.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -183,22 +186,36 @@ fn pusher(e: &PushEvent) -> Value {
     user(&u.username, u.id, &u.name, &u.email, &e.project)
 }
 
-/// `compare_url` as Gitea makes it: the old value for an update; for a new branch, the parent of its
-/// oldest listed commit, else the default branch; for a new tag, all zeros.
+/// `compare_url` as Gitea makes it (`setting.AppURL` + the compare path): the old value for an
+/// update; for a new branch, the parent of its oldest listed commit, else the default branch; for a
+/// new tag, all zeros; without any, the instance's root alone.
 fn compare_url(e: &PushEvent) -> String {
     let (p, ch) = (&e.project, &e.change);
     let new = &ch.update.new;
     let from = match (ch.kind(), ch.action()) {
-        (_, Action::Delete) => return String::new(),
-        (EventKind::TagPush, _) => "0".repeat(ch.update.old.len()),
-        (_, Action::Update) => ch.update.old.clone(),
-        (_, Action::Create) => match ch.commits.first().and_then(|c| c.parent_ids.first()) {
-            Some(parent) => parent.clone(),
-            None if ch.short_ref() != p.default_branch => p.default_branch.clone(),
-            None => return String::new(),
+        (_, Action::Delete) => None,
+        (EventKind::TagPush, _) => Some("0".repeat(ch.update.old.len())),
+        (_, Action::Update) => Some(ch.update.old.clone()),
+        (_, Action::Create) => match ch.recent.first().and_then(|c| c.parent_ids.first()) {
+            Some(parent) => Some(parent.clone()),
+            None if ch.short_ref() != p.default_branch => Some(p.default_branch.clone()),
+            None => None,
         },
     };
-    format!("{}/compare/{from}...{new}", p.web_url)
+    match from {
+        Some(from) => format!("{}/compare/{from}...{new}", p.web_url),
+        None => format!("{}/", p.instance_url()),
+    }
+}
+
+/// The commits a `push` lists, newest first, and the count it gives: a new branch's newest commits
+/// (`CommitsBeforeLimit(10)`, counted as listed), an update's new ones; a tag's none.
+pub(super) fn listed(ch: &RefEvent) -> (Vec<&Commit>, usize) {
+    match (ch.kind(), ch.action()) {
+        (EventKind::TagPush, _) => (Vec::new(), 0),
+        (_, Action::Create) => (ch.recent.iter().rev().collect(), ch.recent.len()),
+        _ => (ch.commits.iter().rev().collect(), ch.total_commits),
+    }
 }
 
 /// Gitea's `push` body.
@@ -206,16 +223,7 @@ fn push_body(e: &PushEvent) -> Value {
     let (p, ch) = (&e.project, &e.change);
     let tag = ch.kind() == EventKind::TagPush;
     let updated = e.pushed_at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    // Tags carry no commits, only their head; branches their newest commits, newest first.
-    let commits: Vec<Value> = if tag {
-        Vec::new()
-    } else {
-        ch.commits
-            .iter()
-            .rev()
-            .map(|c| commit(c, &p.web_url))
-            .collect()
-    };
+    let (commits, total) = listed(ch);
     let before = if tag && ch.action() != Action::Delete {
         "0".repeat(ch.update.old.len())
     } else {
@@ -226,8 +234,8 @@ fn push_body(e: &PushEvent) -> Value {
         "before": before,
         "after": ch.update.new,
         "compare_url": compare_url(e),
-        "commits": commits,
-        "total_commits": if tag { 0 } else { ch.total_commits },
+        "commits": commits.iter().map(|c| commit(c, &p.web_url)).collect::<Vec<_>>(),
+        "total_commits": total,
         "head_commit": ch.head.as_ref().map(|c| commit(c, &p.web_url)),
         "repository": repository(p, &updated),
         "pusher": pusher(e),

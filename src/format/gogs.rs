@@ -1,7 +1,8 @@
 //! Gogs' push, create and delete webhooks, as `internal/database/actions.go` (`CommitRepo`,
 //! `PushTag`) sends them (gogs/gogs 0.13):
 //! - a branch created: `create`, then `push`; updated: `push`; deleted: `delete`;
-//! - a tag created or moved: `create` only; deleted: `delete` only.
+//! - a tag created or moved: `create` only; deleted: `delete` only;
+//! - a new branch lists its tip and 9 newest ancestors, known or not (`internal/database/update.go`).
 //!
 //! Bodies follow `internal/route/api/v1/types` (`PushPayload`, `CreatePayload`, `DeletePayload`,
 //! `WebhookPayloadCommit`, `Repository`, `User`); commits newest first. Headers `X-Gogs-Delivery`,
@@ -10,7 +11,7 @@
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::gitea::payload_user;
+use super::gitea::{listed, payload_user};
 use super::sign::{hex, hmac_sha256};
 use super::{to_json, Attempt, Auth, Docs, Format, Header, Hook, Prepared, RequestTemplate, Sent};
 use crate::ids::stable_id;
@@ -130,7 +131,7 @@ impl Format for Gogs {
                 } else {
                     String::new()
                 },
-                "commits": ch.commits.iter().rev().map(|c| commit(c, &p.web_url)).collect::<Vec<_>>(),
+                "commits": listed(ch).0.into_iter().map(|c| commit(c, &p.web_url)).collect::<Vec<_>>(),
                 "repository": repository(p, &updated),
                 "pusher": sender,
                 "sender": sender,

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::model::{EventKind, PushEvent, RefUpdate};
 use crate::secret::Secret;
+pub use cloudevents::CdEventsVersion;
 
 /// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
 pub static FORMATS: &[&dyn Format] = &[
@@ -268,6 +269,8 @@ pub struct Options {
     pub template: Option<chat::Template>,
     /// The chat to post to (`chat_id`, Telegram).
     pub chat_id: Option<String>,
+    /// The CDEvents release the `cdevents` formats speak (`cdevents_version`).
+    pub cdevents_version: CdEventsVersion,
 }
 
 /// At most `count` requests per `per`: what a receiver accepts from one endpoint.

@@ -4,7 +4,7 @@
 use git2::{Oid, Repository};
 
 use super::{commit, walk, Context, GitError};
-use crate::model::{Action, RefEvent, RefKind, RefUpdate, TagInfo};
+use crate::model::{Action, RefEvent, RefKind, RefUpdate, TagInfo, RECENT};
 
 /// Why one ref of a push produced no event.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +124,7 @@ fn event(
         head: None,
         tag: None,
         forced: false,
+        recent: Vec::new(),
     };
     let action = update.action();
     if action == Action::Delete {
@@ -179,6 +180,20 @@ fn event(
         Some(h) if repo.find_commit(h).is_ok() => Some(read(h)?),
         _ => None,
     };
+    let new_branch = action == Action::Create && matches!(update.kind(), RefKind::Branch(_));
+    if new_branch && repo.find_commit(new).is_ok() {
+        for id in walk::newest(repo, new, cap.min(RECENT))
+            .map_err(git)?
+            .iter()
+            .rev()
+        {
+            let known = ev.commits.iter().find(|c| c.id == id.to_string()).cloned();
+            ev.recent.push(match known {
+                Some(c) => c,
+                None => read(*id)?,
+            });
+        }
+    }
     Ok(ev)
 }
 
@@ -212,5 +227,6 @@ pub fn sample(repo: &Repository, refname: &str, n: usize) -> Result<RefEvent, Re
         commits,
         tag: None,
         forced: false,
+        recent: Vec::new(),
     })
 }

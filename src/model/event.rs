@@ -54,7 +54,14 @@ pub struct RefEvent {
     pub tag: Option<TagInfo>,
     /// The new value does not contain the old one (a force push).
     pub forced: bool,
+    /// For a created branch: its tip and newest ancestors, at most [`RECENT`], oldest first, whether
+    /// or not other refs had them (what Gitea and Gogs list for a new branch); empty otherwise.
+    pub recent: Vec<Commit>,
 }
+
+/// How many of a new branch's newest commits [`RefEvent::recent`] holds: Gitea's
+/// `CommitsBeforeLimit(10)`, Gogs' tip and its 9 ancestors.
+pub const RECENT: usize = 10;
 
 /// Whether an event is a branch push or a tag push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

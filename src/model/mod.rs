@@ -4,6 +4,6 @@ pub mod event;
 pub mod refs;
 
 pub use event::{
-    Commit, EventKind, Person, Project, PushEvent, Pusher, RefEvent, TagInfo, Visibility,
+    Commit, EventKind, Person, Project, PushEvent, Pusher, RefEvent, TagInfo, Visibility, RECENT,
 };
 pub use refs::{Action, RefKind, RefUpdate};

@@ -34,6 +34,28 @@ fn check(r: &Request, e: &Expect, _mode: &str) {
     assert_eq!(b["actor"]["name"], "alice", "{ctx}");
     assert_eq!(b["repository"]["slug"], "demo", "{ctx}");
     assert_eq!(b["repository"]["project"]["key"], "ACME", "{ctx}");
+    // Clone links are URLs, as Bitbucket writes them (Argo CD parses each with Go's url.Parse).
+    let link = |name: &str| {
+        let links = b["repository"]["links"]["clone"]
+            .as_array()
+            .expect("clone links");
+        let href = links
+            .iter()
+            .find(|l| l["name"] == name)
+            .and_then(|l| l["href"].as_str())
+            .unwrap_or_else(|| panic!("{ctx}: no {name} clone link"));
+        url::Url::parse(href).unwrap_or_else(|e| panic!("{ctx}: {href}: {e}"))
+    };
+    assert_eq!(
+        link("ssh").as_str(),
+        "ssh://git@git.example.com/acme/demo.git",
+        "{ctx}"
+    );
+    assert_eq!(
+        link("http").as_str(),
+        "https://git.example.com/scm/acme/demo.git",
+        "{ctx}"
+    );
     let date = b["date"].as_str().expect("date");
     assert!(
         chrono::DateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%S%z").is_ok(),

@@ -24,7 +24,15 @@ fn structured_subject(r: &Request) -> String {
 }
 
 fn binary_subject(r: &Request) -> String {
-    r.header("ce-subject").unwrap_or_default().to_owned()
+    decoded(r.header("ce-subject").unwrap_or_default())
+}
+
+/// A `ce-*` header's value, percent-decoded as the HTTP binding says a receiver must.
+fn decoded(value: &str) -> String {
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .expect("UTF-8")
+        .into_owned()
 }
 
 pub const STRUCTURED: Vendor = vendor("cloudevents", structured_subject);
@@ -79,7 +87,7 @@ fn check(r: &Request, e: &Expect, _mode: &str) {
                     let v = r
                         .header(&format!("ce-{k}"))
                         .unwrap_or_else(|| panic!("{ctx}: ce-{k}"));
-                    ((*k).to_owned(), Value::from(v))
+                    ((*k).to_owned(), Value::from(decoded(v)))
                 })
                 .collect();
         (Value::Object(a), r.json())
@@ -137,4 +145,158 @@ fn check(r: &Request, e: &Expect, _mode: &str) {
     );
     assert_eq!(data["customDataContentType"], "application/json", "{ctx}");
     check_neutral(&data["customData"], e, &ctx);
+}
+
+/// A branch name with quotes, a percent sign and characters beyond ASCII: binary mode's `ce-subject`
+/// is percent-encoded as the HTTP binding (3.1.3.2) requires (printable ASCII but space, `"` and `%`
+/// kept), and decodes to the ref; the structured body keeps it as it is.
+#[test]
+fn binary_mode_percent_encodes_header_values() {
+    let receiver = crate::support::Receiver::start().expect("receiver");
+    let mut config =
+        crate::support::config_in_format(&receiver.url("/binary"), "cloudevents-binary", "");
+    config.push_str(&format!(
+        "\n[[endpoint]]\nurl = \"{}\"\nformat = \"cdevents\"\n",
+        receiver.url("/structured")
+    ));
+    let server = crate::support::Server::new(&config);
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let branch = "x/\"q\"-café-🎉-100%";
+    work.push(&["origin", &format!("HEAD:refs/heads/{branch}")]);
+    let got = crate::support::expect_requests(&receiver, 2);
+    let binary = got.iter().find(|r| r.path == "/binary").expect("binary");
+    let raw = binary.header("ce-subject").expect("ce-subject");
+    assert_eq!(raw, "refs/heads/x/%22q%22-caf%C3%A9-%F0%9F%8E%89-100%25");
+    assert_eq!(decoded(raw), format!("refs/heads/{branch}"));
+    assert!(binary
+        .header("ce-source")
+        .is_some_and(|s| s == "https://git.example.com/acme/demo"));
+    let structured = got
+        .iter()
+        .find(|r| r.path == "/structured")
+        .expect("structured");
+    assert_eq!(structured.json()["subject"], format!("refs/heads/{branch}"));
+}
+
+/// Resolves the CDEvents schemas' references (`links/embeddedlinksarray`) from the copies here.
+struct Schemas;
+
+impl jsonschema::Retrieve for Schemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let path = uri.path().as_str();
+        let (version, rest) = path
+            .trim_start_matches('/')
+            .split_once("/schema/")
+            .ok_or_else(|| format!("not a CDEvents schema: {uri}"))?;
+        Ok(schema(version, rest))
+    }
+}
+
+/// One of the published CDEvents schemas of `version` (`branchcreated`, `custom`, `links/...`).
+fn schema(version: &str, name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/formats/cdevents")
+        .join(version)
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("schema JSON")
+}
+
+/// The schema a CDEvent's type is defined by.
+fn schema_for(version: &str, kind: &str) -> Value {
+    let name = match kind {
+        k if k.starts_with("dev.cdevents.branch.created.") => "branchcreated",
+        k if k.starts_with("dev.cdevents.branch.deleted.") => "branchdeleted",
+        k if k.starts_with("dev.cdevents.change.merged.") => "changemerged",
+        k if k.starts_with("dev.cdeventsx.") => "custom",
+        other => panic!("no CDEvents schema for {other}"),
+    };
+    schema(version, name)
+}
+
+/// What the `version` schema of `kind` finds wrong with `event`.
+fn schema_errors(version: &str, kind: &str, event: &Value) -> Vec<String> {
+    let validator = jsonschema::options()
+        .with_retriever(Schemas)
+        .should_validate_formats(true)
+        .build(&schema_for(version, kind))
+        .expect("schema");
+    validator
+        .iter_errors(event)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// Each `cdevents_version` gives events its own release's schemas accept (formats checked too), in
+/// both modes, for a branch created, updated and deleted and a tag created and deleted; and the
+/// binary body is the CDEvent alone, as Flux's `cdevents` receiver reads it.
+#[test]
+fn cdevents_are_valid_against_each_versions_published_schemas() {
+    let receiver = crate::support::Receiver::start().expect("receiver");
+    let mut config = crate::support::config_in_format(&receiver.url("/0.5.1"), "cdevents", "");
+    for (path, format, version) in [
+        ("/0.5.1-binary", "cdevents-binary", "0.5.1"),
+        ("/0.4.1", "cdevents", "0.4.1"),
+        ("/0.4.1-binary", "cdevents-binary", "0.4.1"),
+    ] {
+        config.push_str(&format!(
+            "\n[[endpoint]]\nurl = \"{}\"\nformat = \"{format}\"\ncdevents_version = \"{version}\"\n",
+            receiver.url(path)
+        ));
+    }
+    let server = crate::support::Server::new(&config);
+    let work = server.clone_work();
+    work.commits(2, "a");
+    work.push(&["origin", "HEAD:refs/heads/main"]);
+    work.commits(1, "b");
+    work.push(&["origin", "HEAD:refs/heads/main"]);
+    work.git(&["tag", "-a", "v1", "-m", "Release 1"]);
+    work.push(&["origin", "v1"]);
+    work.push(&["origin", "--delete", "v1"]);
+    work.push(&["origin", "HEAD:refs/heads/topic"]);
+    work.push(&["origin", "--delete", "topic"]);
+    let got = crate::support::expect_requests(&receiver, 6 * 4);
+    let mut kinds = std::collections::BTreeSet::new();
+    for r in &got {
+        let version = r.path.trim_start_matches('/').trim_end_matches("-binary");
+        let event = if r.path.ends_with("-binary") {
+            r.json()
+        } else {
+            r.json()["data"].clone()
+        };
+        let kind = event["context"]["type"].as_str().expect("type").to_owned();
+        let errors = schema_errors(version, &kind, &event);
+        assert!(errors.is_empty(), "{} {kind}: {errors:#?}", r.path);
+        // The releases' schemas tell their events apart: neither is valid as the other.
+        let other = if version == "0.4.1" { "0.5.1" } else { "0.4.1" };
+        assert!(
+            !schema_errors(other, &kind, &event).is_empty(),
+            "{} as {other}",
+            r.path
+        );
+        if r.path.ends_with("-binary") {
+            assert_eq!(r.header("ce-type"), Some(kind.as_str()), "{}", r.path);
+        }
+        kinds.insert((version.to_owned(), kind));
+    }
+    let wanted: std::collections::BTreeSet<(String, String)> = [
+        ("0.4.1", "dev.cdevents.branch.created.0.2.0"),
+        ("0.4.1", "dev.cdevents.branch.deleted.0.2.0"),
+        ("0.4.1", "dev.cdevents.change.merged.0.2.0"),
+        ("0.4.1", "dev.cdeventsx.gitwebhook-tag.created.0.1.0"),
+        ("0.4.1", "dev.cdeventsx.gitwebhook-tag.deleted.0.1.0"),
+        ("0.5.1", "dev.cdevents.branch.created.0.3.0"),
+        ("0.5.1", "dev.cdevents.branch.deleted.0.3.0"),
+        ("0.5.1", "dev.cdevents.change.merged.0.3.0"),
+        ("0.5.1", "dev.cdeventsx.gitwebhook-tag.created.0.1.0"),
+        ("0.5.1", "dev.cdeventsx.gitwebhook-tag.deleted.0.1.0"),
+    ]
+    .into_iter()
+    .map(|(v, k)| (v.to_owned(), k.to_owned()))
+    .collect();
+    assert_eq!(kinds, wanted);
 }

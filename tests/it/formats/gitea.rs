@@ -48,8 +48,12 @@ fn gitea_requests(e: &Expect) -> Vec<&'static str> {
     }
 }
 
-/// The newest commits, newest first, as Gitea lists them.
+/// The commits Gitea and Gogs list, newest first: a new branch's 10 newest, known or not; an
+/// update's new ones.
 pub fn newest_first(e: &Expect) -> Vec<String> {
+    if e.created() {
+        return e.recent.clone();
+    }
     e.commits.iter().rev().cloned().collect()
 }
 
@@ -117,22 +121,38 @@ fn check(r: &Request, e: &Expect, _mode: &str) {
             } else {
                 assert_eq!(b["before"], e.before.as_str(), "{ctx}");
                 assert_eq!(commit_ids(&b["commits"]), newest_first(e), "{ctx}");
-                assert_eq!(b["total_commits"], e.total, "{ctx}");
+                let total = if e.created() { e.recent.len() } else { e.total };
+                assert_eq!(b["total_commits"], total, "{ctx}");
             }
             match &e.head {
                 Some(head) => assert_eq!(b["head_commit"]["id"], head.as_str(), "{ctx}"),
                 None => assert!(b["head_commit"].is_null(), "{ctx}"),
             }
-            if !e.created() && !e.deleted() {
-                assert_eq!(
-                    b["compare_url"],
-                    format!(
-                        "https://git.example.com/acme/demo/compare/{}...{}",
-                        e.before, e.after
+            // Gitea's `setting.AppURL` + the compare path, which a tag deletion has none of.
+            let compare = match (e.tag, e.created(), e.deleted()) {
+                (_, _, true) => "https://git.example.com/".to_owned(),
+                (true, _, _) => format!(
+                    "https://git.example.com/acme/demo/compare/{ZERO}...{}",
+                    e.after
+                ),
+                // A new branch: from the parent of its oldest listed commit, else the default branch.
+                (false, true, _) => match (&e.recent_base, short) {
+                    (Some(base), _) => format!(
+                        "https://git.example.com/acme/demo/compare/{base}...{}",
+                        e.after
                     ),
-                    "{ctx}"
-                );
-            }
+                    (None, "main") => "https://git.example.com/".to_owned(),
+                    (None, _) => format!(
+                        "https://git.example.com/acme/demo/compare/main...{}",
+                        e.after
+                    ),
+                },
+                (false, false, _) => format!(
+                    "https://git.example.com/acme/demo/compare/{}...{}",
+                    e.before, e.after
+                ),
+            };
+            assert_eq!(b["compare_url"], compare.as_str(), "{ctx}");
         }
     }
 }

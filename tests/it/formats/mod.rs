@@ -47,6 +47,11 @@ pub struct Expect {
     pub head: Option<String>,
     pub tag: bool,
     pub forced: bool,
+    /// For a created branch: `git rev-list --max-count=10 <after>`, newest first (what Gitea and
+    /// Gogs list for a new branch, known or not).
+    pub recent: Vec<String>,
+    /// The first parent of the oldest of `recent`, if it has one.
+    pub recent_base: Option<String>,
 }
 
 impl Expect {
@@ -260,6 +265,15 @@ fn branch(
     } else {
         range(server, after, hide)
     };
+    let recent = if before == ZERO && after != ZERO {
+        server.rev_list(&["--max-count=10", after])
+    } else {
+        Vec::new()
+    };
+    let recent_base = recent.last().and_then(|oldest| {
+        let line = server.rev_list(&["--max-count=1", "--parents", oldest]);
+        line.first()?.split(' ').nth(1).map(str::to_owned)
+    });
     Expect {
         refname: format!("refs/heads/{name}"),
         before: before.into(),
@@ -269,6 +283,8 @@ fn branch(
         head: (after != ZERO).then(|| after.to_owned()),
         tag: false,
         forced,
+        recent,
+        recent_base,
     }
 }
 
@@ -282,6 +298,8 @@ fn tag(name: &str, before: &str, after: &str, peeled: Option<&str>) -> Expect {
         head: peeled.map(str::to_owned),
         tag: true,
         forced: false,
+        recent: Vec::new(),
+        recent_base: None,
     }
 }
 
