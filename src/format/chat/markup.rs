@@ -19,8 +19,45 @@ pub enum Markup {
 /// and `1.` only mean something at a line's start, where no value is put).
 const MARKDOWN_SPECIALS: &str = "\\`*_[]()<>|~";
 
-/// A word joiner: put after `@`, it keeps `@everyone`, `@all` or `@channel` from mentioning anyone.
+/// A word joiner: put after `@`, it keeps `@everyone`, `@all` or `@channel` from mentioning anyone;
+/// after the `:` of `://` and the dots of a host name, it keeps `http://evil.example` or
+/// `www.evil.example` from becoming a link.
 const WORD_JOINER: char = '\u{2060}';
+
+/// Bidirectional embedding, override and isolate controls, which reorder what a reader sees.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` as plain text that shows as written: bidirectional controls and carriage returns dropped,
+/// a word joiner after `@`, after the `:` of `://` and after a dot between a letter or digit and a
+/// letter (where a host name's next label starts: `1.0` stays as it is), so no chat makes a mention
+/// or a link of it. Markup characters are left as they are.
+pub fn plain(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '\r' || is_bidi_control(c) {
+            continue;
+        }
+        out.push(c);
+        let next = chars.get(i + 1).copied();
+        let joined = match c {
+            '@' => true,
+            ':' => next == Some('/') && chars.get(i + 2) == Some(&'/'),
+            '.' => {
+                let before = i.checked_sub(1).and_then(|p| chars.get(p));
+                before.is_some_and(|b| b.is_alphanumeric())
+                    && next.is_some_and(char::is_alphabetic)
+            }
+            _ => false,
+        };
+        if joined {
+            out.push(WORD_JOINER);
+        }
+    }
+    out
+}
 
 impl Markup {
     /// Which built-in template writes this markup.
@@ -32,16 +69,12 @@ impl Markup {
         }
     }
 
-    /// `text` as it must be written to show as itself.
+    /// `text` as it must be written to show as itself, never a mention or a link ([`plain`]).
     pub fn escape(self, text: &str) -> String {
+        let text = plain(text);
         let mut out = String::with_capacity(text.len() + 8);
         for c in text.chars() {
             match (self, c) {
-                (_, '\r') => {}
-                (_, '@') => {
-                    out.push('@');
-                    out.push(WORD_JOINER);
-                }
                 (Markup::Mrkdwn | Markup::Html, '&') => out.push_str("&amp;"),
                 (Markup::Mrkdwn | Markup::Html, '<') => out.push_str("&lt;"),
                 (Markup::Mrkdwn | Markup::Html, '>') => out.push_str("&gt;"),
@@ -186,11 +219,11 @@ mod tests {
         let hostile = "<@U1> @everyone [x](http://evil) *b* <a href=\"e\">&amp;";
         assert_eq!(
             Markup::Mrkdwn.escape(hostile),
-            "&lt;@\u{2060}U1&gt; @\u{2060}everyone [x]\u{2060}(http://evil) *\u{2060}b*\u{2060} &lt;a href=\"e\"&gt;&amp;amp;"
+            "&lt;@\u{2060}U1&gt; @\u{2060}everyone [x]\u{2060}(http:\u{2060}//evil) *\u{2060}b*\u{2060} &lt;a href=\"e\"&gt;&amp;amp;"
         );
         assert_eq!(
             Markup::Markdown.escape("[x](http://evil) **b** @all"),
-            "\\[x\\]\\(http://evil\\) \\*\\*b\\*\\* @\u{2060}all"
+            "\\[x\\]\\(http:\u{2060}//evil\\) \\*\\*b\\*\\* @\u{2060}all"
         );
         assert_eq!(
             Markup::Html.escape("<b>x</b> & @here"),
@@ -208,6 +241,33 @@ mod tests {
             Markup::Html.url("https://x/?a=1&b=\"2\""),
             "https://x/?a=1&amp;b=%222%22"
         );
+    }
+
+    #[test]
+    fn bare_urls_hosts_and_bidi_controls_are_defused() {
+        const J: char = '\u{2060}';
+        assert_eq!(
+            plain("see http://evil.example/x or www.evil.example, v1.2 ends."),
+            format!("see http:{J}//evil.{J}example/x or www.{J}evil.{J}example, v1.2 ends.")
+        );
+        assert_eq!(
+            plain("a\u{202E}txt.exe\u{2066}b\u{2069}\r"),
+            format!("atxt.{J}exeb")
+        );
+        assert_eq!(plain("@all"), format!("@{J}all"));
+        for markup in [
+            Markup::Mrkdwn,
+            Markup::Markdown,
+            Markup::LarkMarkdown,
+            Markup::Html,
+        ] {
+            let shown = markup.escape("http://evil.example \u{202E}x");
+            assert!(
+                !shown.contains("http://") && !shown.contains("evil.example"),
+                "{shown}"
+            );
+            assert!(!shown.contains('\u{202E}'), "{markup:?}");
+        }
     }
 
     #[test]

@@ -146,9 +146,10 @@ pub fn describe(err: &minijinja::Error) -> String {
     }
 }
 
-/// The plain one-line summary of a message: `acme/demo main`, `acme/demo: 3 refs`.
+/// The plain one-line summary of a message: `acme/demo main`, `acme/demo: 3 refs`, made [`plain`]
+/// (a branch name makes no mention or link there either).
 fn title(events: &[&PushEvent]) -> String {
-    match events {
+    markup::plain(&match events {
         [one] => format!(
             "{} {}",
             one.project.path_with_namespace,
@@ -160,7 +161,7 @@ fn title(events: &[&PushEvent]) -> String {
             events.len()
         ),
         [] => String::new(),
-    }
+    })
 }
 
 impl Format for Chatting {

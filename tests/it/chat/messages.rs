@@ -3,8 +3,7 @@
 use super::*;
 
 /// A commit title that tries every vendor's links, mentions and markup.
-const HOSTILE: &str =
-    "Fix <@U123> @everyone [click](http://evil.example) <b>bold</b> <at id=all></at> *star* 😀";
+const HOSTILE: &str = "Fix <@U123> @everyone [click](http://evil.example) <b>bold</b> <at id=all></at> *star* 😀 see https://bare.example/x or www.bare.example \u{202E}gpj.exe";
 
 /// Pushes every kind of event to one endpoint of each chat format and returns, per push, the
 /// requests in the order they came.
@@ -98,6 +97,14 @@ fn every_push_gives_each_vendor_its_message_signed_escaped_and_accepted() {
         assert!(!text.contains("<http://evil"), "{vendor}");
         assert!(!text.contains("<b>bold"), "{vendor}");
         assert!(!text.contains("<at id=all>"), "{vendor}");
+        // Bare URLs and host names a pusher writes are no links either, and nothing reorders text.
+        assert!(!text.contains("https://bare"), "{vendor}: {text}");
+        assert!(!text.contains("www.bare.example"), "{vendor}: {text}");
+        assert!(text.contains("bare.\u{2060}example"), "{vendor}: {text}");
+        assert!(
+            !text.contains('\u{202E}'),
+            "{vendor}: a bidi control got through"
+        );
         assert!(text.contains('😀'), "{vendor}: emoji kept");
         // A long title ends in an ellipsis within 150 characters.
         assert!(text.contains("A very long title A very"), "{vendor}");
@@ -161,6 +168,39 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The one-line titles DingTalk and Feishu show in notifications carry the branch name guarded as
+/// the message is: no mention, no link, no bidirectional control.
+#[test]
+fn notification_titles_make_no_mention_or_link() {
+    let receiver = vendors();
+    let endpoints: String = ["dingtalk", "feishu"]
+        .iter()
+        .map(|f| endpoint(&receiver, f, "rate_limit = \"off\"\n"))
+        .collect();
+    let server = Server::new(&config(&endpoints));
+    let work = server.clone_work();
+    work.commits(1, "start");
+    let branch = "fix@all/www.evil.example\u{2067}x";
+    work.push(&["origin", &format!("HEAD:refs/heads/{branch}")]);
+    let got = expect_requests(&receiver, 2);
+    for r in &got {
+        let b = r.json();
+        let title = match vendor_of(r) {
+            "dingtalk" => b["markdown"]["title"].clone(),
+            _ => b["card"]["header"]["title"]["content"].clone(),
+        };
+        let title = title
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no title", r.path));
+        assert_eq!(
+            title,
+            "acme/demo fix@\u{2060}all/www.\u{2060}evil.\u{2060}examplex",
+            "{}",
+            vendor_of(r)
+        );
+    }
 }
 
 #[test]
