@@ -120,7 +120,7 @@ fn summary(n: usize, r: &Request) -> String {
 }
 
 /// What the receiver got, in a format other than the default: each request's message (chat formats)
-/// or its event header and ref, then the first body in full.
+/// or its event header (else its method and URL) and ref, then the first body in full.
 fn show_other(out: &mut dyn Write, format: &dyn Format, got: &[Request]) {
     for (i, r) in got.iter().enumerate() {
         match format.message_text(&r.body) {
@@ -133,16 +133,15 @@ fn show_other(out: &mut dyn Write, format: &dyn Format, got: &[Request]) {
                     .headers
                     .iter()
                     .find(|(n, _)| n.to_ascii_lowercase().contains("event"));
-                let _ = writeln!(
-                    out,
-                    "#{} {} {}",
-                    i + 1,
-                    event.map_or("?", |(_, v)| v.as_str()),
-                    body["ref"]
-                        .as_str()
-                        .or_else(|| body["subject"].as_str())
-                        .unwrap_or("")
-                );
+                let about = body["ref"]
+                    .as_str()
+                    .or_else(|| body["subject"].as_str())
+                    .unwrap_or("");
+                let _ = match event {
+                    Some((_, v)) => writeln!(out, "#{} {v} {about}", i + 1),
+                    // A notify-style request (`custom`): what it asks is in its method and URL.
+                    None => writeln!(out, "#{} {} {} {about}", i + 1, r.method, r.path),
+                };
             }
         }
     }

@@ -331,7 +331,7 @@ pub(crate) fn check(
     let (secret, secret_source) = secret(&raw, raw_url.span().start, env)?.unzip();
     let tls = super::tls::check(&raw)?;
     let mut chat = super::chat::check(&raw, format, at_table)?;
-    let dialect = super::dialect::check(&raw, format, &mut chat.options)?;
+    let dialect = super::dialect::check(&raw, format, &mut chat.options, at_table)?;
     format.check(&chat.options).map_err(|m| (at_table, m))?;
     let mut shown = url.clone();
     if format.url_is_secret() {

@@ -224,6 +224,26 @@ table! {
         chat_id: Spanned<String>,
         /// `cdevents` formats: the CDEvents release, `0.5.1` (default) or `0.4.1` (Flux).
         cdevents_version: Spanned<String>,
+        /// `custom` formats: the HTTP method, `POST` (default), `PUT` or `GET`.
+        method: Spanned<String>,
+        /// `custom` formats: query parameters, each a template; one that renders empty is left out.
+        query: Spanned<BTreeMap<String, String>>,
+        /// `custom` formats: the body, a template (in a JSON body every value prints as JSON).
+        body: Spanned<String>,
+        /// `custom` formats: the body's `Content-Type`.
+        content_type: Spanned<String>,
+        /// `custom` formats: the query parameter that carries the secret.
+        secret_query: Spanned<String>,
+        /// `custom` formats: the header that carries the secret, after `secret_prefix`.
+        secret_header: Spanned<String>,
+        /// `custom` formats: what comes before the secret in `secret_header` (`Bearer `).
+        secret_prefix: Spanned<String>,
+        /// `custom` formats: the header that carries a signature of the body instead of the secret.
+        signature_header: Spanned<String>,
+        /// `custom` formats: `hmac-sha256-hex` (default), `hmac-sha256-base64`, `hmac-sha1-hex`, `hmac-sha1-base64`.
+        signature: Spanned<String>,
+        /// `custom` formats: what comes before the signature (`sha256=`).
+        signature_prefix: Spanned<String>,
     }
 }
 

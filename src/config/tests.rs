@@ -70,7 +70,7 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
         Delivery::default(),
         "[delivery] in the example is the defaults"
     );
-    assert_eq!(all.config.endpoints.len(), 6);
+    assert_eq!(all.config.endpoints.len(), 9);
     let e = &all.config.endpoints[0];
     assert_eq!(e.timeout, delivery::DEFAULT_TIMEOUT);
     assert_eq!(e.format.id(), "gitlab");

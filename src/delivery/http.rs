@@ -8,7 +8,7 @@ use super::request::WireRequest;
 use super::retry::{classify, parse_retry_after, Verdict};
 use crate::config::Tls;
 use crate::error::chain;
-use crate::format::{Answer, Format};
+use crate::format::{Answer, Format, Method};
 
 /// How much of a response body is read (the rest is dropped), and how much of it a message quotes.
 const MAX_RESPONSE_BYTES: u64 = 64 << 10;
@@ -126,10 +126,15 @@ fn attempt(
     client: &reqwest::blocking::Client,
     now: std::time::SystemTime,
 ) -> Attempted {
-    let mut request = client
-        .post(wire.url.clone())
-        .timeout(timeout)
-        .body(wire.body.clone());
+    let method = match wire.method {
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Get => reqwest::Method::GET,
+    };
+    let mut request = client.request(method, wire.url.clone()).timeout(timeout);
+    if wire.method != Method::Get {
+        request = request.body(wire.body.clone());
+    }
     for h in &wire.headers {
         request = request.header(h.name.as_str(), h.value.as_str());
     }

@@ -6,7 +6,7 @@ use std::fmt;
 use super::job::Job;
 use crate::clock::Clock;
 use crate::config::Endpoint;
-use crate::format::{Attempt, Auth, RequestTemplate};
+use crate::format::{Attempt, Auth, Method, RequestTemplate};
 use crate::secret::REDACTED;
 
 /// One header as sent, and as printed.
@@ -18,9 +18,10 @@ pub struct WireHeader {
     pub shown: String,
 }
 
-/// An attempt's request: URL, headers in the order sent, body.
+/// An attempt's request: method, URL, headers in the order sent, body.
 #[derive(Debug, Clone)]
 pub struct WireRequest {
+    pub method: Method,
     /// Where it goes, without credentials (they travel as the `Authorization` header).
     pub url: url::Url,
     /// The URL as printouts show it: credentials masked.
@@ -82,7 +83,7 @@ impl WireRequest {
             }
         }
         headers.extend(prepared.headers.into_iter().map(|h| WireHeader {
-            name: h.name.to_owned(),
+            name: h.name.into_owned(),
             shown: if h.secret {
                 REDACTED.to_owned()
             } else {
@@ -117,6 +118,7 @@ impl WireRequest {
             secrets.extend(url_secrets(&url));
         }
         WireRequest {
+            method: prepared.method,
             url,
             shown_url,
             headers,
@@ -154,8 +156,10 @@ impl WireRequest {
                 }
                 serde_json::to_string_pretty(&v).unwrap_or_default()
             }
-            // Not JSON: no format sends that, and no secret can be told apart in it.
-            Err(_) => REDACTED.to_owned(),
+            // Not JSON (a `custom` body, or none): shown as sent, though its template never sees
+            // the secret, without any.
+            Err(_) => super::redact::Redactor::new(self.secrets.iter().map(String::as_str))
+                .redact(&String::from_utf8_lossy(&self.body)),
         }
     }
 }
@@ -195,7 +199,7 @@ fn with_additions(
     }
     let mut shown_query = Vec::new();
     for h in query {
-        url.query_pairs_mut().append_pair(h.name, &h.value);
+        url.query_pairs_mut().append_pair(&h.name, &h.value);
         let value = if h.secret {
             REDACTED.to_owned()
         } else {
@@ -210,10 +214,10 @@ fn with_additions(
     (url, shown)
 }
 
-/// The request as dry-run prints it: `POST <url>`, headers, a blank line, the body.
+/// The request as dry-run prints it: `POST <url>` (or its method), headers, a blank line, the body.
 impl fmt::Display for WireRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "POST {}", self.shown_url)?;
+        writeln!(f, "{} {}", self.method.as_str(), self.shown_url)?;
         for h in &self.headers {
             writeln!(f, "{}: {}", h.name, h.shown)?;
         }

@@ -284,7 +284,7 @@ impl Format for CloudEvents {
                 ));
                 for (name, header) in BINARY_HEADERS {
                     if let Some(value) = envelope.get(*name).and_then(Value::as_str) {
-                        headers.push(Header::new(header, header_value(value)));
+                        headers.push(Header::new(*header, header_value(value)));
                     }
                 }
                 to_json(&data)
@@ -295,6 +295,7 @@ impl Format for CloudEvents {
             headers.push(Header::secret("Authorization", format!("Bearer {secret}")));
         }
         Prepared {
+            method: super::Method::Post,
             headers,
             body,
             secret_fields: &[],

@@ -332,10 +332,10 @@ impl Format for Gitea {
             &[GITEA_HEADERS, GOGS_HEADERS]
         };
         for (d_name, e_name, t_name, s_name) in vendors {
-            headers.push(Header::new(d_name, delivery.clone()));
-            headers.push(Header::new(e_name, event));
-            headers.push(Header::new(t_name, event));
-            headers.push(Header::new(s_name, sha256.clone()));
+            headers.push(Header::new(*d_name, delivery.clone()));
+            headers.push(Header::new(*e_name, event));
+            headers.push(Header::new(*t_name, event));
+            headers.push(Header::new(*s_name, sha256.clone()));
         }
         headers.push(Header::new("X-Hub-Signature", format!("sha1={sha1}")));
         headers.push(Header::new(

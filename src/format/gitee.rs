@@ -328,7 +328,7 @@ impl Format for Gitee {
             Header::new("Content-Type", "application/json"),
             Header::new("User-Agent", "git-oschina-hook"),
             Header {
-                name: "X-Gitee-Token",
+                name: "X-Gitee-Token".into(),
                 secret: auth.mode == SecretMode::Password && secret.is_some(),
                 value: token,
             },
@@ -338,6 +338,7 @@ impl Format for Gitee {
             Header::new("X-Git-Oschina-Event", event),
         ];
         Prepared {
+            method: super::Method::Post,
             headers,
             body: to_json(&body),
             secret_fields: &["password"],

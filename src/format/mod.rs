@@ -10,6 +10,7 @@ mod atomgit;
 mod bitbucket_server;
 pub mod chat;
 mod cloudevents;
+pub mod custom;
 mod gitcode;
 mod gitea;
 mod gitee;
@@ -20,7 +21,9 @@ mod gogs;
 mod neutral;
 pub mod sign;
 mod standard_webhooks;
+pub mod variables;
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
@@ -45,6 +48,14 @@ pub static FORMATS: &[&dyn Format] = &[
     &cloudevents::CDEVENTS,
     &cloudevents::CDEVENTS_BINARY,
     &standard_webhooks::StandardWebhooks,
+    &custom::CUSTOM,
+    &custom::JENKINS,
+    &custom::GOCD,
+    &custom::TEAMCITY,
+    &custom::CONCOURSE,
+    &custom::AZURE_DEVOPS,
+    &custom::BACKSTAGE,
+    &custom::DEPLOY_HOOK,
     &chat::slack::FORMAT,
     &chat::discord::FORMAT,
     &chat::teams::FORMAT,
@@ -103,28 +114,49 @@ pub enum SecretMode {
     Sign,
 }
 
-/// One request header; `secret` ones are shown as `[REDACTED]` in every output.
+/// One request header (or query parameter); `secret` ones are shown as `[REDACTED]` in every output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    pub name: &'static str,
+    /// A vendor's fixed name, or one the configuration gives (`custom`).
+    pub name: Cow<'static, str>,
     pub value: String,
     pub secret: bool,
 }
 
 impl Header {
-    pub fn new(name: &'static str, value: impl Into<String>) -> Header {
+    pub fn new(name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Header {
         Header {
-            name,
+            name: name.into(),
             value: value.into(),
             secret: false,
         }
     }
 
-    pub fn secret(name: &'static str, value: impl Into<String>) -> Header {
+    pub fn secret(name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Header {
         Header {
-            name,
+            name: name.into(),
             value: value.into(),
             secret: true,
+        }
+    }
+}
+
+/// The HTTP method of a request: `POST` for every format but a `custom` one that says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    #[default]
+    Post,
+    Put,
+    Get,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Get => "GET",
         }
     }
 }
@@ -233,9 +265,10 @@ impl<'a> Auth<'a> {
     }
 }
 
-/// A request ready for the wire: headers in the order sent, and the body.
+/// A request ready for the wire: method, headers in the order sent, and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
+    pub method: Method,
     pub headers: Vec<Header>,
     pub body: Vec<u8>,
     /// Top-level keys of the JSON body whose values carry the secret (or are made from it): shown as
@@ -252,6 +285,7 @@ impl Prepared {
     /// The usual case: headers, and the body as the queue kept it.
     pub fn new(headers: Vec<Header>, template: &RequestTemplate) -> Prepared {
         Prepared {
+            method: Method::Post,
             headers,
             body: template.body.clone(),
             secret_fields: &[],
@@ -271,6 +305,8 @@ pub struct Options {
     pub chat_id: Option<String>,
     /// The CDEvents release the `cdevents` formats speak (`cdevents_version`).
     pub cdevents_version: CdEventsVersion,
+    /// A `custom` format's request: its registry line's, with the endpoint's own keys.
+    pub request: Option<custom::Request>,
 }
 
 /// At most `count` requests per `per`: what a receiver accepts from one endpoint.
@@ -441,6 +477,14 @@ mod tests {
                 docs.contains(&format!("\n## {}\n", f.id())),
                 "docs/formats.md has no section ## {}",
                 f.id()
+            );
+        }
+        for c in custom::ALL.iter().filter(|c| c.id != "custom") {
+            let section = c.doc_section();
+            assert!(
+                docs.contains(&format!("\n{section}")),
+                "docs/formats.md's section of {} should read:\n{section}",
+                c.id
             );
         }
         let example = include_str!("../../config.example.toml");

@@ -47,8 +47,7 @@ pub fn plain(text: &str) -> String {
             ':' => next == Some('/') && chars.get(i + 2) == Some(&'/'),
             '.' => {
                 let before = i.checked_sub(1).and_then(|p| chars.get(p));
-                before.is_some_and(|b| b.is_alphanumeric())
-                    && next.is_some_and(char::is_alphabetic)
+                before.is_some_and(|b| b.is_alphanumeric()) && next.is_some_and(char::is_alphabetic)
             }
             _ => false,
         };

@@ -1,5 +1,5 @@
 //! Chat formats: a push as a message people read, posted to a chat room's robot or bot. The message
-//! is a template (built in, or the endpoint's own) rendered over [`message::Context`] with every
+//! is a template (built in, or the endpoint's own) rendered over [`Context`] with every
 //! value escaped for the vendor's markup, cut to the vendor's size; each vendor's file says how the
 //! message travels, how its secret signs it, how fast it may be sent and how it answers.
 
@@ -107,7 +107,9 @@ impl Chatting {
         let parts: Vec<String> = events
             .iter()
             .map(|e| {
-                let context = Context::of(e, markup);
+                let context = Context::of(e, &|url| {
+                    minijinja::Value::from_safe_string(markup.url(&url))
+                });
                 let builtin = || {
                     message::render(markup.template(), &context, markup).unwrap_or_else(|err| {
                         markup.escape(&format!(

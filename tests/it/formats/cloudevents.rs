@@ -199,7 +199,7 @@ impl jsonschema::Retrieve for Schemas {
 /// One of the published CDEvents schemas of `version` (`branchcreated`, `custom`, `links/...`).
 fn schema(version: &str, name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/it/formats/cdevents")
+        .join("tests/it/formats/schemas/cdevents")
         .join(version)
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

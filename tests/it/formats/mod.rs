@@ -183,6 +183,7 @@ fn every_registered_format_has_its_checks() {
         .map(|f| f.id())
         .collect();
     let mut checked: Vec<&str> = VENDORS.iter().map(|v| v.id).collect();
+    checked.extend(crate::custom::CHECKED);
     checked.extend(crate::chat::CHECKED);
     assert_eq!(
         checked, registered,
