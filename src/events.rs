@@ -13,8 +13,9 @@ use crate::delivery::pushes::RecordedPush;
 use crate::describe;
 use crate::env::HookEnv;
 use crate::error::chain;
+use crate::git::push::Filters;
 use crate::git::Repo;
-use crate::model::PushEvent;
+use crate::model::{PushEvent, Touch};
 use crate::notice::Notice;
 
 /// A repository, its canonical path, its configuration and the environment: what a push's events
@@ -52,12 +53,35 @@ impl Events for RepoEvents<'_> {
         let pusher = describe::pusher(self.config, &env);
         let pushed_at = clock.now_seconds();
         let mut events = Vec::new();
-        let walked = self
-            .repo
-            .events(&updates, others.as_deref(), self.config.max_commits);
+        let mut filters = Filters {
+            list: Vec::new(),
+            max_commits: self.config.paths_max_commits,
+        };
+        for f in self
+            .config
+            .endpoints
+            .iter()
+            .filter_map(|e| e.paths.as_ref())
+        {
+            if !filters.list.contains(&f) {
+                filters.list.push(f);
+            }
+        }
+        let walked = self.repo.events(
+            &updates,
+            others.as_deref(),
+            self.config.max_commits,
+            &filters,
+        );
         for result in walked {
             match result {
                 Ok(mut change) => {
+                    if change.touches.iter().any(|(_, t)| *t == Touch::Unchecked) {
+                        say(Notice::PathsUnchecked {
+                            refname: change.update.refname.clone(),
+                            max: self.config.paths_max_commits,
+                        });
+                    }
                     describe::name_authors(self.config, &mut change);
                     events.push(PushEvent {
                         id: clock.uuid(),

@@ -47,6 +47,8 @@ pub enum Notice {
     RepositoryUnusable(String),
     /// One ref of the push gives no webhook.
     RefSkipped(String),
+    /// A branch update has more new commits than path filters look at: endpoints with `paths` get it.
+    PathsUnchecked { refname: String, max: usize },
     /// Dry-run printed this many requests.
     DryRun { requests: usize },
     /// A push's webhooks are queued.
@@ -128,6 +130,10 @@ impl fmt::Display for Notice {
             }
             Notice::RepositoryUnusable(e) => write!(f, "{p}: warning: {e}; nothing sent"),
             Notice::RefSkipped(e) => write!(f, "{p}: warning: {e}; no webhook for this ref"),
+            Notice::PathsUnchecked { refname, max } => write!(
+                f,
+                "{p}: {refname} brings more than {max} new commits, more than paths filters look at: endpoints with paths get it"
+            ),
             Notice::DryRun { requests } => write!(
                 f,
                 "{p}: dry run: {requests} request(s) shown above, nothing sent"

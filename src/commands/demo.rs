@@ -162,7 +162,13 @@ fn expected(config: &Path, bare: &Path, env: &HookEnv) -> Result<usize, DemoErro
     Ok(["refs/heads/main", "refs/heads/feature", "refs/tags/v1.0"]
         .iter()
         .filter_map(|r| crate::model::RefUpdate::new(&zero, &one, r).ok())
-        .map(|u| crate::delivery::plan::count(&loaded.config.endpoints, &[u], &|_| true))
+        .map(|u| {
+            let asked = crate::delivery::plan::Asked {
+                brings_commits: &|_| true,
+                touches: &|_, _| true,
+            };
+            crate::delivery::plan::count(&loaded.config.endpoints, &[u], &asked)
+        })
         .sum())
 }
 

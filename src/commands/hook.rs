@@ -12,7 +12,7 @@ use crate::delivery::submit::{self, Submit};
 use crate::delivery::{intake, plan, WireRequest};
 use crate::describe;
 use crate::error::chain;
-use crate::model::{refs, RefUpdate};
+use crate::model::{refs, PathFilter, RefUpdate};
 use crate::notice::Notice;
 
 /// `post-receive`: every `<old> <new> <ref>` line of stdin.
@@ -136,12 +136,15 @@ fn run(
     if !dry_run && !wait_for_ref && config.delivery.mode == Mode::Async {
         match found.repo.others_before(updates) {
             Ok(others) => {
-                let brings = |u: &RefUpdate| {
-                    found
-                        .repo
-                        .brings_commits(u, others.as_deref().unwrap_or(&[]))
+                let before = others.as_deref().unwrap_or(&[]);
+                let asked = plan::Asked {
+                    brings_commits: &|u: &RefUpdate| found.repo.brings_commits(u, before),
+                    touches: &|u: &RefUpdate, f: &PathFilter| {
+                        let max = config.paths_max_commits;
+                        found.repo.touches(u, updates, before, f, max).sends()
+                    },
                 };
-                let count = plan::count(&config.endpoints, updates, &brings);
+                let count = plan::count(&config.endpoints, updates, &asked);
                 if count == 0 {
                     return;
                 }

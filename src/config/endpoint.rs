@@ -13,7 +13,7 @@ use super::schema::RawEndpoint;
 pub use super::tls::Tls;
 use super::{duration, show_duration, Located};
 use crate::format::{self, Format, SecretMode};
-use crate::model::{Action, EventKind, RefKind, RefUpdate};
+use crate::model::{Action, EventKind, PathFilter, RefKind, RefUpdate};
 use crate::secret::{Secret, REDACTED};
 
 /// Where an endpoint's secret comes from, as the configuration says it (never the secret itself).
@@ -47,6 +47,15 @@ impl RefFilter {
     }
 }
 
+/// What the filters ask of a ref update beyond its name, answered from its event or, before the
+/// commits are walked, from the repository.
+pub trait Facts {
+    /// Whether a created branch brings commits no other ref had (`skip_empty`).
+    fn brings_commits(&self) -> bool;
+    /// Whether the update's new commits changed a file that counts for `filter` (`paths`).
+    fn touches(&self, filter: &PathFilter) -> bool;
+}
+
 /// One `[[endpoint]]`, checked and ready to send to. It serializes as the file's keys, secrets redacted.
 #[derive(Clone, Serialize)]
 pub struct Endpoint {
@@ -75,6 +84,9 @@ pub struct Endpoint {
     pub branches: Option<RefFilter>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<RefFilter>,
+    /// `paths` and `paths_ignore`: which changed files make a branch push worth sending.
+    #[serde(flatten, serialize_with = "path_patterns")]
+    pub paths: Option<PathFilter>,
     #[serde(serialize_with = "show_duration")]
     pub timeout: Duration,
     /// Extra request headers; a format's own headers always win over these. Shown redacted: they often
@@ -89,6 +101,21 @@ pub struct Endpoint {
     /// What only some formats read (`cdevents_version`).
     #[serde(flatten)]
     pub dialect: super::dialect::Dialect,
+}
+
+/// `paths` and `paths_ignore` as the file writes them.
+fn path_patterns<S: Serializer>(f: &Option<PathFilter>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(None)?;
+    if let Some(f) = f {
+        if !f.paths.is_empty() {
+            map.serialize_entry("paths", &f.paths)?;
+        }
+        if !f.ignore.is_empty() {
+            map.serialize_entry("paths_ignore", &f.ignore)?;
+        }
+    }
+    map.end()
 }
 
 fn format_id<S: Serializer>(f: &&'static dyn Format, s: S) -> Result<S::Ok, S::Error> {
@@ -133,14 +160,20 @@ impl Endpoint {
     }
 
     /// Whether this endpoint sends anything for this ref update: a branch or a tag its filters
-    /// let through, and with `skip_empty`, not a branch created without new commits
-    /// (`brings_commits` is asked only then).
-    pub fn wants_update(&self, update: &RefUpdate, brings_commits: &dyn Fn() -> bool) -> bool {
-        let created_branch =
-            matches!(update.kind(), RefKind::Branch(_)) && update.action() == Action::Create;
+    /// let through; with `skip_empty`, not a branch created without new commits (`facts` is asked
+    /// only then); with `paths`, a branch pushed or created only when its new commits changed a file
+    /// that counts (tags and deletions are not path-filtered).
+    pub fn wants_update(&self, update: &RefUpdate, facts: &dyn Facts) -> bool {
+        let branch = matches!(update.kind(), RefKind::Branch(_));
+        let created_branch = branch && update.action() == Action::Create;
+        let path_filtered = branch && update.action() != Action::Delete;
         update.kind() != RefKind::Other
             && self.wants(update)
-            && !(self.chat.skip_empty && created_branch && !brings_commits())
+            && !(self.chat.skip_empty && created_branch && !facts.brings_commits())
+            && self
+                .paths
+                .as_ref()
+                .is_none_or(|f| !path_filtered || facts.touches(f))
     }
 
     /// Whether this endpoint wants the event of this ref update (its `events`, `branches` and `tags` filters).
@@ -311,6 +344,14 @@ pub(crate) fn check(
             .collect::<Result<_, _>>()?,
     };
     let branches = ref_filter(&raw.branches, "branch", "refs/heads/")?;
+    let paths = PathFilter::new(
+        raw.paths.as_ref().map(|p| &p.get_ref()[..]),
+        raw.paths_ignore.as_ref().map(|p| &p.get_ref()[..]),
+    )
+    .map_err(|m| {
+        let at = raw.paths.as_ref().or(raw.paths_ignore.as_ref());
+        (at.map_or(at_table, |p| p.span().start), m)
+    })?;
     let tags = ref_filter(&raw.tags, "tag", "refs/tags/")?;
     let timeout = match &raw.timeout {
         Some(t) => duration(t).map_err(|m| at(t.span(), m))?,
@@ -355,6 +396,7 @@ pub(crate) fn check(
         events,
         branches,
         tags,
+        paths,
         timeout,
         headers,
         tls,

@@ -261,6 +261,7 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         users: base.users,
         endpoints,
         max_commits: settings.max_commits,
+        paths_max_commits: settings.paths_max_commits,
         delivery,
         exclude: settings.exclude,
     };

@@ -23,7 +23,7 @@ mod show;
 mod tls;
 
 pub use delivery::{Delivery, Mode};
-pub use endpoint::{mask, Endpoint, Tls};
+pub use endpoint::{mask, Endpoint, Facts, Tls};
 pub use queue::Database;
 pub use schema::DurationValue;
 pub use show::effective;
@@ -36,6 +36,7 @@ pub const REPO_CONFIG: &str = "webhook.toml";
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 /// Built-in defaults (also written in `config.example.toml`).
 pub const DEFAULT_MAX_COMMITS: usize = 20;
+pub const DEFAULT_PATHS_MAX_COMMITS: usize = 10_000;
 
 /// A problem's byte offset in its layer's text, and its message.
 pub(crate) type Located = (usize, String);
@@ -60,6 +61,8 @@ pub struct Config {
     pub users: BTreeMap<String, schema::User>,
     pub endpoints: Vec<Endpoint>,
     pub max_commits: usize,
+    /// How many new commits of a branch update path filters look at.
+    pub paths_max_commits: usize,
     pub delivery: Delivery,
     /// `[server] exclude`: repositories that send nothing.
     pub exclude: Option<globset::GlobSet>,
@@ -74,6 +77,7 @@ impl Default for Config {
             users: BTreeMap::new(),
             endpoints: Vec::new(),
             max_commits: DEFAULT_MAX_COMMITS,
+            paths_max_commits: DEFAULT_PATHS_MAX_COMMITS,
             delivery: Delivery::default(),
             exclude: None,
         }
@@ -94,6 +98,7 @@ impl Config {
 pub(crate) struct Settings {
     pub delivery: Delivery,
     pub max_commits: usize,
+    pub paths_max_commits: usize,
     pub exclude: Option<globset::GlobSet>,
 }
 
@@ -261,6 +266,13 @@ fn check_settings(
         Some(n) => *n.get_ref(),
         None => DEFAULT_MAX_COMMITS,
     };
+    let paths_max_commits = match &raw.payload.paths_max_commits {
+        Some(n) if *n.get_ref() == 0 => {
+            return Err(problem(n.span().start, "must be at least 1".to_owned()))
+        }
+        Some(n) => *n.get_ref(),
+        None => DEFAULT_PATHS_MAX_COMMITS,
+    };
     let exclude =
         match &raw.server.exclude {
             None => None,
@@ -281,6 +293,7 @@ fn check_settings(
     Ok(Settings {
         delivery,
         max_commits,
+        paths_max_commits,
         exclude,
     })
 }

@@ -137,6 +137,8 @@ table! {
     Payload {
         /// The newest commits listed per event (default 20); `total_commits_count` stays the true count.
         max_commits: Spanned<usize>,
+        /// How many new commits of a branch update endpoints' `paths` look at (default 10000); past them, they get it.
+        paths_max_commits: Spanned<usize>,
     }
 }
 
@@ -198,6 +200,10 @@ table! {
         branches: Spanned<Vec<String>>,
         /// Glob filter on tag names (default: all).
         tags: Spanned<Vec<String>>,
+        /// Branch pushes only when a new commit changed a file matching one of these globs.
+        paths: Spanned<Vec<String>>,
+        /// Branch pushes only when a new commit changed a file matching none of these globs.
+        paths_ignore: Spanned<Vec<String>>,
         /// Time allowed for one request (default `[delivery] timeout`).
         timeout: Spanned<DurationValue>,
         /// Extra request headers; a format's own headers win over these.

@@ -75,6 +75,7 @@ pub fn effective(loaded: &Loaded, project: &schema::Project) -> String {
     #[derive(Serialize)]
     struct Payload {
         max_commits: usize,
+        paths_max_commits: usize,
     }
     table(
         &mut out,
@@ -82,6 +83,7 @@ pub fn effective(loaded: &Loaded, project: &schema::Project) -> String {
         schema::Payload::KEYS,
         &Payload {
             max_commits: c.max_commits,
+            paths_max_commits: c.paths_max_commits,
         },
         &|k| origin(format!("payload.{k}")),
         "default",

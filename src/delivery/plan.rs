@@ -6,9 +6,9 @@
 
 use super::job::{Condition, EndpointRef, Job, SCHEMA};
 use crate::clock::Clock;
-use crate::config::Endpoint;
+use crate::config::{Endpoint, Facts};
 use crate::format::{Hook, RequestTemplate, Sent};
-use crate::model::{PushEvent, RefUpdate};
+use crate::model::{PathFilter, PushEvent, RefUpdate, Touch};
 
 /// What one endpoint sends for a push's items (events, or ref updates).
 pub enum Shape<'i, T> {
@@ -30,17 +30,17 @@ impl<T> Shape<'_, T> {
     }
 }
 
-/// The shape of what `endpoint` sends for `items`: each is a ref update (`update` tells which) that
-/// brings new commits or not (`brings_commits`, asked only where `skip_empty` needs it).
-pub fn shape<'i, T>(
+/// The shape of what `endpoint` sends for `items`: each is a ref update (`update` tells which)
+/// whose filters' questions beyond its name `facts` answers.
+pub fn shape<'i, T, F: Facts>(
     endpoint: &Endpoint,
     items: &'i [T],
     update: impl Fn(&T) -> &RefUpdate,
-    brings_commits: impl Fn(&T) -> bool,
+    facts: impl Fn(&'i T) -> F,
 ) -> Shape<'i, T> {
     let wanted: Vec<&T> = items
         .iter()
-        .filter(|i| endpoint.wants_update(update(i), &|| brings_commits(i)))
+        .filter(|i| endpoint.wants_update(update(i), &facts(i)))
         .collect();
     match wanted.is_empty() {
         true => Shape::Nothing,
@@ -54,17 +54,45 @@ pub fn shape<'i, T>(
     }
 }
 
-/// How many requests `endpoints` make of a push's ref updates, before its commits are walked:
-/// `brings_commits` tells whether a created branch brings new commits (asked only for endpoints
-/// with `skip_empty`).
-pub fn count(
-    endpoints: &[Endpoint],
-    updates: &[RefUpdate],
-    brings_commits: &dyn Fn(&RefUpdate) -> bool,
-) -> usize {
+/// What an event says to the filters: whether it brought commits, what its changed files said to
+/// each path filter (a filter it was not made for lets it through).
+struct Made<'e>(&'e PushEvent);
+
+impl Facts for Made<'_> {
+    fn brings_commits(&self) -> bool {
+        self.0.change.total_commits > 0
+    }
+
+    fn touches(&self, filter: &PathFilter) -> bool {
+        self.0.change.touch(filter).is_none_or(Touch::sends)
+    }
+}
+
+/// Before the commits are walked, what the repository answers of a ref update: whether a created
+/// branch brings new commits (asked only for endpoints with `skip_empty`), and whether its new
+/// commits touch a path filter (asked only for endpoints with `paths`).
+pub struct Asked<'a> {
+    pub brings_commits: &'a dyn Fn(&RefUpdate) -> bool,
+    pub touches: &'a dyn Fn(&RefUpdate, &PathFilter) -> bool,
+}
+
+struct AskedOf<'a, 'u>(&'a Asked<'a>, &'u RefUpdate);
+
+impl Facts for AskedOf<'_, '_> {
+    fn brings_commits(&self) -> bool {
+        (self.0.brings_commits)(self.1)
+    }
+
+    fn touches(&self, filter: &PathFilter) -> bool {
+        (self.0.touches)(self.1, filter)
+    }
+}
+
+/// How many requests `endpoints` make of a push's ref updates, before its commits are walked.
+pub fn count(endpoints: &[Endpoint], updates: &[RefUpdate], asked: &Asked<'_>) -> usize {
     endpoints
         .iter()
-        .map(|e| shape(e, updates, |u| u, brings_commits).requests())
+        .map(|e| shape(e, updates, |u| u, |u| AskedOf(asked, u)).requests())
         .sum()
 }
 
@@ -119,12 +147,7 @@ pub fn plan(
                     repo: None,
                 });
             };
-        let shaped = shape(
-            endpoint,
-            events,
-            |e| &e.change.update,
-            |e| e.change.total_commits > 0,
-        );
+        let shaped = shape(endpoint, events, |e| &e.change.update, Made);
         match shaped {
             Shape::Nothing => {}
             Shape::OnePerPush(wanted) => {

@@ -2,6 +2,7 @@
 //! objects, and answering every git question the program asks.
 
 pub mod commit;
+pub mod paths;
 pub mod push;
 mod tree_diff;
 pub mod walk;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::GitConfig;
 use crate::env::HookEnv;
-use crate::model::{RefEvent, RefUpdate};
+use crate::model::{PathFilter, RefEvent, RefUpdate, Touch};
 
 /// A libgit2 failure with what we were doing when it happened.
 #[derive(Debug, thiserror::Error)]
@@ -194,8 +195,34 @@ impl Repo {
         updates: &[RefUpdate],
         others: Option<&[git2::Oid]>,
         cap: usize,
+        filters: &push::Filters<'_>,
     ) -> Vec<Result<RefEvent, push::RefError>> {
-        push::events(&self.repo, updates, others, cap)
+        push::events(&self.repo, updates, others, cap, filters)
+    }
+
+    /// What the branch `update` (one of `updates`) changed says to `filter`, before its event is
+    /// made (`others`: what the other refs pointed at before the push): what the hook asks to count
+    /// an endpoint with `paths`. A commit that cannot be read makes it a match.
+    pub fn touches(
+        &self,
+        update: &RefUpdate,
+        updates: &[RefUpdate],
+        others: &[git2::Oid],
+        filter: &PathFilter,
+        max_commits: usize,
+    ) -> Touch {
+        let Ok(new) = git2::Oid::from_str(&update.new) else {
+            return Touch::Unchecked;
+        };
+        let tips = push::tips(updates, others.to_vec());
+        let hide = push::hidden(update, &tips);
+        walk::select(&self.repo, new, &hide, max_commits)
+            .and_then(|s| {
+                paths::touches(&self.repo, &s.newest_first, s.total, &[filter], max_commits)
+            })
+            .ok()
+            .and_then(|t| t.first().copied())
+            .unwrap_or(Touch::Unchecked)
     }
 
     /// What the events of a push that creates a branch need to know of the refs before it: what every

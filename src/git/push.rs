@@ -3,8 +3,8 @@
 
 use git2::{Oid, Repository};
 
-use super::{commit, walk, Context, GitError};
-use crate::model::{Action, RefEvent, RefKind, RefUpdate, TagInfo, RECENT};
+use super::{commit, paths, walk, Context, GitError};
+use crate::model::{Action, PathFilter, RefEvent, RefKind, RefUpdate, TagInfo, RECENT};
 
 /// Why one ref of a push produced no event.
 #[derive(Debug, thiserror::Error)]
@@ -50,15 +50,46 @@ pub fn creates_branch(updates: &[RefUpdate]) -> bool {
         .any(|u| matches!(u.kind(), RefKind::Branch(_)) && u.action() == Action::Create)
 }
 
+/// The path filters a push's branch updates are checked against, and how many new commits of each
+/// they look at.
+pub struct Filters<'a> {
+    pub list: Vec<&'a PathFilter>,
+    pub max_commits: usize,
+}
+
+/// Every ref before the push: `others` (what the refs the push did not touch point at) and the
+/// pushed refs' old values, once each. A new branch's commits are those none of them reach.
+pub fn tips(updates: &[RefUpdate], others: Vec<Oid>) -> Vec<Oid> {
+    let olds = updates
+        .iter()
+        .filter(|u| u.action() != Action::Create)
+        .filter_map(|u| Oid::from_str(&u.old).ok());
+    let mut tips: Vec<Oid> = others.into_iter().chain(olds).collect();
+    tips.sort_unstable();
+    tips.dedup();
+    tips
+}
+
+/// What a branch update's new commits are kept apart from: its old value, or for a new branch every
+/// ref before the push (`tips`).
+pub fn hidden(update: &RefUpdate, tips: &[Oid]) -> Vec<Oid> {
+    match update.action() {
+        Action::Create => tips.to_vec(),
+        _ => Oid::from_str(&update.old).into_iter().collect(),
+    }
+}
+
 /// Builds the events of one push. `others` is what every ref but the pushed ones pointed at before
 /// the push ([`walk::other_refs`], recorded when the push happened), needed when it creates a branch;
-/// `None` reads it now. Updates of refs that are neither branches nor tags are left out; a ref that
-/// cannot be read gives an error in its place and does not stop the others.
+/// `None` reads it now. Branch updates are checked against each of `filters` (the endpoints' path
+/// filters). Updates of refs that are neither branches nor tags are left out; a ref that cannot be
+/// read gives an error in its place and does not stop the others.
 pub fn events(
     repo: &Repository,
     updates: &[RefUpdate],
     others: Option<&[Oid]>,
     cap: usize,
+    filters: &Filters<'_>,
 ) -> Vec<Result<RefEvent, RefError>> {
     let relevant: Vec<&RefUpdate> = updates
         .iter()
@@ -73,18 +104,7 @@ pub fn events(
             }
         };
         match others {
-            Ok(others) => {
-                // The pushed refs' old values count too: they were refs before the push. The
-                // walk follows tags to their commits.
-                let olds = updates
-                    .iter()
-                    .filter(|u| u.action() != Action::Create)
-                    .filter_map(|u| Oid::from_str(&u.old).ok());
-                let mut tips: Vec<Oid> = others.into_iter().chain(olds).collect();
-                tips.sort_unstable();
-                tips.dedup();
-                tips
-            }
+            Ok(others) => tips(updates, others),
             Err(e) => {
                 let message = crate::error::chain(&e);
                 return relevant
@@ -103,7 +123,7 @@ pub fn events(
     };
     relevant
         .into_iter()
-        .map(|u| event(repo, u, &tips, cap))
+        .map(|u| event(repo, u, &tips, cap, filters))
         .collect()
 }
 
@@ -112,6 +132,7 @@ fn event(
     update: &RefUpdate,
     tips: &[Oid],
     cap: usize,
+    filters: &Filters<'_>,
 ) -> Result<RefEvent, RefError> {
     let git = |source: GitError| RefError::Git {
         refname: update.refname.clone(),
@@ -125,12 +146,20 @@ fn event(
         tag: None,
         forced: false,
         recent: Vec::new(),
+        touches: Vec::new(),
     };
     let action = update.action();
     if action == Action::Delete {
         return Ok(ev);
     }
     let new = oid(update, "new object", &update.new, repo)?;
+    // With path filters, one walk gives both the commits listed and those the filters look at.
+    let filtered = matches!(update.kind(), RefKind::Branch(_)) && !filters.list.is_empty();
+    let walk_cap = if filtered {
+        cap.max(filters.max_commits)
+    } else {
+        cap
+    };
     let selection = match update.kind() {
         RefKind::Tag(_) => {
             let object = repo
@@ -153,13 +182,13 @@ fn event(
         }
         _ if action == Action::Update => {
             let old = oid(update, "old object", &update.old, repo)?;
-            let selection = walk::select(repo, new, &[old], cap).map_err(git)?;
+            let selection = walk::select(repo, new, &[old], walk_cap).map_err(git)?;
             // The new value does not contain the old one: a force push (the walk tells, reading no
             // more than it already did).
             ev.forced = !selection.reaches_hidden;
             selection
         }
-        _ => walk::select(repo, new, tips, cap).map_err(git)?,
+        _ => walk::select(repo, new, tips, walk_cap).map_err(git)?,
     };
     ev.total_commits = selection.total;
     let read = |id: Oid| {
@@ -169,7 +198,7 @@ fn event(
             .map_err(git)?;
         commit::read(repo, &c).map_err(git)
     };
-    for id in selection.newest_first.iter().rev() {
+    for id in selection.newest_first.iter().take(cap).rev() {
         ev.commits.push(read(*id)?);
     }
     // The head is usually the newest listed commit; a branch created without new commits still has one.
@@ -180,6 +209,17 @@ fn event(
         Some(h) if repo.find_commit(h).is_ok() => Some(read(h)?),
         _ => None,
     };
+    if filtered {
+        let (ids, total) = (&selection.newest_first, selection.total);
+        let answers =
+            paths::touches(repo, ids, total, &filters.list, filters.max_commits).map_err(git)?;
+        ev.touches = filters
+            .list
+            .iter()
+            .map(|f| (*f).clone())
+            .zip(answers)
+            .collect();
+    }
     let new_branch = action == Action::Create && matches!(update.kind(), RefKind::Branch(_));
     if new_branch && repo.find_commit(new).is_ok() {
         for id in walk::newest(repo, new, cap.min(RECENT))
@@ -228,5 +268,6 @@ pub fn sample(repo: &Repository, refname: &str, n: usize) -> Result<RefEvent, Re
         tag: None,
         forced: false,
         recent: Vec::new(),
+        touches: Vec::new(),
     })
 }

@@ -170,6 +170,21 @@ pub fn changes(odb: &Odb<'_>, old: Option<Oid>, new: Oid) -> Option<Changes> {
     Some(changes)
 }
 
+/// Every path that changed from tree `old` (none for a root commit) to tree `new`, in no particular
+/// order, a moved file as its old and its new path: what a path filter asks. `None` when an object
+/// cannot be read.
+pub fn changed_paths(odb: &Odb<'_>, old: Option<Oid>, new: Oid) -> Option<Vec<String>> {
+    let mut c = Changes::default();
+    compare(odb, "", old, new, &mut c)?;
+    Some(
+        c.added
+            .into_iter()
+            .chain(c.modified)
+            .chain(c.removed)
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::Stdio;

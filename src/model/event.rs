@@ -3,6 +3,7 @@
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
+use super::paths::{PathFilter, Touch};
 use super::refs::{Action, RefKind, RefUpdate};
 
 /// A name, an e-mail address and the moment with its original time-zone offset.
@@ -57,6 +58,9 @@ pub struct RefEvent {
     /// For a created branch: its tip and newest ancestors, at most [`RECENT`], oldest first, whether
     /// or not other refs had them (what Gitea and Gogs list for a new branch); empty otherwise.
     pub recent: Vec<Commit>,
+    /// For a branch created or updated: what its new commits' changed files say to each path filter
+    /// the event was made for (an endpoint's `paths` / `paths_ignore`).
+    pub touches: Vec<(PathFilter, Touch)>,
 }
 
 /// How many of a new branch's newest commits [`RefEvent::recent`] holds: Gitea's
@@ -89,6 +93,15 @@ impl EventKind {
 }
 
 impl RefEvent {
+    /// What the update's changed files say to `filter`; `None` when it was not asked (a tag, a
+    /// deletion, or an event made without filters).
+    pub fn touch(&self, filter: &PathFilter) -> Option<Touch> {
+        self.touches
+            .iter()
+            .find(|(f, _)| f == filter)
+            .map(|(_, t)| *t)
+    }
+
     pub fn kind(&self) -> EventKind {
         EventKind::of(&self.update)
     }

@@ -19,6 +19,7 @@ mod gitolite;
 mod kills;
 mod operations;
 mod ownership;
+mod paths;
 mod remote;
 mod robustness;
 mod selection;
