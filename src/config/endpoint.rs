@@ -5,10 +5,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use globset::{GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
-use toml::Spanned;
 
+use super::filters::{path_patterns, ref_filter};
+pub use super::filters::{Facts, RefFilter};
 use super::schema::RawEndpoint;
 pub use super::tls::Tls;
 use super::{duration, show_duration, Located};
@@ -24,36 +24,6 @@ pub enum SecretSource {
     Secret(Secret),
     SecretFile(PathBuf),
     SecretEnv(String),
-}
-
-/// A glob filter on branch or tag names: a pattern matches the short name (`release/*`) or the full
-/// ref (`refs/heads/*`, `refs/tags/v*`).
-#[derive(Debug, Clone)]
-pub struct RefFilter {
-    pub patterns: Vec<String>,
-    prefix: &'static str,
-    set: GlobSet,
-}
-
-impl Serialize for RefFilter {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.patterns.serialize(s)
-    }
-}
-
-impl RefFilter {
-    pub fn matches(&self, name: &str) -> bool {
-        self.set.is_match(name) || self.set.is_match(format!("{}{name}", self.prefix))
-    }
-}
-
-/// What the filters ask of a ref update beyond its name, answered from its event or, before the
-/// commits are walked, from the repository.
-pub trait Facts {
-    /// Whether a created branch brings commits no other ref had (`skip_empty`).
-    fn brings_commits(&self) -> bool;
-    /// Whether the update's new commits changed a file that counts for `filter` (`paths`).
-    fn touches(&self, filter: &PathFilter) -> bool;
 }
 
 /// One `[[endpoint]]`, checked and ready to send to. It serializes as the file's keys, secrets redacted.
@@ -101,21 +71,6 @@ pub struct Endpoint {
     /// What only some formats read (`cdevents_version`).
     #[serde(flatten)]
     pub dialect: super::dialect::Dialect,
-}
-
-/// `paths` and `paths_ignore` as the file writes them.
-fn path_patterns<S: Serializer>(f: &Option<PathFilter>, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(None)?;
-    if let Some(f) = f {
-        if !f.paths.is_empty() {
-            map.serialize_entry("paths", &f.paths)?;
-        }
-        if !f.ignore.is_empty() {
-            map.serialize_entry("paths_ignore", &f.ignore)?;
-        }
-    }
-    map.end()
 }
 
 fn format_id<S: Serializer>(f: &&'static dyn Format, s: S) -> Result<S::Ok, S::Error> {
@@ -188,26 +143,6 @@ impl Endpoint {
             _ => true,
         }
     }
-}
-
-fn ref_filter(
-    list: &Option<Spanned<Vec<String>>>,
-    what: &str,
-    prefix: &'static str,
-) -> Result<Option<RefFilter>, Located> {
-    let Some(list) = list else { return Ok(None) };
-    let at = |m: String| (list.span().start, m);
-    let mut set = GlobSetBuilder::new();
-    for p in list.get_ref() {
-        let glob = globset::GlobBuilder::new(p).literal_separator(true).build();
-        set.add(glob.map_err(|e| at(format!("bad {what} pattern {p:?}: {e}")))?);
-    }
-    let set = set.build().map_err(|e| at(e.to_string()))?;
-    Ok(Some(RefFilter {
-        patterns: list.get_ref().clone(),
-        prefix,
-        set,
-    }))
 }
 
 /// The secret from `secret`, `secret_file` or `secret_env` (at most one of them), and where it came from.

@@ -15,6 +15,7 @@ mod chat;
 mod delivery;
 mod dialect;
 mod endpoint;
+mod filters;
 mod layers;
 mod locate;
 mod queue;

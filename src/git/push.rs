@@ -1,7 +1,7 @@
 //! From a push's ref updates to neutral [`RefEvent`]s: one per branch or tag, with the commits it brought
 //! (`git rev-list new ^old`; for a new branch, `new --not <every ref before the push>`).
 
-use git2::{Oid, Repository};
+use git2::{Oid, Repository, Sort};
 
 use super::{commit, paths, walk, Context, GitError};
 use crate::model::{Action, PathFilter, RefEvent, RefKind, RefUpdate, TagInfo, RECENT};
@@ -222,7 +222,7 @@ fn event(
     }
     let new_branch = action == Action::Create && matches!(update.kind(), RefKind::Branch(_));
     if new_branch && repo.find_commit(new).is_ok() {
-        for id in walk::newest(repo, new, cap.min(RECENT))
+        for id in newest(repo, new, cap.min(RECENT))
             .map_err(git)?
             .iter()
             .rev()
@@ -235,6 +235,21 @@ fn event(
         }
     }
     Ok(ev)
+}
+
+/// The newest `n` commits of `tip`'s history, newest first (`git rev-list --max-count=n tip`): reads
+/// only as far as it lists, however long the history.
+fn newest(repo: &Repository, tip: Oid, n: usize) -> Result<Vec<Oid>, GitError> {
+    let mut walk = repo
+        .revwalk()
+        .context(|| "cannot start a commit walk".to_owned())?;
+    walk.set_sorting(Sort::TIME)
+        .context(|| "cannot sort a commit walk".to_owned())?;
+    walk.push(tip)
+        .context(|| format!("cannot walk from {tip}"))?;
+    walk.take(n)
+        .map(|oid| oid.context(|| format!("cannot walk the history of {tip}")))
+        .collect()
 }
 
 /// The newest `n` commits of `refname` as one update from the oldest of them to the tip.

@@ -403,21 +403,6 @@ fn revwalk(
     })
 }
 
-/// The newest `n` commits of `tip`'s history, newest first (`git rev-list --max-count=n tip`): reads
-/// only as far as it lists, however long the history.
-pub fn newest(repo: &Repository, tip: Oid, n: usize) -> Result<Vec<Oid>, GitError> {
-    let mut walk = repo
-        .revwalk()
-        .context(|| "cannot start a commit walk".to_owned())?;
-    walk.set_sorting(Sort::TIME)
-        .context(|| "cannot sort a commit walk".to_owned())?;
-    walk.push(tip)
-        .context(|| format!("cannot walk from {tip}"))?;
-    walk.take(n)
-        .map(|oid| oid.context(|| format!("cannot walk the history of {tip}")))
-        .collect()
-}
-
 /// What every ref but the pushed ones points at (refs the push did not touch point where they did
 /// before it). Symbolic refs are left out: what they name is listed itself.
 pub fn other_refs(repo: &Repository, pushed: &[&str]) -> Result<Vec<Oid>, GitError> {

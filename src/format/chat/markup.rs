@@ -68,7 +68,7 @@ impl Markup {
         }
     }
 
-    /// `text` as it must be written to show as itself, never a mention or a link ([`plain`]).
+    /// `text` as it must be written to show as itself, never a mention or a link (see `plain`).
     pub fn escape(self, text: &str) -> String {
         let text = plain(text);
         let mut out = String::with_capacity(text.len() + 8);

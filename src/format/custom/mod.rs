@@ -2,7 +2,7 @@
 //! with the secret in a query parameter, a header, or a signature header (what GitLab calls custom
 //! webhook templates). The notify-style endpoints of CI servers and deploy services (Jenkins, GoCD,
 //! TeamCity, Concourse, Azure DevOps, Backstage, deploy hooks) are presets of it: a registry line each
-//! ([`presets`]), whose defaults an endpoint's own keys override.
+//! (`presets.rs`), whose defaults an endpoint's own keys override.
 //!
 //! The templates are rendered when the push is queued (no secret: the queue keeps the result, as
 //! [`Request`] with rendered text); each attempt adds the secret, and signs the body as sent.
