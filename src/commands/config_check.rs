@@ -24,7 +24,7 @@ fn overridden(e: &Endpoint, ctx: &Context<'_>) -> Vec<String> {
         project_id: 0,
         body: b"{}".to_vec(),
     };
-    WireRequest::build(e, &sample, ctx.clock).overridden
+    WireRequest::build(e, &sample, ctx.clock, None).overridden
 }
 
 /// `git webhook config check`: exit status 1 when there is a problem.

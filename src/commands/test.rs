@@ -90,7 +90,7 @@ pub fn run(
                     .write_all(WireRequest::dry_run(e, &job, ctx.clock).as_bytes());
                 continue;
             }
-            let wire = WireRequest::build(e, &job.template, ctx.clock);
+            let wire = WireRequest::build(e, &job.template, ctx.clock, None);
             let client = http::client(&e.tls).map_err(CommandError::user)?;
             let a = http::send(&wire, e.timeout, &client, ctx.clock.now());
             // The vendor's verdict: a chat API's 200 may carry an error in its body.

@@ -83,6 +83,7 @@ pub(super) fn requeued(found: &[Finished], now_ms: u64) -> Vec<(&Finished, Job)>
                 created_ms: now_ms + i as u64,
                 next_ms: now_ms,
                 attempts: 0,
+                first_attempt_ms: None,
                 condition: None,
                 last_error: None,
                 ..f.job.clone()

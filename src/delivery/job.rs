@@ -39,6 +39,9 @@ pub struct Job {
     pub next_ms: u64,
     /// Attempts made so far.
     pub attempts: u32,
+    /// When it was first tried (Unix milliseconds), as each later attempt says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -139,6 +139,7 @@ pub fn plan(
                     created_ms: now + jobs.len() as u64,
                     next_ms: now,
                     attempts: 0,
+                    first_attempt_ms: None,
                     condition: wait_for_ref.then(|| Condition {
                         refname: update.refname.clone(),
                         new: update.new.clone(),

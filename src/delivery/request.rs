@@ -18,6 +18,36 @@ pub struct WireHeader {
     pub shown: String,
 }
 
+/// Which attempt of a job a request is: its number (from 1) and when the first one was (Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tried {
+    pub number: u32,
+    pub first_ms: u64,
+}
+
+impl Tried {
+    /// `X-Webhook-Attempt: <n>` and `X-Webhook-First-Attempt: <RFC 3339>`, which every format sends.
+    fn headers(self) -> [WireHeader; 2] {
+        let first =
+            chrono::DateTime::from_timestamp_millis(i64::try_from(self.first_ms).unwrap_or(0))
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let header = |name: &str, value: String| WireHeader {
+            name: name.to_owned(),
+            shown: value.clone(),
+            value,
+        };
+        [
+            header(ATTEMPT_HEADER, self.number.to_string()),
+            header(FIRST_ATTEMPT_HEADER, first),
+        ]
+    }
+}
+
+/// The headers that say which attempt a request is.
+pub const ATTEMPT_HEADER: &str = "X-Webhook-Attempt";
+pub const FIRST_ATTEMPT_HEADER: &str = "X-Webhook-First-Attempt";
+
 /// An attempt's request: method, URL, headers in the order sent, body.
 #[derive(Debug, Clone)]
 pub struct WireRequest {
@@ -39,9 +69,15 @@ pub struct WireRequest {
 
 impl WireRequest {
     /// The request for a new attempt of `template` at `endpoint`: fresh attempt id and time, signatures.
-    /// Headers: the endpoint's own first, then the format's, then Basic auth from the URL; a header the
-    /// format or Basic auth sets is never also sent from the endpoint's list.
-    pub fn build(endpoint: &Endpoint, template: &RequestTemplate, clock: &Clock) -> WireRequest {
+    /// Headers: the endpoint's own first, then the format's, then Basic auth from the URL, then which
+    /// attempt this is (`tried`: its number and when the first was, by default the first, now); a
+    /// header the format or Basic auth sets is never also sent from the endpoint's list.
+    pub fn build(
+        endpoint: &Endpoint,
+        template: &RequestTemplate,
+        clock: &Clock,
+        tried: Option<Tried>,
+    ) -> WireRequest {
         let auth = Auth {
             secret: endpoint.secret.as_ref(),
             mode: endpoint.secret_mode,
@@ -92,6 +128,11 @@ impl WireRequest {
             value: h.value,
         }));
         headers.extend(basic);
+        let tried = tried.unwrap_or(Tried {
+            number: 1,
+            first_ms: clock.now_ms(),
+        });
+        headers.extend(tried.headers());
         let (url, shown_url) = with_additions(endpoint, &prepared.url_path, &prepared.url_query);
         let mut secrets: Vec<String> = headers
             .iter()
@@ -136,7 +177,7 @@ impl WireRequest {
             endpoint.number,
             endpoint.format.id(),
             job.refname,
-            WireRequest::build(endpoint, &job.template, clock)
+            WireRequest::build(endpoint, &job.template, clock, None)
         )
     }
 

@@ -8,7 +8,7 @@ use super::http::{self, Attempted};
 use super::job::{Job, Outcome, Record};
 use super::pace;
 use super::queue::{Claim, Lanes, Queue, Settle, Settled};
-use super::request::WireRequest;
+use super::request::{Tried, WireRequest};
 use super::retry::{Policy, Verdict};
 use super::summary::Summary;
 use crate::clock::Clock;
@@ -149,9 +149,16 @@ impl Sender<'_> {
                 continue;
             }
             claim.job.attempts += 1;
+            let tried = Tried {
+                number: claim.job.attempts,
+                first_ms: *claim
+                    .job
+                    .first_attempt_ms
+                    .get_or_insert(self.clock.now_ms()),
+            };
             let attempted = match (endpoint, &client) {
                 (Some(e), Some(Ok(client))) => {
-                    let wire = WireRequest::build(e, &claim.job.template, self.clock);
+                    let wire = WireRequest::build(e, &claim.job.template, self.clock, Some(tried));
                     settling.before(last_took, self.queue, &mut summary);
                     sent.push(self.clock.now_ms());
                     let attempted = http::send(&wire, e.timeout, client, self.clock.now());

@@ -214,6 +214,17 @@ fn retries_follow_the_schedule_on_an_injected_clock() {
         .map(|r| r.header("X-Gitlab-Webhook-UUID").expect("uuid"))
         .collect();
     assert_eq!(uuids.len(), 3, "a fresh X-Gitlab-Webhook-UUID per attempt");
+    // Each attempt says which it is, and when the first was.
+    let first = chrono::DateTime::from_timestamp_millis(T0 as i64)
+        .expect("time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(
+            r.header("X-Webhook-Attempt"),
+            Some((i + 1).to_string().as_str())
+        );
+        assert_eq!(r.header("X-Webhook-First-Attempt"), Some(first.as_str()));
+    }
     let records = log(&server);
     let steps: Vec<(&str, Option<u64>, Option<u64>)> = records
         .iter()

@@ -439,6 +439,7 @@ mod tests {
             created_ms,
             next_ms: created_ms,
             attempts: 0,
+            first_attempt_ms: None,
             condition: None,
             last_error: None,
             repo: None,

@@ -148,8 +148,8 @@ pub fn describe(err: &minijinja::Error) -> String {
     }
 }
 
-/// The plain one-line summary of a message: `acme/demo main`, `acme/demo: 3 refs`, made [`plain`]
-/// (a branch name makes no mention or link there either).
+/// The plain one-line summary of a message: `acme/demo main`, `acme/demo: 3 refs`, made
+/// [`markup::plain`] (a branch name makes no mention or link there either).
 fn title(events: &[&PushEvent]) -> String {
     markup::plain(&match events {
         [one] => format!(
