@@ -204,10 +204,20 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
                 source.path.display()
             ));
         }
-        if let Some(f) = &raw.delivery.queue_password_file {
-            if world_readable(f.get_ref()) {
+        let secret_files = raw
+            .endpoints
+            .iter()
+            .flat_map(|e| {
+                [
+                    ("secret_file", &e.secret_file),
+                    ("client_key", &e.client_key),
+                ]
+            })
+            .chain([("queue_password_file", &raw.delivery.queue_password_file)]);
+        for (key, file) in secret_files {
+            if let Some(f) = file.as_ref().filter(|f| world_readable(f.get_ref())) {
                 warnings.push(format!(
-                    "{}: queue_password_file {} can be read by every user of this machine: `chmod o-r` it",
+                    "{}: {key} {} can be read by every user of this machine: `chmod o-r` it",
                     source.path.display(),
                     f.get_ref().display()
                 ));

@@ -58,13 +58,19 @@ fn dry_run_flag_on_the_command_line_is_reproducible_with_a_seed() {
         server.run_hook(
             &["post-receive", "--dry-run"],
             input.as_bytes(),
-            &[("GIT_WEBHOOK_SEED", "7"), ("GIT_WEBHOOK_NOW", "1700000000000")],
+            &[
+                ("GIT_WEBHOOK_SEED", "7"),
+                ("GIT_WEBHOOK_NOW", "1700000000000"),
+            ],
         )
     };
     let (a, b) = (run(), run());
     assert!(a.status.success());
     let text = String::from_utf8(a.stdout.clone()).expect("utf8");
-    assert_eq!(a.stdout, b.stdout, "same seed and clock, same ids and times");
+    assert_eq!(
+        a.stdout, b.stdout,
+        "same seed and clock, same ids and times"
+    );
     let (head, body) = text.split_once("\n\n").expect("headers then body");
     let header_names: Vec<&str> = head
         .lines()
@@ -86,7 +92,10 @@ fn dry_run_flag_on_the_command_line_is_reproducible_with_a_seed() {
             "X-Webhook-First-Attempt"
         ]
     );
-    assert!(text.contains("X-Webhook-Attempt: 1\nX-Webhook-First-Attempt: 2023-11-14T22:13:20Z\n"), "{text}");
+    assert!(
+        text.contains("X-Webhook-Attempt: 1\nX-Webhook-First-Attempt: 2023-11-14T22:13:20Z\n"),
+        "{text}"
+    );
     let json: serde_json::Value = serde_json::from_str(body.trim()).expect("pretty JSON body");
     assert_eq!(json["after"], id.as_str());
     assert!(!text.contains("abc\""), "{text}");

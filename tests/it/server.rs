@@ -527,3 +527,108 @@ fn a_self_signed_https_receiver_is_refused_by_default_and_accepted_with_its_ca_f
         "{stderr}"
     );
 }
+
+/// A receiver that requires a client certificate issued by its own CA (made in-process): an endpoint
+/// with `client_cert` and `client_key` is let in and named by its certificate; one without is
+/// refused in the handshake; a world-readable key file is warned about.
+#[test]
+fn a_client_certificate_is_presented_to_a_receiver_that_requires_one() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (server_cert, server_key) = self_signed_localhost();
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::new()).expect("CA parameters");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Receivers' CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let client_key = rcgen::KeyPair::generate().expect("client key");
+    let mut client = rcgen::CertificateParams::new(Vec::new()).expect("client parameters");
+    client
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "git-webhook on git.example.com");
+    client.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client
+        .signed_by(&client_key, &ca_cert, &ca_key)
+        .expect("client certificate");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).expect("CA root");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .expect("client verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der())
+                .expect("key DER"),
+        )
+        .expect("server config");
+    let config = std::sync::Arc::new(config);
+    let receiver = Receiver::start_wrapped(
+        0,
+        move |tcp| {
+            let session = rustls::ServerConnection::new(config.clone()).ok()?;
+            let stream: Box<dyn Stream> = Box::new(rustls::StreamOwned::new(session, tcp));
+            Some(stream)
+        },
+        |_| Reply::default(),
+    )
+    .expect("mTLS receiver");
+    let file = |name: &str, text: &str, mode: u32| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        p
+    };
+    let ca_file = file("server.pem", &server_cert.pem(), 0o644);
+    let cert_file = file("client.pem", &client_cert.pem(), 0o644);
+    let key_file = file("client.key", &client_key.serialize_pem(), 0o600);
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", receiver.port());
+    let endpoint = |path: &str, extra: &str| {
+        format!(
+            "\n[[endpoint]]\nurl = \"{}\"\nca_file = \"{}\"\n{extra}",
+            url(path),
+            ca_file.display()
+        )
+    };
+    let config = format!(
+        "{SYNC}{}{}",
+        endpoint(
+            "/with-cert",
+            &format!(
+                "client_cert = \"{}\"\nclient_key = \"{}\"\n",
+                cert_file.display(),
+                key_file.display()
+            )
+        ),
+        endpoint("/without", "")
+    );
+    let server = Server::new(&config);
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let stderr = work.push(&["origin", "main"]);
+    let got = receiver.requests();
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/with-cert"], "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} (gitlab): FAILED:", url("/without"))),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("can be read by every user"), "{stderr}");
+    // The key file readable by everyone: said at the next push (and by config check).
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    work.commits(1, "b");
+    let stderr = work.push(&["origin", "main"]);
+    assert!(
+        stderr.contains(&format!(
+            "client_key {} can be read by every user of this machine: `chmod o-r` it",
+            key_file.display()
+        )),
+        "{stderr}"
+    );
+}
