@@ -217,6 +217,11 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Make the Ed25519 key that signs standard-webhooks requests (`signing_key_file`), or print
+    /// its public key for receivers to verify with
+    #[command(subcommand)]
+    Key(KeyCommand),
+
     /// Print the manual page (roff), e.g. `git-webhook man | man -l -`; with --dir, write it and one
     /// page per command there, e.g. `git-webhook man --dir /usr/local/share/man/man1`
     Man {
@@ -284,6 +289,21 @@ pub enum ConfigCommand {
     Check {
         #[command(flatten)]
         at: RepoArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new key to FILE (readable by its owner only; never overwritten) and print its
+    /// public key, e.g. `git-webhook key new /etc/git-webhook/signing.key`
+    New {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the public key (`whpk_...`) of the key in FILE, to hand to receivers
+    Public {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

@@ -6,6 +6,7 @@ mod deliver;
 mod demo;
 mod hook;
 mod install;
+mod key;
 mod man;
 mod queue;
 mod redeliver;
@@ -16,7 +17,7 @@ mod worker;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, ConfigCommand, QueueCommand, RepoArgs};
+use crate::cli::{Cli, Command, ConfigCommand, KeyCommand, QueueCommand, RepoArgs};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Loaded, NotConfigured};
 use crate::env::HookEnv;
@@ -192,6 +193,8 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             let _ = ctx.out.write_all(config::EXAMPLE.as_bytes());
             Ok(())
         }
+        Command::Key(KeyCommand::New { file }) => key::new(&file, ctx),
+        Command::Key(KeyCommand::Public { file }) => key::public(&file, ctx),
         Command::Man { dir } => man::run(dir.as_deref(), ctx),
         Command::Formats => {
             let _ = write!(ctx.out, "{}", man::formats_text());

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -10,21 +9,12 @@ use serde::{Serialize, Serializer};
 use super::filters::{path_patterns, ref_filter};
 pub use super::filters::{Facts, RefFilter};
 use super::schema::RawEndpoint;
+pub use super::secrets::Secrets;
 pub use super::tls::Tls;
 use super::{duration, show_duration, Located};
 use crate::format::{self, Format, SecretMode};
 use crate::model::{Action, EventKind, PathFilter, RefKind, RefUpdate};
 use crate::secret::{Secret, REDACTED};
-
-/// Where an endpoint's secret comes from, as the configuration says it (never the secret itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretSource {
-    /// `secret = "..."`: shown as `[REDACTED]`.
-    Secret(Secret),
-    SecretFile(PathBuf),
-    SecretEnv(String),
-}
 
 /// One `[[endpoint]]`, checked and ready to send to. It serializes as the file's keys, secrets redacted.
 #[derive(Clone, Serialize)]
@@ -43,11 +33,9 @@ pub struct Endpoint {
     pub shown_url: String,
     #[serde(serialize_with = "format_id")]
     pub format: &'static dyn Format,
-    /// The secret itself (from `secret`, `secret_file` or `secret_env`).
-    #[serde(skip)]
-    pub secret: Option<Secret>,
+    /// The secret, the next one while it is rotated, the signing key.
     #[serde(flatten)]
-    pub secret_source: Option<SecretSource>,
+    pub secrets: Secrets,
     pub secret_mode: SecretMode,
     pub events: Vec<EventKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,42 +130,6 @@ impl Endpoint {
             }
             _ => true,
         }
-    }
-}
-
-/// The secret from `secret`, `secret_file` or `secret_env` (at most one of them), and where it came from.
-fn secret(
-    raw: &RawEndpoint,
-    url_at: usize,
-    env: &BTreeMap<String, String>,
-) -> Result<Option<(Secret, SecretSource)>, Located> {
-    match (&raw.secret, &raw.secret_file, &raw.secret_env) {
-        (None, None, None) => Ok(None),
-        (Some(s), None, None) => Ok(Some((
-            s.get_ref().clone(),
-            SecretSource::Secret(s.get_ref().clone()),
-        ))),
-        (None, Some(f), None) => match Secret::from_file(f.get_ref()) {
-            Ok(secret) => Ok(Some((
-                secret,
-                SecretSource::SecretFile(f.get_ref().clone()),
-            ))),
-            Err(e) => Err((
-                f.span().start,
-                format!("cannot read secret_file {}: {e}", f.get_ref().display()),
-            )),
-        },
-        (None, None, Some(v)) => match Secret::from_env(env, v.get_ref()) {
-            Some(secret) => Ok(Some((secret, SecretSource::SecretEnv(v.get_ref().clone())))),
-            None => Err((
-                v.span().start,
-                format!("secret_env names ${}, which is not set", v.get_ref()),
-            )),
-        },
-        _ => Err((
-            url_at,
-            "give at most one of secret, secret_file and secret_env".to_owned(),
-        )),
     }
 }
 
@@ -304,7 +256,7 @@ pub(crate) fn check(
             headers.push((name.clone(), value.clone()));
         }
     }
-    let (secret, secret_source) = secret(&raw, raw_url.span().start, env)?.unzip();
+    let secrets = super::secrets::check(&raw, format, at_table, env)?;
     let tls = super::tls::check(&raw)?;
     let mut chat = super::chat::check(&raw, format, at_table)?;
     let dialect = super::dialect::check(&raw, format, &mut chat.options, at_table)?;
@@ -325,8 +277,7 @@ pub(crate) fn check(
         url,
         basic_auth,
         format,
-        secret,
-        secret_source,
+        secrets,
         secret_mode,
         events,
         branches,

@@ -20,6 +20,7 @@ mod layers;
 mod locate;
 mod queue;
 pub mod schema;
+mod secrets;
 mod show;
 mod tls;
 

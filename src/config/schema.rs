@@ -194,6 +194,16 @@ table! {
         secret_env: Spanned<String>,
         /// `password` (default) or `sign`, for formats that sign.
         secret_mode: Spanned<String>,
+        /// The next secret while the secret is rotated: each request is signed with both
+        /// (standard-webhooks).
+        secret_next: Spanned<Secret>,
+        /// A file holding the next secret.
+        secret_next_file: Spanned<PathBuf>,
+        /// An environment variable holding the next secret.
+        secret_next_env: Spanned<String>,
+        /// An Ed25519 key (`git-webhook key new FILE`) that also signs each request, verified with its
+        /// public key (standard-webhooks `v1a`).
+        signing_key_file: Spanned<PathBuf>,
         /// Which events to send: `push`, `tag_push` (default both).
         events: Spanned<Vec<String>>,
         /// Glob filter on branch names (default: all).
@@ -257,6 +267,7 @@ impl RawEndpoint {
     /// Whether the secret (or a URL password) is written in the file itself.
     pub(crate) fn has_inline_secret(&self) -> bool {
         self.secret.is_some()
+            || self.secret_next.is_some()
             || self
                 .url
                 .as_ref()

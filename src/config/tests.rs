@@ -33,6 +33,12 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("file");
     std::fs::write(&file, "secret\n").unwrap();
+    let key = tmp.path().join("key");
+    std::fs::write(
+        &key,
+        crate::format::SigningKey::from_seed([7; 32]).to_file_text(),
+    )
+    .unwrap();
     let uncommented: String = example
         .lines()
         .map(|l| match l.strip_prefix("# ") {
@@ -48,14 +54,24 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
         })
         .map(|l| {
             if l.contains("\"/etc/git-webhook/") {
-                format!("{} = {:?}\n", l.split(" = ").next().unwrap(), file)
+                let name = l.split(" = ").next().unwrap();
+                let path = if name == "signing_key_file" {
+                    &key
+                } else {
+                    &file
+                };
+                format!("{name} = {path:?}\n")
             } else {
                 format!("{l}\n")
             }
         })
         .collect();
     let env = HookEnv {
-        vars: [("CI_WEBHOOK_SECRET".to_owned(), "x".to_owned())].into(),
+        vars: [
+            ("CI_WEBHOOK_SECRET".to_owned(), "x".to_owned()),
+            ("CI_WEBHOOK_SECRET_NEXT".to_owned(), "y".to_owned()),
+        ]
+        .into(),
         ..HookEnv::default()
     };
     let all = layers::assemble(
@@ -70,7 +86,7 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
         Delivery::default(),
         "[delivery] in the example is the defaults"
     );
-    assert_eq!(all.config.endpoints.len(), 9);
+    assert_eq!(all.config.endpoints.len(), 12);
     let e = &all.config.endpoints[0];
     assert_eq!(e.timeout, delivery::DEFAULT_TIMEOUT);
     assert_eq!(e.format.id(), "gitlab");
@@ -84,11 +100,19 @@ fn the_example_file_is_the_defaults_and_names_every_key() {
     );
     assert!(e.tls.verify);
     assert_eq!(
-        all.config.endpoints[1].secret.as_ref().map(Secret::expose),
+        all.config.endpoints[1]
+            .secrets
+            .secret
+            .as_ref()
+            .map(Secret::expose),
         Some("secret")
     );
     assert_eq!(
-        all.config.endpoints[2].secret.as_ref().map(Secret::expose),
+        all.config.endpoints[2]
+            .secrets
+            .secret
+            .as_ref()
+            .map(Secret::expose),
         Some("x")
     );
     assert_eq!(all.config.users["alice"].id, Some(4));

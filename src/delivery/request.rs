@@ -79,7 +79,9 @@ impl WireRequest {
         tried: Option<Tried>,
     ) -> WireRequest {
         let auth = Auth {
-            secret: endpoint.secret.as_ref(),
+            secret: endpoint.secrets.secret.as_ref(),
+            next: endpoint.secrets.next.as_ref(),
+            signing_key: endpoint.secrets.signing_key.as_ref(),
             mode: endpoint.secret_mode,
         };
         let attempt = Attempt {
@@ -147,7 +149,12 @@ impl WireRequest {
                     .filter_map(|h| h.value.strip_prefix("Basic ").map(str::to_owned)),
             );
         }
-        secrets.extend(endpoint.secret.iter().map(|s| s.expose().to_owned()));
+        secrets.extend(
+            [&endpoint.secrets.secret, &endpoint.secrets.next]
+                .into_iter()
+                .flatten()
+                .map(|s| s.expose().to_owned()),
+        );
         secrets.extend(
             prepared
                 .url_query

@@ -31,6 +31,7 @@ use uuid::Uuid;
 use crate::model::{EventKind, PushEvent, RefUpdate};
 pub use cloudevents::CdEventsVersion;
 pub use prepared::{Attempt, Auth, Header, Method, Prepared};
+pub use sign::SigningKey;
 
 /// Every format the configuration's `format = "..."` can name. Adding a vendor: one file, one line here.
 pub static FORMATS: &[&dyn Format] = &[
@@ -253,6 +254,15 @@ pub trait Format: Sync {
     fn docs(&self) -> Docs;
     /// Whether `secret_mode = "sign"` means anything for this format.
     fn supports_sign(&self) -> bool {
+        false
+    }
+    /// Whether a request may carry signatures with two secrets at once (`secret_next`, while the
+    /// secret is rotated).
+    fn signs_with_several(&self) -> bool {
+        false
+    }
+    /// Whether requests are also signed with an Ed25519 key (`signing_key_file`).
+    fn signs_with_key(&self) -> bool {
         false
     }
     /// The endpoint keys only this format reads (`template`, `chat_id`, `one_message`, ...); any other

@@ -85,6 +85,10 @@ impl Attempt {
 #[derive(Debug, Clone, Copy)]
 pub struct Auth<'a> {
     pub secret: Option<&'a Secret>,
+    /// The next secret, while the secret is rotated (formats that sign with several).
+    pub next: Option<&'a Secret>,
+    /// The Ed25519 key (formats that sign with a key).
+    pub signing_key: Option<&'a super::SigningKey>,
     pub mode: SecretMode,
 }
 
@@ -92,6 +96,15 @@ impl<'a> Auth<'a> {
     /// The secret when one is set and not empty.
     pub fn secret(&self) -> Option<&'a str> {
         self.secret.map(Secret::expose).filter(|s| !s.is_empty())
+    }
+
+    /// The secret and, while it is rotated, the next one: each not empty.
+    pub fn secrets(&self) -> impl Iterator<Item = &'a str> {
+        [self.secret, self.next]
+            .into_iter()
+            .flatten()
+            .map(Secret::expose)
+            .filter(|s| !s.is_empty())
     }
 }
 

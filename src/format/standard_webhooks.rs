@@ -1,6 +1,8 @@
 //! Standard Webhooks (standardwebhooks.com; the spec in standard-webhooks/standard-webhooks): our
 //! neutral event as `data`, `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64
-//! HMAC-SHA256 of "id.timestamp.body">`, keyed with the Base64-decoded part of a `whsec_` secret.
+//! HMAC-SHA256 of "id.timestamp.body">`, keyed with the Base64-decoded part of a `whsec_` secret;
+//! while a secret is rotated, one `v1` signature per secret, and with a signing key a `v1a` Ed25519
+//! signature of the same text, space-separated as the spec lists them.
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -38,11 +40,16 @@ fn key(secret: &str) -> Vec<u8> {
         .unwrap_or_else(|| secret.as_bytes().to_vec())
 }
 
-/// `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`.
-fn signature(secret: &str, id: &str, timestamp: u64, body: &[u8]) -> String {
+/// What is signed: `<id>.<timestamp>.<body>`.
+fn signed(id: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
     let mut signed = format!("{id}.{timestamp}.").into_bytes();
     signed.extend_from_slice(body);
-    format!("v1,{}", base64(&hmac_sha256(&key(secret), &signed)))
+    signed
+}
+
+/// `v1,<base64 HMAC-SHA256(key, signed)>`.
+fn signature(secret: &str, signed: &[u8]) -> String {
+    format!("v1,{}", base64(&hmac_sha256(&key(secret), signed)))
 }
 
 impl Format for StandardWebhooks {
@@ -50,11 +57,21 @@ impl Format for StandardWebhooks {
         "standard-webhooks"
     }
 
+    fn signs_with_several(&self) -> bool {
+        true
+    }
+
+    fn signs_with_key(&self) -> bool {
+        true
+    }
+
     fn docs(&self) -> Docs {
         Docs {
             event: "`type` in the body: `git.push` / `git.tag_push`",
             secret: "never sent: `webhook-signature: v1,<base64 HMAC-SHA256>` of\n\
-                     `<id>.<timestamp>.<body>`, keyed with the Base64 after `whsec_`",
+                     `<id>.<timestamp>.<body>`, keyed with the Base64 after `whsec_`;\n\
+                     one `v1` per secret while `secret_next` is set,\n\
+                     and `v1a,<base64 Ed25519>` with `signing_key_file`",
             check: "any Standard Webhooks library (`Webhook(secret).verify(body, headers)`)",
         }
     }
@@ -84,11 +101,13 @@ impl Format for StandardWebhooks {
             Header::new("webhook-id", id.clone()),
             Header::new("webhook-timestamp", timestamp.to_string()),
         ];
-        if let Some(secret) = auth.secret() {
-            headers.push(Header::new(
-                "webhook-signature",
-                signature(secret, &id, timestamp, &d.body),
-            ));
+        let signed = signed(&id, timestamp, &d.body);
+        let mut signatures: Vec<String> = auth.secrets().map(|s| signature(s, &signed)).collect();
+        if let Some(key) = auth.signing_key {
+            signatures.push(format!("v1a,{}", base64(&key.sign(&signed))));
+        }
+        if !signatures.is_empty() {
+            headers.push(Header::new("webhook-signature", signatures.join(" ")));
         }
         Prepared::new(headers, d)
     }
@@ -96,7 +115,7 @@ impl Format for StandardWebhooks {
 
 #[cfg(test)]
 mod tests {
-    use super::signature;
+    use super::{signature, signed};
 
     /// The spec's published test vector (its reference libraries' tests).
     #[test]
@@ -104,9 +123,11 @@ mod tests {
         assert_eq!(
             signature(
                 "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-                "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
-                1_649_367_553,
-                br#"{"email":"test@example.com","username":"test_user"}"#,
+                &signed(
+                    "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+                    1_649_367_553,
+                    br#"{"email":"test@example.com","username":"test_user"}"#,
+                ),
             ),
             "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
         );

@@ -26,6 +26,7 @@ mod selection;
 mod server;
 mod server_worker;
 mod shared_queue;
+mod signing;
 
 /// Every file in tests/it/ (and in its module folders) is declared as a module, so none silently
 /// never runs.
