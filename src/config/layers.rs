@@ -16,7 +16,13 @@ pub(crate) struct Source {
     index: Index,
     /// For git config: the git key of each TOML key path (`endpoint.0.url` -> `webhook.ci.url`).
     git_keys: Option<BTreeMap<String, String>>,
+    /// The server-wide file (or the one `--config` names): only it says where requests may go.
+    server_wide: bool,
 }
+
+/// The keys only the server-wide file sets: a repository's own configuration may be written by
+/// people who are not the server's admin.
+const SERVER_WIDE_ONLY: &[&str] = &["allow_destinations", "deny_destinations"];
 
 impl Source {
     pub(crate) fn file(path: PathBuf, text: String) -> Source {
@@ -25,6 +31,15 @@ impl Source {
             path,
             text,
             git_keys: None,
+            server_wide: true,
+        }
+    }
+
+    /// The same, for a file in the repository.
+    pub(crate) fn in_repository(self) -> Source {
+        Source {
+            server_wide: false,
+            ..self
         }
     }
 
@@ -101,6 +116,7 @@ impl Source {
             path: config.path.clone(),
             text,
             git_keys: Some(git_keys),
+            server_wide: false,
         })
     }
 
@@ -179,6 +195,32 @@ fn world_readable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
 }
 
+/// Takes out of a repository's layer the keys only the server-wide file sets, saying so for each.
+fn drop_server_wide_keys(
+    source: &Source,
+    table: &mut toml::Table,
+    raw: &mut RawConfig,
+) -> Vec<String> {
+    raw.server.allow_destinations = None;
+    raw.server.deny_destinations = None;
+    let Some(toml::Value::Table(server)) = table.get_mut("server") else {
+        return Vec::new();
+    };
+    SERVER_WIDE_ONLY
+        .iter()
+        .filter(|key| server.remove(**key).is_some())
+        .map(|key| {
+            let at = match &source.git_keys {
+                Some(_) => format!("{} (git config)", source.path.display()),
+                None => source.path.display().to_string(),
+            };
+            format!(
+                "{at}: [server] {key} is read from the server-wide file only, never from a repository's own configuration: ignored"
+            )
+        })
+        .collect()
+}
+
 /// Checks every layer on its own (so problems name their file and line), then merges them.
 pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, ConfigError> {
     let mut merged = toml::Table::new();
@@ -194,7 +236,10 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
             )
         };
         let mut table: toml::Table = toml::from_str(&source.text).map_err(located)?;
-        let raw: RawConfig = toml::from_str(&source.text).map_err(located)?;
+        let mut raw: RawConfig = toml::from_str(&source.text).map_err(located)?;
+        if !source.server_wide {
+            warnings.extend(drop_server_wide_keys(&source, &mut table, &mut raw));
+        }
         check_settings(&raw, &env.vars, &|offset, m| source.problem(offset, m))?;
         let inline = raw.endpoints.iter().any(RawEndpoint::has_inline_secret)
             || raw.delivery.has_inline_secret();
@@ -274,6 +319,7 @@ pub(crate) fn assemble(sources: Vec<Source>, env: &HookEnv) -> Result<Loaded, Co
         paths_max_commits: settings.paths_max_commits,
         delivery,
         exclude: settings.exclude,
+        destinations: settings.destinations,
     };
     Ok(Loaded {
         config,

@@ -13,6 +13,7 @@ use crate::model::Visibility;
 
 mod chat;
 mod delivery;
+mod destinations;
 mod dialect;
 mod endpoint;
 mod filters;
@@ -25,6 +26,7 @@ mod show;
 mod tls;
 
 pub use delivery::{Delivery, Mode};
+pub use destinations::{Destinations, Refusal};
 pub use endpoint::{mask, Endpoint, Facts, Tls};
 pub use queue::Database;
 pub use schema::DurationValue;
@@ -68,6 +70,8 @@ pub struct Config {
     pub delivery: Delivery,
     /// `[server] exclude`: repositories that send nothing.
     pub exclude: Option<globset::GlobSet>,
+    /// `[server] allow_destinations` and `deny_destinations`: where requests may go.
+    pub destinations: Destinations,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             paths_max_commits: DEFAULT_PATHS_MAX_COMMITS,
             delivery: Delivery::default(),
             exclude: None,
+            destinations: Destinations::default(),
         }
     }
 }
@@ -102,6 +107,7 @@ pub(crate) struct Settings {
     pub max_commits: usize,
     pub paths_max_commits: usize,
     pub exclude: Option<globset::GlobSet>,
+    pub destinations: Destinations,
 }
 
 /// A problem in a configuration layer, located by file, line, column and key (no line: git config,
@@ -220,9 +226,11 @@ fn load_files(
     env: &HookEnv,
 ) -> Result<Option<Loaded>, ConfigError> {
     let mut sources = Vec::new();
-    for (path, required) in files {
+    for (i, (path, required)) in files.into_iter().enumerate() {
         match std::fs::read_to_string(&path) {
-            Ok(text) => sources.push(layers::Source::file(path, text)),
+            // The first is the server-wide file, or the one --config names; then the repository's.
+            Ok(text) if i == 0 => sources.push(layers::Source::file(path, text)),
+            Ok(text) => sources.push(layers::Source::file(path, text).in_repository()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
             Err(source) => return Err(ConfigError::Read { path, source }),
         }
@@ -292,11 +300,24 @@ fn check_settings(
                 Some(set)
             }
         };
+    let list = |l: &Option<toml::Spanned<Vec<String>>>| l.as_ref().map(|l| l.get_ref().clone());
+    let destinations = Destinations::new(
+        list(&raw.server.allow_destinations).as_deref(),
+        list(&raw.server.deny_destinations).as_deref(),
+    )
+    .map_err(|(key, m)| {
+        let list = match key {
+            "allow_destinations" => &raw.server.allow_destinations,
+            _ => &raw.server.deny_destinations,
+        };
+        problem(list.as_ref().map_or(0, |l| l.span().start), m)
+    })?;
     Ok(Settings {
         delivery,
         max_commits,
         paths_max_commits,
         exclude,
+        destinations,
     })
 }
 

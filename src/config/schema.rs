@@ -87,6 +87,11 @@ table! {
         repos_root: PathBuf,
         /// Repositories that send nothing, as globs over their path (`gitolite-admin`, `private/**`).
         exclude: Spanned<Vec<String>>,
+        /// Only these destinations (address ranges, hosts, `*.domain`, named sets); read from the
+        /// server-wide file only.
+        allow_destinations: Spanned<Vec<String>>,
+        /// Never these destinations; read from the server-wide file only.
+        deny_destinations: Spanned<Vec<String>>,
     }
 }
 

@@ -1,12 +1,14 @@
 //! The HTTP transport: one attempt of a [`WireRequest`] with reqwest, and what came of it.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::destination;
 use super::redact::Redactor;
 use super::request::WireRequest;
 use super::retry::{classify, parse_retry_after, Verdict};
-use crate::config::Tls;
+use crate::config::{Destinations, Refusal, Tls};
 use crate::error::chain;
 use crate::format::{Answer, Format, Method};
 
@@ -27,6 +29,8 @@ pub struct Attempted {
     pub error: Option<String>,
     /// The start of the response body, on one line.
     pub body: String,
+    /// Whether the destination policy refused it: no request was made, and none will be.
+    pub refused: bool,
 }
 
 impl Attempted {
@@ -39,6 +43,15 @@ impl Attempted {
             retry_after: None,
             error: Some(error),
             body: String::new(),
+            refused: false,
+        }
+    }
+
+    /// An attempt the destination policy stopped before any request.
+    pub fn refused(refusal: Refusal) -> Attempted {
+        Attempted {
+            refused: true,
+            ..Attempted::failed(refusal.to_string())
         }
     }
 
@@ -55,6 +68,9 @@ impl Attempted {
     /// in a 200's body) or else as its status says, with what went wrong: `200 OK: errcode 310000:
     /// sign not match`. The second value is whether the receiver said it was sent too fast.
     pub fn judged(&self, format: Option<&dyn Format>) -> (Verdict, Option<String>, bool) {
+        if self.refused {
+            return (Verdict::Permanent, self.failure(), false);
+        }
         let answer = self
             .status
             .zip(format)
@@ -109,11 +125,14 @@ fn reason(status: u16) -> &'static str {
 pub fn send(
     wire: &WireRequest,
     timeout: Duration,
-    client: &reqwest::blocking::Client,
+    client: &Client,
     now: std::time::SystemTime,
 ) -> Attempted {
+    if let Err(refusal) = destination::check_url(&client.policy, &wire.url) {
+        return Attempted::refused(refusal);
+    }
     let redactor = Redactor::new(wire.secrets.iter().map(String::as_str));
-    let mut attempted = attempt(wire, timeout, client, now);
+    let mut attempted = attempt(wire, timeout, &client.http, now);
     attempted.body = redactor.redact(&attempted.body);
     attempted.error = attempted.error.map(|e| redactor.redact(&e));
     attempted.location = attempted.location.map(|l| redactor.redact(&l));
@@ -176,11 +195,15 @@ fn attempt(
                 retry_after,
                 error,
                 body: quoted,
+                refused: false,
             }
         }
-        Err(e) => Attempted {
-            elapsed: started.elapsed(),
-            ..Attempted::failed(describe(&e, timeout))
+        Err(e) => match destination::refusal_in(&e) {
+            Some(refusal) => Attempted::refused(refusal),
+            None => Attempted {
+                elapsed: started.elapsed(),
+                ..Attempted::failed(describe(&e, timeout))
+            },
         },
     }
 }
@@ -219,17 +242,26 @@ pub enum ClientError {
     Build(String),
 }
 
-/// The HTTP client for a TLS setting, built once per process and setting (loading CA certificates is not
-/// cheap): no redirects, header names in Title-Case, proxies from `http(s)_proxy`/`no_proxy`. Each request
-/// sets its endpoint's timeout.
-pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, ClientError> {
-    static CLIENTS: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<Tls, reqwest::blocking::Client>>,
-    > = std::sync::OnceLock::new();
+/// An HTTP client, and the destination policy it connects within.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::blocking::Client,
+    policy: Arc<Destinations>,
+}
+
+/// The HTTP client for a TLS setting and destination policy, built once per process and setting
+/// (loading CA certificates is not cheap): no redirects, header names in Title-Case, proxies from
+/// `http(s)_proxy`/`no_proxy`, names resolved by the policy's resolver. Each request sets its
+/// endpoint's timeout.
+pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
+    type Cache = std::sync::Mutex<std::collections::HashMap<(Tls, Destinations), Client>>;
+    static CLIENTS: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
     let cache = CLIENTS.get_or_init(Default::default);
-    if let Some(c) = cache.lock().ok().and_then(|m| m.get(tls).cloned()) {
+    let key = (tls.clone(), policy.clone());
+    if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return Ok(c);
     }
+    let policy = Arc::new(policy.clone());
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| ClientError::Read {
             path: p.to_path_buf(),
@@ -245,6 +277,7 @@ pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, ClientError> {
     };
     let mut builder = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(destination::Resolver(Arc::clone(&policy))))
         .http1_title_case_headers()
         .danger_accept_invalid_certs(!tls.verify);
     if let Some(ca) = &tls.ca_file {
@@ -256,9 +289,10 @@ pub fn client(tls: &Tls) -> Result<reqwest::blocking::Client, ClientError> {
         let both = [read(cert)?, read(key)?].concat();
         builder = builder.identity(reqwest::Identity::from_pem(&both).map_err(pem(cert))?);
     }
-    let client = builder.build().map_err(|e| ClientError::Build(chain(&e)))?;
+    let http = builder.build().map_err(|e| ClientError::Build(chain(&e)))?;
+    let client = Client { http, policy };
     if let Ok(mut m) = cache.lock() {
-        m.insert(tls.clone(), client.clone());
+        m.insert(key, client.clone());
     }
     Ok(client)
 }

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod backoff;
+mod destination;
 mod files;
 pub mod http;
 pub mod intake;

@@ -129,7 +129,7 @@ impl Sender<'_> {
         let mut summary = Summary::default();
         let endpoint = self.endpoint(&group[0].job);
         let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
-        let client = endpoint.map(|e| http::client(&e.tls));
+        let client = endpoint.map(|e| http::client(&e.tls, &self.config.destinations));
         let mut sent = Vec::new();
         let mut settling = Settling::new();
         // How long the last request took: the next one is expected to take as long.

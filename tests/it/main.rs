@@ -8,6 +8,7 @@ mod custom;
 mod damaged;
 mod deferred;
 mod delivery;
+mod destinations;
 mod docs;
 mod dry_run;
 mod durable;
