@@ -192,6 +192,10 @@ pub enum Command {
     #[command(subcommand)]
     Queue(QueueCommand),
 
+    /// Look after endpoints that failed so often that they were paused
+    #[command(subcommand)]
+    Endpoint(EndpointCommand),
+
     /// Install the hook (a symlink to this program) into repositories, idempotently
     Install(InstallArgs),
 
@@ -289,6 +293,23 @@ pub enum ConfigCommand {
     Check {
         #[command(flatten)]
         at: RepoArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Resume paused endpoints now, instead of at their next probe: their waiting webhooks go out,
+    /// in order (with one repository's spool, at once; `status` shows which are paused)
+    #[command(after_help = SCOPE_HELP)]
+    Resume {
+        #[command(flatten)]
+        at: RepoArgs,
+        /// Every repository below DIR (e.g. /srv/git), each with its own file spool
+        #[arg(long, value_name = "DIR")]
+        all: Option<PathBuf>,
+        /// Only endpoints whose URL (as shown, credentials masked) contains TEXT
+        #[arg(long, value_name = "TEXT")]
+        endpoint: Option<String>,
     },
 }
 

@@ -96,6 +96,14 @@ pub enum Notice {
     SampleBranch { head: String, used: String },
     /// A repository a command over many cannot look into (the reason), left out.
     LeftOut(String),
+    /// An endpoint failed again and again: it is paused, its webhooks wait for a probe.
+    Paused {
+        url: String,
+        failures: usize,
+        probe_in: std::time::Duration,
+    },
+    /// A paused endpoint answered its probe: its waiting webhooks go out again.
+    Resumed { url: String },
 }
 
 impl fmt::Display for Notice {
@@ -198,6 +206,19 @@ impl fmt::Display for Notice {
             Notice::QueueProblem(e) => write!(f, "{p}: warning: {e}"),
             Notice::NotRecorded(e) => write!(f, "{p}: warning: cannot record the push: {e}"),
             Notice::LeftOut(e) => write!(f, "{p}: warning: {e}; left out"),
+            Notice::Paused {
+                url,
+                failures,
+                probe_in,
+            } => write!(
+                f,
+                "{p}: warning: {url} is paused after {failures} failed attempts in a row: its webhooks wait, in order; it is tried again in {} (`git-webhook endpoint resume` sends them now)",
+                humantime::format_duration(*probe_in)
+            ),
+            Notice::Resumed { url } => write!(
+                f,
+                "{p}: {url} answered again: resumed, its waiting webhooks go out in order"
+            ),
             Notice::SampleBranch { head, used } => write!(
                 f,
                 "{p}: {head} (the default branch) has no commits yet; the sample comes from {used}"

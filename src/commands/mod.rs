@@ -4,6 +4,7 @@
 mod config_check;
 mod deliver;
 mod demo;
+mod endpoint;
 mod hook;
 mod install;
 mod key;
@@ -17,7 +18,9 @@ mod worker;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, ConfigCommand, KeyCommand, QueueCommand, RepoArgs};
+use crate::cli::{
+    Cli, Command, ConfigCommand, EndpointCommand, KeyCommand, QueueCommand, RepoArgs,
+};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Loaded, NotConfigured};
 use crate::env::HookEnv;
@@ -180,6 +183,9 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
             state,
         } => redeliver::redeliver(&at, &select, &ids, state.as_deref(), ctx),
         Command::Queue(QueueCommand::Migrate { at }) => queue::migrate(&at, ctx),
+        Command::Endpoint(EndpointCommand::Resume { at, all, endpoint }) => {
+            endpoint::resume(&at, all, endpoint, ctx)
+        }
         Command::Install(args) => install::install(&args, ctx),
         Command::Uninstall(args) => install::uninstall(&args, ctx),
         Command::Test {

@@ -10,6 +10,7 @@ use super::queue::{open_view, parse_state, View};
 use super::Context;
 use crate::cli::{RepoArgs, Select};
 use crate::delivery::admin::{Admin, Counts};
+use crate::delivery::health::{lane_parts, Health};
 use crate::delivery::Record;
 use crate::error::CommandError;
 
@@ -92,12 +93,17 @@ pub fn status(
     } = view;
     let admin = admin?;
     let rows = admin.counts(&filter).map_err(CommandError::user)?;
+    let failing = admin.failing(&filter).map_err(CommandError::user)?;
     if !wide && !select.json {
         let counts = rows.into_iter().next().map(|(_, c)| c).unwrap_or_default();
         show_status(admin.location(), &counts, ctx);
+        show_failing(&failing, false, ctx);
         return done(left_out);
     }
     show_table(&rows, select.json, ctx);
+    if !select.json {
+        show_failing(&failing, true, ctx);
+    }
     if shared && !select.json {
         let workers = admin.workers().map_err(CommandError::user)?;
         let _ = writeln!(ctx.out, "workers:   {} alive", workers.len());
@@ -118,7 +124,7 @@ fn show_table(rows: &[(String, Counts)], json: bool, ctx: &mut Context<'_>) {
                 serde_json::json!({
                     "repo": repo, "pending": c.pending, "retrying": c.retrying,
                     "in_flight": c.in_flight, "dead": c.dead, "recorded": c.recorded,
-                    "damaged": c.damaged, "oldest_ms": c.oldest_ms,
+                    "damaged": c.damaged, "oldest_ms": c.oldest_ms, "paused": c.paused,
                 })
             );
         }
@@ -180,6 +186,41 @@ fn show_status(location: String, c: &Counts, ctx: &mut Context<'_>) {
             humantime::format_duration(age),
             when(oldest)
         );
+    }
+}
+
+/// The endpoints paused, or failing lately, and why (`wide`: naming their repository).
+fn show_failing(failing: &[(String, Health)], wide: bool, ctx: &mut Context<'_>) {
+    let (now, out) = (ctx.clock.now_ms(), &mut *ctx.out);
+    for (key, h) in failing {
+        let (repo, number, url) = lane_parts(key);
+        let of = if wide {
+            format!(" of {repo}")
+        } else {
+            String::new()
+        };
+        let since = h.failing_since_ms.map(when).unwrap_or_default();
+        let last = h.last_error.as_deref().unwrap_or("");
+        let _ = match h.paused {
+            Some(p) => writeln!(
+                out,
+                "paused:    endpoint {number} {url}{of}, since {}, after {} failed attempts in a row since {since} (last: {last}); its webhooks wait, tried again {}, or now with `git-webhook endpoint resume`",
+                when(p.since_ms),
+                h.failures,
+                match p.probe_ms.checked_sub(now) {
+                    Some(wait) if wait > 0 => format!(
+                        "in {}",
+                        humantime::format_duration(std::time::Duration::from_secs(wait.div_ceil(1000)))
+                    ),
+                    _ => "with the next delivery".to_owned(),
+                }
+            ),
+            None => writeln!(
+                out,
+                "failing:   endpoint {number} {url}{of}: {} failed attempts in a row since {since} (last: {last})",
+                h.failures
+            ),
+        };
     }
 }
 

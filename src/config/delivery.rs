@@ -24,6 +24,8 @@ pub const DEFAULT_MAX_PARALLEL: usize = 64;
 pub const DEFAULT_MAX_JOBS: usize = 10_000;
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_UPDATE_WAIT: Duration = Duration::from_secs(60);
+pub const DEFAULT_PAUSE_AFTER: usize = 20;
+pub const DEFAULT_PAUSE_PERIOD: Duration = Duration::from_secs(30 * 60);
 /// The spool, relative to the repository's git directory.
 pub const DEFAULT_SPOOL_DIR: &str = "webhook";
 
@@ -60,6 +62,11 @@ pub struct Delivery {
     /// How long an `update`-hook event waits for its push to complete.
     #[serde(serialize_with = "show_duration")]
     pub update_wait: Duration,
+    /// An endpoint is paused after this many failed attempts in a row (0: never)...
+    pub pause_after: usize,
+    /// ... when they span at least this long.
+    #[serde(serialize_with = "show_duration")]
+    pub pause_period: Duration,
     /// `queue` and the `queue_*` keys.
     #[serde(flatten)]
     pub queue: QueueKind,
@@ -77,6 +84,8 @@ impl Default for Delivery {
             max_jobs: DEFAULT_MAX_JOBS,
             max_age: DEFAULT_MAX_AGE,
             update_wait: DEFAULT_UPDATE_WAIT,
+            pause_after: DEFAULT_PAUSE_AFTER,
+            pause_period: DEFAULT_PAUSE_PERIOD,
             queue: QueueKind::Spool,
         }
     }
@@ -133,6 +142,11 @@ pub(crate) fn check(
         max_jobs: positive(&raw.max_jobs, d.max_jobs)?,
         max_age: time(&raw.max_age, d.max_age)?,
         update_wait: time(&raw.update_wait, d.update_wait)?,
+        pause_after: raw
+            .pause_after
+            .as_ref()
+            .map_or(d.pause_after, |n| *n.get_ref()),
+        pause_period: time(&raw.pause_period, d.pause_period)?,
         queue: queue::check(raw, env)?,
     })
 }

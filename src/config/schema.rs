@@ -168,6 +168,10 @@ table! {
         max_age: Spanned<DurationValue>,
         /// How long an `update`-hook event waits for its push to complete (default 1m).
         update_wait: Spanned<DurationValue>,
+        /// An endpoint is paused after this many failed attempts in a row (default 20; 0: never).
+        pause_after: Spanned<usize>,
+        /// ... when they span at least this long (default 30m).
+        pause_period: Spanned<DurationValue>,
         /// Where jobs wait: `spool` (files under each repository, the default) or a shared PostgreSQL
         /// database, `postgres://user@host:5432/db` (`?host=/run/postgresql` for a unix socket).
         queue: Spanned<String>,

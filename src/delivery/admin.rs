@@ -4,6 +4,7 @@
 //! [`super::spool::Spools`] for the file spools of one repository or of every repository below a
 //! directory.
 
+use super::health::Health;
 use super::job::{Job, Record};
 use super::queue::{Filter, QueueError};
 
@@ -22,6 +23,8 @@ pub struct Counts {
     pub damaged: usize,
     /// Creation time of the oldest queued job.
     pub oldest_ms: Option<u64>,
+    /// Endpoints paused.
+    pub paused: usize,
 }
 
 impl Counts {
@@ -33,6 +36,7 @@ impl Counts {
         self.dead += other.dead;
         self.recorded += other.recorded;
         self.damaged += other.damaged;
+        self.paused += other.paused;
         self.oldest_ms = match (self.oldest_ms, other.oldest_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -66,6 +70,28 @@ pub trait Admin {
     /// made (so each endpoint gets them in push order again), with the same ids; logs each.
     /// Returns the repositories they went back to.
     fn requeue(&self, found: &[Finished], now_ms: u64) -> Result<Vec<String>, QueueError>;
+    /// The endpoints that failed lately or are paused, and pass `filter`: each lane's key and health.
+    fn failing(&self, filter: &Filter) -> Result<Vec<(String, Health)>, QueueError>;
+    /// Ends the pauses of the endpoints that pass `filter`: their waiting jobs are due again as
+    /// they were. Returns the lanes resumed.
+    fn resume(&self, filter: &Filter) -> Result<Vec<String>, QueueError>;
+}
+
+/// Adds to `rows` (each repository's counts) how many of its endpoints `health` says are paused.
+pub(super) fn add_paused(rows: &mut Vec<(String, Counts)>, health: &[(String, Health)]) {
+    for (key, _) in health.iter().filter(|(_, h)| h.paused.is_some()) {
+        let repo = super::health::lane_parts(key).0;
+        match rows.iter_mut().find(|(r, _)| r == repo) {
+            Some((_, c)) => c.paused += 1,
+            None => rows.push((
+                repo.to_owned(),
+                Counts {
+                    paused: 1,
+                    ..Counts::default()
+                },
+            )),
+        }
+    }
 }
 
 /// Finished jobs made due again at `now_ms`, in the order they were first made (by creation time,

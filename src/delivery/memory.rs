@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use super::health::Health;
 use super::job::{Job, Record};
 use super::queue::{
     Claim, Claimed, Enqueued, Filter, Held, Lanes, Log, Queue, QueueError, Settle, Settled, Token,
@@ -113,6 +114,19 @@ impl Lanes for Memory {
     }
 
     fn paced(&self, _key: &str, _sent: &[u64], _window_ms: u64) -> Result<Vec<u64>, QueueError> {
+        Ok(Vec::new())
+    }
+
+    /// A pass from memory is the last resort: it sends, whatever the endpoint's record says.
+    fn health(&self, _key: &str) -> Result<Health, QueueError> {
+        Ok(Health::default())
+    }
+
+    fn set_health(&self, _key: &str, _health: &Health) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    fn unhealthy(&self) -> Result<Vec<(String, Health)>, QueueError> {
         Ok(Vec::new())
     }
 }

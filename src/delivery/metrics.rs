@@ -1,7 +1,8 @@
 //! Metrics for whoever runs workers as services: `deliver --watch --metrics ADDR` serves them as
 //! OpenMetrics text over HTTP. A [`Metered`] queue counts what passes through it (attempts by
 //! outcome and status class, attempt latency, time from queued to delivered); the gauges (jobs
-//! queued, retrying, in flight, dead, by repository) are read from the queue at each scrape.
+//! queued, retrying, in flight, dead, and endpoints paused, by repository) are read from the queue
+//! at each scrape.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener};
@@ -76,7 +77,7 @@ pub fn serve(addr: SocketAddr, gauges: Gauges) -> std::io::Result<Metrics> {
     let listener = TcpListener::bind(addr)?;
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
-    let states: [State; 4] = [
+    let states: [State; 5] = [
         (
             "git_webhook_jobs_pending",
             "Jobs queued and never tried",
@@ -91,6 +92,11 @@ pub fn serve(addr: SocketAddr, gauges: Gauges) -> std::io::Result<Metrics> {
             c.in_flight
         }),
         ("git_webhook_jobs_dead", "Dead letters", |c| c.dead),
+        (
+            "git_webhook_endpoints_paused",
+            "Endpoints paused after failing again and again: their jobs wait",
+            |c| c.paused,
+        ),
     ];
     let families: Vec<Family<RepoLabel, Gauge>> = states
         .iter()

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod backoff;
 mod destination;
 mod files;
+pub mod health;
 pub mod http;
 pub mod intake;
 pub mod job;

@@ -1,6 +1,8 @@
 //! Pacing: an endpoint's rate limit as a sliding window over the times of its recent requests, which
-//! the queue keeps beside the endpoint's lock so that one deliverer after another keeps to it.
+//! the queue keeps beside the endpoint's lock so that one deliverer after another keeps to it; and
+//! whether the endpoint is paused (see [`super::health`]).
 
+use super::health::Health;
 use super::queue::{Lanes, QueueError};
 use crate::format::Rate;
 
@@ -12,6 +14,21 @@ pub struct Lane {
     pub room: Option<usize>,
     /// When the rate limit next lets one through.
     pub free_at: u64,
+    /// The endpoint is paused: its jobs wait until then (its next probe).
+    pub paused_until: Option<u64>,
+    /// The endpoint is paused and its probe is due: one job goes, the others wait for its answer.
+    pub probe: Probe,
+}
+
+/// A paused endpoint's probe, in a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Not paused: no probe, every due job goes.
+    None,
+    /// Paused and the probe is due: the first job claimed is it.
+    Due,
+    /// The probe is claimed: the lane's other jobs wait for its answer.
+    Taken,
 }
 
 fn window_ms(rate: Rate) -> u64 {
@@ -28,11 +45,23 @@ impl Lane {
         now: u64,
         ours: bool,
     ) -> Result<Lane, QueueError> {
+        let health = if ours {
+            lanes.health(key)?
+        } else {
+            Health::default()
+        };
+        let paused_until = health.waits_until(now);
+        let probe = match health.paused {
+            Some(_) if paused_until.is_none() => Probe::Due,
+            _ => Probe::None,
+        };
         let Some(rate) = rate.filter(|_| ours) else {
             return Ok(Lane {
                 ours,
                 room: None,
                 free_at: now,
+                paused_until,
+                probe,
             });
         };
         let per = window_ms(rate);
@@ -46,6 +75,8 @@ impl Lane {
                     .saturating_sub(recent.len()),
             ),
             free_at: recent.first().map_or(now, |&t| t.saturating_add(per)),
+            paused_until,
+            probe,
         })
     }
 }

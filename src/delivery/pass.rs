@@ -10,7 +10,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 
 use super::job::{Job, Outcome};
-use super::pace::Lane;
+use super::pace::{Lane, Probe};
 use super::queue::{Claim, Lanes, Queue, Settle};
 use super::retry::Policy;
 use super::send::{Sender, Settling};
@@ -101,6 +101,15 @@ impl Pass<'_> {
             summary.wait_for(now); // Another worker sends to this endpoint; look again soon.
             return None;
         };
+        // A paused endpoint's jobs wait, however old: they are never given up while it is paused.
+        if let Some(until) = lane.paused_until {
+            summary.wait_for(until);
+            return None;
+        }
+        if lane.probe == Probe::Taken {
+            summary.wait_for(now);
+            return None;
+        }
         let age = Duration::from_millis(now.saturating_sub(job.created_ms));
         if age > settings.max_age {
             let max_age = humantime::format_duration(settings.max_age);
@@ -131,6 +140,9 @@ impl Pass<'_> {
             return None;
         }
         lane.room = lane.room.map(|r| r - 1);
+        if lane.probe == Probe::Due {
+            lane.probe = Probe::Taken;
+        }
         Some(None)
     }
 

@@ -8,6 +8,8 @@
 
 use std::collections::HashSet;
 
+use super::health::Health;
+
 use super::job::{Job, Outcome, Record};
 
 /// A queue operation that failed, with where it failed (a path, or the database).
@@ -158,6 +160,14 @@ pub trait Lanes: Sync {
     /// for pacing: adds the times in `sent`, forgets those more than `window_ms` older than the
     /// newest. Called by the lane's holder.
     fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Result<Vec<u64>, QueueError>;
+    /// How the endpoint of lane `key` has been doing (failures in a row, a pause); clear when it
+    /// never failed or has no record.
+    fn health(&self, key: &str) -> Result<Health, QueueError>;
+    /// Keeps it (a clear one removes the record). Called by the lane's holder, and by `endpoint
+    /// resume`.
+    fn set_health(&self, key: &str, health: &Health) -> Result<(), QueueError>;
+    /// Every lane with a record, by key, for `status` and the metrics.
+    fn unhealthy(&self) -> Result<Vec<(String, Health)>, QueueError>;
 }
 
 /// A place jobs live in full: a queue with its log and lanes (the spool, the database, memory).
@@ -188,6 +198,12 @@ impl Filter {
     /// Whether a repository's path passes.
     pub fn repo_passes(&self, path: Option<&str>) -> bool {
         Filter::text(self.repo.as_ref(), path)
+    }
+
+    /// Whether an endpoint's lane (by its key) passes.
+    pub fn lane(&self, key: &str) -> bool {
+        let (repo, _, url) = super::health::lane_parts(key);
+        self.repo_passes(Some(repo)) && Filter::text(self.endpoint.as_ref(), Some(url))
     }
 
     /// Whether a log record passes.

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::health::{Judged, Rule, Watch};
 use super::http::{self, Attempted};
 use super::job::{Job, Outcome, Record};
 use super::pace;
@@ -115,12 +116,7 @@ impl Sender<'_> {
 
     /// The key of an endpoint's lane (its lock and pacing record): this repository and the endpoint.
     pub(super) fn lane_key(&self, endpoint: &Endpoint) -> String {
-        format!(
-            "{}\n{}\n{}",
-            self.repo.display(),
-            endpoint.number,
-            endpoint.queued_url()
-        )
+        super::health::lane_key(self.repo, endpoint.number, &endpoint.queued_url())
     }
 
     /// Sends one endpoint's claims, in order (the pass ended those of endpoints no longer
@@ -130,6 +126,11 @@ impl Sender<'_> {
         let endpoint = self.endpoint(&group[0].job);
         let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
         let client = endpoint.map(|e| http::client(&e.tls, &self.config.destinations));
+        let rule = Rule {
+            after: self.config.delivery.pause_after,
+            period: self.config.delivery.pause_period,
+        };
+        let mut health = Watch::open(self.lanes, &key, endpoint.is_some(), rule, &mut summary);
         let mut sent = Vec::new();
         let mut settling = Settling::new();
         // How long the last request took: the next one is expected to take as long.
@@ -137,6 +138,16 @@ impl Sender<'_> {
         // Set when the receiver said "too fast": the rest of the group waits until then, in order.
         let mut held_until: Option<u64> = None;
         for mut claim in group {
+            if health.paused() {
+                // Paused by an answer before this one: the rest waits, as it is, for the probe.
+                let waits = Settled {
+                    claim,
+                    how: Settle::Retry,
+                    record: None,
+                };
+                settling.add(waits, self.queue, &mut summary);
+                continue;
+            }
             if let Some(until) = held_until {
                 claim.job.next_ms = claim.job.next_ms.max(until);
                 summary.wait_for(claim.job.next_ms);
@@ -179,17 +190,62 @@ impl Sender<'_> {
                     continue;
                 }
             };
-            let settled;
-            (settled, held_until) = self.conclude(claim, &attempted, endpoint, &mut summary);
+            let url = endpoint.map_or("", |e| e.shown_url.as_str());
+            let format = endpoint.map(|e| e.format);
+            let now = self.clock.now_ms();
+            let settled = match health.judge(now, &attempted, format, url, &mut summary) {
+                Judged::Held(why) => self.held(claim, &attempted, url, why, &mut summary),
+                Judged::Go => {
+                    let settled;
+                    (settled, held_until) =
+                        self.conclude(claim, &attempted, endpoint, &mut summary);
+                    settled
+                }
+            };
             settling.add(settled, self.queue, &mut summary);
         }
         settling.flush(self.queue, &mut summary);
+        health.keep(self.lanes, &key, &mut summary);
         if let Some(rate) = endpoint.and_then(|e| e.chat.rate_limit) {
             if let Err(e) = pace::record(self.lanes, &key, &sent, rate) {
                 summary.trouble(&e);
             }
         }
         summary
+    }
+
+    /// An attempt that failed and left the endpoint paused: the job waits as it is, due behind the
+    /// pause (so that it goes first when the pause ends), and keeps its retries (the attempt is
+    /// logged, not counted).
+    fn held(
+        &self,
+        mut claim: Claim,
+        attempted: &Attempted,
+        url: &str,
+        why: String,
+        summary: &mut Summary,
+    ) -> Settled {
+        let record = Record {
+            status: attempted.status,
+            duration_ms: u64::try_from(attempted.elapsed.as_millis()).ok(),
+            error: Some(why.clone()),
+            ..Record::of(&claim.job, self.clock.now_ms(), Outcome::Retry)
+        };
+        let job = &mut claim.job;
+        job.attempts = job.attempts.saturating_sub(1);
+        job.last_error = Some(why.clone());
+        summary.retrying += 1;
+        summary.notices.push(Notice::Sent {
+            refname: job.refname.clone(),
+            url: url.to_owned(),
+            format: job.endpoint.format.clone(),
+            summary: format!("FAILED: {why}"),
+        });
+        Settled {
+            claim,
+            how: Settle::Retry,
+            record: Some(record),
+        }
     }
 
     /// Judges an attempt by its answer (the vendor's verdict from the body, when its format reads

@@ -21,6 +21,7 @@ mod kills;
 mod operations;
 mod ownership;
 mod paths;
+mod paused;
 mod remote;
 mod robustness;
 mod selection;

@@ -456,7 +456,7 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
     let out = run_bin(&server.bare, &["queue", "migrate"], b"", &envs);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("version 1 (this program's: 1), 0 job(s) queued"),
+        text.contains("version 2 (this program's: 2), 0 job(s) queued"),
         "{text}"
     );
     let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
@@ -470,9 +470,9 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
         text.contains("queue_password_env = \"QUEUE_PASSWORD\""),
         "{text}"
     );
-    assert!(text.contains("schema version 1, 0 job(s) queued"), "{text}");
+    assert!(text.contains("schema version 2, 0 job(s) queued"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
-    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "1");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "2");
     // A database that is not there: a problem that names it.
     std::fs::write(
         &g,
@@ -530,7 +530,7 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
     );
     let (ok, out, err) = cli(&server.bare, &g, &["config", "check"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("schema version 1, 0 job(s) queued"), "{out}");
+    assert!(out.contains("schema version 2, 0 job(s) queued"), "{out}");
     let work = server.clone_work();
     work.commit("over TLS");
     push_main(&work, &g);
@@ -623,4 +623,86 @@ fn a_receiver_that_hangs_for_one_repository_holds_up_no_other() {
         db.sql("SELECT count(*) FROM git_webhook.jobs WHERE state = 'delivered'") == "2"
     });
     stop(w);
+}
+
+#[test]
+fn a_paused_endpoint_waits_in_the_database_and_endpoint_resume_wakes_the_workers() {
+    let Some(db) = Cluster::start() else { return };
+    let down = Arc::new(AtomicBool::new(true));
+    let d = Arc::clone(&down);
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: if d.load(Ordering::SeqCst) { 503 } else { 200 },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(
+        tmp.path(),
+        &db.url(),
+        "pause_after = 6\npause_period = \"1m\"",
+    );
+    let gs = g.to_string_lossy().into_owned();
+    let server = server(&receiver);
+    let work = server.clone_work();
+    work.commit("base");
+    let refs: Vec<String> = (1..=5).map(|i| format!("refs/heads/b{i}")).collect();
+    let mut args = vec!["-q".to_owned(), "origin".to_owned()];
+    args.extend(refs.iter().map(|r| format!("HEAD:{r}")));
+    work.push_env(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+    );
+    // Two rounds 61 s apart, as the clock they are given says, ending 39 s ago: six failures over
+    // a minute pause the endpoint until its probe, 21 s from now; its jobs are due behind it.
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        - 100_000;
+    let mut said = String::new();
+    for now in [t0, t0 + 61_000] {
+        let now = now.to_string();
+        let envs = [
+            ("GIT_WEBHOOK_GLOBAL_CONFIG", gs.as_str()),
+            ("GIT_WEBHOOK_NOW", &now),
+        ];
+        let out = server.run_hook(&["deliver", "--now"], b"", &envs);
+        said.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    assert!(
+        said.contains("is paused after 6 failed attempts in a row"),
+        "{said}"
+    );
+    assert_eq!(receiver.requests().len(), 6);
+    let (_, status, _) = cli(&server.bare, &g, &["status"]);
+    assert!(
+        status.contains("paused:    endpoint 1 ") && status.contains("(last: 503"),
+        "{status}"
+    );
+    // A worker sees the pause (the metrics show it) and sends nothing until it is resumed.
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{port}");
+    let w = worker_with(tmp.path(), &g, "worker.log", &["--metrics", &metrics]);
+    wait_until("the paused gauge", Duration::from_secs(20), || {
+        scrape_metrics(port).contains("git_webhook_endpoints_paused{repo=")
+    });
+    assert!(
+        scrape_metrics(port).contains("} 1\n"),
+        "{}",
+        scrape_metrics(port)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.requests().len(), 6, "the worker holds them");
+    down.store(false, Ordering::SeqCst);
+    let (ok, out, err) = cli(&server.bare, &g, &["endpoint", "resume"]);
+    assert!(ok && out.contains("resumed endpoint 1 "), "{out}{err}");
+    wait_until("the waiting webhooks", Duration::from_secs(20), || {
+        receiver.requests().len() == 11
+    });
+    stop(w);
+    let sent: Vec<String> = receiver.requests()[6..]
+        .iter()
+        .map(|r| r.json()["ref"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(sent, refs, "in push order");
 }

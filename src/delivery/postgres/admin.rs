@@ -1,10 +1,11 @@
 //! [`Admin`] on the database: every repository's counts, the workers alive, finished jobs, the log,
-//! and finished jobs put back in the queue.
+//! finished jobs put back in the queue, and paused endpoints resumed.
 
 use super::{job_of, ms, Postgres};
 use crate::delivery::admin::{repos_of, requeued, Admin, Counts, Finished, Worker};
+use crate::delivery::health::{lane_parts, Health};
 use crate::delivery::job::{Job, Outcome, Record};
-use crate::delivery::queue::{Filter, Log as _, Queue as _, QueueError};
+use crate::delivery::queue::{Filter, Lanes as _, Log as _, Queue as _, QueueError};
 
 impl Admin for Postgres {
     fn location(&self) -> String {
@@ -75,5 +76,32 @@ impl Admin for Postgres {
             self.append(&Record::of(job, now_ms, Outcome::Requeued))?;
         }
         Ok(repos_of(&jobs))
+    }
+
+    fn failing(&self, filter: &Filter) -> Result<Vec<(String, Health)>, QueueError> {
+        let all = self.unhealthy()?;
+        Ok(all
+            .into_iter()
+            .filter(|(k, _)| {
+                filter.lane(k) && self.repo.as_ref().is_none_or(|r| lane_parts(k).0 == r)
+            })
+            .collect())
+    }
+
+    fn resume(&self, filter: &Filter) -> Result<Vec<String>, QueueError> {
+        let mut resumed = Vec::new();
+        for (key, health) in self.failing(filter)? {
+            if health.paused.is_some() {
+                self.set_health(&key, &Health::default())?;
+                resumed.push(key);
+            }
+        }
+        if !resumed.is_empty() {
+            // The workers listening wake up and send what waited.
+            self.run("cannot wake the workers of", |c| {
+                c.batch_execute(&format!("NOTIFY {}", super::CHANNEL))
+            })?;
+        }
+        Ok(resumed)
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::queue_impl::gone;
 use super::{ms, HeldLanes, Postgres};
+use crate::delivery::health::Health;
 use crate::delivery::pace;
 use crate::delivery::queue::{Held, Lanes, QueueError};
 
@@ -59,6 +60,44 @@ impl Lanes for Postgres {
                 )?;
             }
             Ok(times)
+        })
+    }
+
+    fn health(&self, key: &str) -> Result<Health, QueueError> {
+        self.run("cannot read an endpoint's health in", |c| {
+            let row = c.query_opt(
+                "SELECT health FROM git_webhook.lanes WHERE key = $1 AND health IS NOT NULL",
+                &[&key],
+            )?;
+            Ok(row
+                .and_then(|r| serde_json::from_value(r.get(0)).ok())
+                .unwrap_or_default())
+        })
+    }
+
+    fn set_health(&self, key: &str, health: &Health) -> Result<(), QueueError> {
+        let value = (!health.is_clear())
+            .then(|| serde_json::to_value(health).expect("health is plain data"));
+        self.run("cannot keep an endpoint's health in", |c| {
+            c.execute(
+                "INSERT INTO git_webhook.lanes (key, health) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET health = excluded.health",
+                &[&key, &value],
+            )
+            .map(drop)
+        })
+    }
+
+    fn unhealthy(&self) -> Result<Vec<(String, Health)>, QueueError> {
+        self.run("cannot read endpoints' health in", |c| {
+            let rows = c.query(
+                "SELECT key, health FROM git_webhook.lanes WHERE health IS NOT NULL ORDER BY key",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| Some((r.get(0), serde_json::from_value(r.get(1)).ok()?)))
+                .collect())
         })
     }
 }

@@ -284,7 +284,7 @@ impl Postgres {
     /// The counts of every repository with jobs that pass `filter`'s repository and endpoint
     /// (seen from one repository: of that one).
     pub fn counts_by_repo(&self, filter: &Filter) -> Result<Vec<(String, Counts)>, QueueError> {
-        self.run("cannot count the jobs in", |c| {
+        let mut rows = self.run("cannot count the jobs in", |c| {
             let rows = c.query(
                 &format!(
                     "SELECT repo, {COUNTS} FROM git_webhook.jobs
@@ -296,7 +296,10 @@ impl Postgres {
                 &[&filter.repo, &filter.endpoint, &self.repo],
             )?;
             Ok(rows.iter().map(|r| (r.get(0), counts(r, 1))).collect())
-        })
+        })?;
+        let failing = crate::delivery::admin::Admin::failing(self, filter)?;
+        crate::delivery::admin::add_paused(&mut rows, &failing);
+        Ok(rows)
     }
 
     /// The workers seen within a lease: name and seconds since their last sign of life.
@@ -350,6 +353,7 @@ fn counts(row: &postgres::Row, from: usize) -> Counts {
         dead: n(3),
         recorded: 0,
         damaged: n(4),
+        paused: 0,
         oldest_ms: row.get::<_, Option<i64>>(from + 5).map(unms),
     }
 }

@@ -58,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
         seen timestamptz NOT NULL DEFAULT now()
     );
     ",
+    // 2: each endpoint's health (failures in a row, a pause).
+    "ALTER TABLE git_webhook.lanes ADD COLUMN health jsonb;",
 ];
 
 /// The version this program's queue code reads and writes.

@@ -40,6 +40,9 @@ impl Spool {
         c.in_flight = ctx("cannot list", &inflight, fs::read_dir(&inflight))?.count();
         c.dead = json_files(&self.dir("dead"))?.len();
         c.recorded = crate::delivery::pushes::files(&self.root)?.len();
+        c.paused = (crate::delivery::queue::Lanes::unhealthy(self)?.iter())
+            .filter(|(_, h)| h.paused.is_some())
+            .count();
         for dir in ["queue", "inflight", "done", "dead", "pushes"] {
             c.damaged += files::count(&self.root.join(dir), "bad")?;
         }

@@ -1,13 +1,40 @@
 //! A spool's endpoint lanes: an OS lock file per lane in `locks/` (held while a worker sends to
 //! the endpoint, and gone with the worker when it dies), and beside each the times of the lane's
-//! recent requests, for pacing.
+//! recent requests, for pacing, and its health (`<id>.health`, with the lane's key), for pauses.
 
 use std::collections::HashSet;
 use std::fs;
 
 use super::Spool;
 use crate::delivery::files::{self, ctx};
+use crate::delivery::health::Health;
 use crate::delivery::queue::{Held, Lanes, QueueError};
+
+/// A health record as its file holds it: the lane's key (the file is named by its hash) and the
+/// health.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    key: String,
+    #[serde(flatten)]
+    health: Health,
+}
+
+impl Spool {
+    fn health_path(&self, key: &str) -> std::path::PathBuf {
+        self.dir("locks")
+            .join(format!("{:016x}.health", crate::ids::stable_id(key)))
+    }
+}
+
+/// A health file's record; one that cannot be read as one is no record (a pause is a courtesy:
+/// losing one only means the endpoint is tried again).
+fn read_health(path: &std::path::Path) -> Result<Option<Stored>, QueueError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => ctx("cannot read", path, Err(e)),
+    }
+}
 
 impl Lanes for Spool {
     fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
@@ -53,5 +80,50 @@ impl Lanes for Spool {
             let _ = fs::write(&path, text);
         }
         Ok(times)
+    }
+
+    fn health(&self, key: &str) -> Result<Health, QueueError> {
+        let stored = read_health(&self.health_path(key))?;
+        Ok(stored
+            .filter(|s| s.key == key)
+            .map(|s| s.health)
+            .unwrap_or_default())
+    }
+
+    fn set_health(&self, key: &str, health: &Health) -> Result<(), QueueError> {
+        let path = self.health_path(key);
+        if health.is_clear() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    ctx("cannot remove", &path, Err(e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let tmp = path.with_extension("health.tmp");
+        let stored = Stored {
+            key: key.to_owned(),
+            health: health.clone(),
+        };
+        files::write_synced(&tmp, &stored, &path)?;
+        ctx("cannot rename into", &path, fs::rename(&tmp, &path))
+    }
+
+    fn unhealthy(&self) -> Result<Vec<(String, Health)>, QueueError> {
+        let dir = self.dir("locks");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return ctx("cannot list", &dir, Err(e)),
+        };
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "health") {
+                found.extend(read_health(&path)?.map(|s| (s.key, s.health)));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
     }
 }

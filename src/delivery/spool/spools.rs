@@ -2,8 +2,9 @@
 
 use super::Spool;
 use crate::delivery::admin::{Admin, Counts, Finished, Worker};
+use crate::delivery::health::Health;
 use crate::delivery::job::Record;
-use crate::delivery::queue::{Filter, Log as _, QueueError};
+use crate::delivery::queue::{Filter, Lanes as _, Log as _, QueueError};
 
 /// The file spools of some repositories: each repository with its spools (the one under it, and
 /// its fallback when there is one); a spool shared by several repositories is listed once.
@@ -84,5 +85,25 @@ impl Admin for Spools {
             }
         }
         Ok(repos)
+    }
+
+    fn failing(&self, filter: &Filter) -> Result<Vec<(String, Health)>, QueueError> {
+        let all = self.each(filter, |spool| spool.unhealthy())?;
+        Ok(all.into_iter().filter(|(k, _)| filter.lane(k)).collect())
+    }
+
+    fn resume(&self, filter: &Filter) -> Result<Vec<String>, QueueError> {
+        let mut resumed = Vec::new();
+        for (_, spools) in self.wanted(filter) {
+            for spool in spools {
+                for (key, health) in spool.unhealthy()? {
+                    if health.paused.is_some() && filter.lane(&key) {
+                        spool.set_health(&key, &Health::default())?;
+                        resumed.push(key);
+                    }
+                }
+            }
+        }
+        Ok(resumed)
     }
 }
