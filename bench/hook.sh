@@ -13,16 +13,21 @@
 #   update       the newest ~2,000 commits of main          vs  git rev-list --count main ^old
 #   update       3 new commits on main                      vs  git rev-list --count new ^main
 #   new branch   3 new commits among every existing ref     vs  git rev-list new --not <other refs>
-# Targets: ratio <= 1.0; peak RSS <= 64 MB (first push), <= 32 MB (3-commit update).
+# Then the start-up breakdown (`--version`, an empty push, a 3-commit dry-run beside `git rev-list`
+# and `git --version`), and PUSHES (default 15) interleaved 3-commit pushes with and without the
+# hook installed (async delivery), as a pusher feels them.
+# Targets: ratio <= 1.0; peak RSS <= 64 MB (first push), <= 32 MB (3-commit update); a 3-commit
+# dry-run <= 1.15x git rev-list; the hook adds <= 3 ms to a 3-commit push.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commits=${COMMITS:-100000}
 runs=${RUNS:-5}
+pushes=${PUSHES:-15}
 source_repo=
 while [ $# -gt 0 ]; do
   case $1 in
     --repo) source_repo=$(cd "${2:?--repo needs a path}" && pwd); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/hook.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -189,3 +194,48 @@ for _ in $(seq "$runs"); do
 done
 echo
 echo "hook as post-receive, first push of $count commits: $(median_ms "${own[@]}") ms; start-up cost (nothing pushed): $(median_ms "${base[@]}") ms"
+
+# Start-up: what the hook costs before any work, beside git's own.
+echo
+echo "start-up, median of $((runs * 3)) runs"
+v=(); e=(); d=(); r=(); gv=()
+line3="$head $new refs/heads/$branch"
+for _ in $(seq $((runs * 3))); do
+  gv+=("$(time_us git --version)")
+  v+=("$(time_us "$bin" --version)")
+  e+=("$(time_us sh -c "GIT_DIR='$tmp/server.git' '$bin' post-receive </dev/null")")
+  d+=("$(time_us hook "$tmp/server.git" "$line3")")
+  r+=("$(time_us git -C "$tmp/server.git" rev-list --count "$new" "^$head")")
+done
+printf '| %-40s | %9s |\n' "run" "time"
+printf '|------------------------------------------|-----------|\n'
+printf '| %-40s | %6s ms |\n' "git --version" "$(median_ms "${gv[@]}")"
+printf '| %-40s | %6s ms |\n' "git-webhook --version" "$(median_ms "${v[@]}")"
+printf '| %-40s | %6s ms |\n' "post-receive, nothing pushed" "$(median_ms "${e[@]}")"
+printf '| %-40s | %6s ms |\n' "post-receive --dry-run, 3 commits" "$(median_ms "${d[@]}")"
+printf '| %-40s | %6s ms |\n' "git rev-list --count new ^old" "$(median_ms "${r[@]}")"
+echo "3-commit dry-run / rev-list: $(awk -v a="$(median_ms "${d[@]}")" -v b="$(median_ms "${r[@]}")" 'BEGIN { printf "%.2f", a / b }')x"
+
+# A pusher's small update: 3 new commits pushed into a repository with the hook and into one
+# without, in turns, each time on top of the last.
+with=$tmp/with.git without=$tmp/without.git
+for t in "$with" "$without"; do
+  git init -q --bare "$t"
+  printf '%s\n' "$config" > "$t/webhook.toml"
+  git -C "$tmp/server.git" push -q "$t" "$head:refs/heads/$branch"
+done
+ln -s "$bin" "$with/hooks/post-receive"
+tip=$head pw=() po=()
+for i in $(seq "$pushes"); do
+  for j in 1 2 3; do tip=$(git -C "$tmp/server.git" commit-tree -p "$tip" -m "push $i.$j" "$head^{tree}"); done
+  if [ $((i % 2)) = 0 ]; then
+    pw+=("$(time_us git -C "$tmp/server.git" push -q "$with" "$tip:refs/heads/$branch")")
+    po+=("$(time_us git -C "$tmp/server.git" push -q "$without" "$tip:refs/heads/$branch")")
+  else
+    po+=("$(time_us git -C "$tmp/server.git" push -q "$without" "$tip:refs/heads/$branch")")
+    pw+=("$(time_us git -C "$tmp/server.git" push -q "$with" "$tip:refs/heads/$branch")")
+  fi
+  sleep 0.3 # The background deliverer (one refused attempt) ends before the next push.
+done
+echo
+echo "3-commit push, median of $pushes in turns: with the hook $(median_ms "${pw[@]}") ms, without $(median_ms "${po[@]}") ms: +$(awk -v a="$(median_ms "${pw[@]}")" -v b="$(median_ms "${po[@]}")" 'BEGIN { printf "%.1f", a - b }') ms"

@@ -78,8 +78,37 @@ pub fn command() -> clap::Command {
 
 /// Parses an argument list (`argv[0]` included).
 pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    if let Some(cli) = plain_hook(&args) {
+        return Ok(cli);
+    }
     let matches = command().try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
+}
+
+/// The calls git makes of a hook (`post-receive`, `update REF OLD NEW`), without an option: read
+/// as the parser would read them, without building the whole command line (and its help) first,
+/// which would be most of a small push's start-up.
+fn plain_hook(args: &[std::ffi::OsString]) -> Option<Cli> {
+    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    let command = match args[..] {
+        [_, "post-receive"] => Command::PostReceive {
+            at: RepoArgs::default(),
+            dry_run: false,
+        },
+        [_, "update", refname, old, new]
+            if ![refname, old, new].iter().any(|a| a.starts_with('-')) =>
+        {
+            Command::Update {
+                refname: refname.to_owned(),
+                old: old.to_owned(),
+                new: new.to_owned(),
+                at: RepoArgs::default(),
+                dry_run: false,
+            }
+        }
+        _ => return None,
+    };
+    Some(Cli { command })
 }
 
 /// Where the repository and its configuration are: for every command that works on one.
@@ -364,4 +393,32 @@ pub struct InstallArgs {
     /// Keep a hook that is already there: move it and this program into <HOOK>.d/, run by a small dispatcher
     #[arg(long)]
     pub chain: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hook calls read without the parser are read as the parser reads them.
+    #[test]
+    fn plain_hook_calls_parse_as_the_parser_parses_them() {
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        for call in [
+            &["git-webhook", "post-receive"][..],
+            &["git-webhook", "update", "refs/heads/main", "0000", "1111"],
+        ] {
+            let fast = plain_hook(&os(call)).expect("a plain hook call");
+            let matches = command().try_get_matches_from(os(call)).expect("parses");
+            let parsed = Cli::from_arg_matches(&matches).expect("parses");
+            assert_eq!(format!("{fast:?}"), format!("{parsed:?}"), "{call:?}");
+        }
+        for other in [
+            &["git-webhook", "post-receive", "--dry-run"][..],
+            &["git-webhook", "update", "--dry-run", "a", "b"],
+            &["git-webhook", "update", "refs/heads/main", "0000"],
+            &["git-webhook", "status"],
+        ] {
+            assert!(plain_hook(&os(other)).is_none(), "{other:?}");
+        }
+    }
 }

@@ -61,11 +61,11 @@ fn truthy(value: Option<String>) -> bool {
     })
 }
 
-/// This process's effective user id, from `/proc/self/status` (`Uid: real effective ...`).
+/// This process's effective user id: the owner of `/proc/self` (one `stat`, where reading
+/// `/proc/self/status` would make the kernel write out the whole of it).
 fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 /// The login name of user `uid` (from `/etc/passwd`), or `uid <n>` when it has none.

@@ -68,14 +68,17 @@ fn repository(at: &RepoArgs, ctx: &mut Context<'_>) -> Option<Repository> {
         ctx.say(Notice::ConfigWarning(warning.clone()));
     }
     // `[server] exclude` (gitolite's own gitolite-admin, say): nothing to send, nothing to say.
-    let project = describe::describe(
-        found.config(),
-        &found.id,
-        found.repo.default_branch(),
-        ctx.env,
-    );
-    if found.config().excludes(&project.path_with_namespace) {
-        return None;
+    // The project is described for it only when there is an exclude list.
+    if found.config().exclude.is_some() {
+        let project = describe::describe(
+            found.config(),
+            &found.id,
+            found.repo.default_branch(),
+            ctx.env,
+        );
+        if found.config().excludes(&project.path_with_namespace) {
+            return None;
+        }
     }
     if found.config().endpoints.is_empty() {
         if found.loaded.problems.is_empty() {

@@ -83,7 +83,16 @@ impl Repository {
         config: Option<&Path>,
         env: &HookEnv,
     ) -> Result<Repository, Unusable> {
-        let repo = Repo::open(git_dir, env)?;
+        Repository::with(git_dir, Repo::open(git_dir, env)?, config, env)
+    }
+
+    /// The same, for a repository already open.
+    fn with(
+        git_dir: &Path,
+        repo: Repo,
+        config: Option<&Path>,
+        env: &HookEnv,
+    ) -> Result<Repository, Unusable> {
         let loaded = config::load(config, env, git_dir, &repo.webhook_config())?
             .ok_or_else(|| NotConfigured::new(config, env, git_dir))?;
         Ok(Repository {
@@ -98,8 +107,8 @@ impl Repository {
 
     /// The repository `--repo` (else `$GIT_DIR`, else the current directory) names.
     pub fn find(at: &RepoArgs, env: &HookEnv) -> Result<Repository, Unusable> {
-        let git_dir = git::locate(at.repo.as_deref(), env)?;
-        Repository::at(&git_dir, at.config.as_deref(), env)
+        let (git_dir, repo) = git::locate(at.repo.as_deref(), env)?;
+        Repository::with(&git_dir, repo, at.config.as_deref(), env)
     }
 
     /// Opens it for a command, saying the endpoints that have problems (they are skipped).

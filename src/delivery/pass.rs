@@ -244,12 +244,17 @@ impl Pass<'_> {
                 None => groups.push(vec![c]),
             }
         }
-        let results = in_pool(self.config.delivery.max_parallel, || {
-            groups
-                .into_par_iter()
-                .map(|g| sender.send_group(g))
-                .collect::<Vec<_>>()
-        });
+        // One endpoint (the usual push) needs no pool: its threads would only compete with the push.
+        let results = if groups.len() <= 1 {
+            groups.into_iter().map(|g| sender.send_group(g)).collect()
+        } else {
+            in_pool(self.config.delivery.max_parallel, || {
+                groups
+                    .into_par_iter()
+                    .map(|g| sender.send_group(g))
+                    .collect::<Vec<_>>()
+            })
+        };
         for r in results {
             summary.add(r);
         }

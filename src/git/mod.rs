@@ -80,8 +80,9 @@ impl OpenError {
     }
 }
 
-/// Where the repository is: `--repo`, else `$GIT_DIR`, else the current directory; it must be one.
-pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<PathBuf, OpenError> {
+/// The repository `--repo`, else `$GIT_DIR`, else the current directory names, opened once: where
+/// it is, and the repository.
+pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<(PathBuf, Repo), OpenError> {
     let base = env.cwd.clone().unwrap_or_default();
     let (path, from) = match (explicit, env.git_dir.as_deref()) {
         (Some(p), _) => (base.join(p), "--repo"),
@@ -90,15 +91,18 @@ pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<PathBuf, OpenErr
     };
     // `components()` drops the `.` git often passes as GIT_DIR, so messages show a clean path.
     let path: PathBuf = path.components().collect();
-    open_plain(&path, env).map_err(|e| match e {
-        OpenError::Git(_) => OpenError::NotARepository {
+    let repo = Repo::open(&path, env).map_err(|e| match e {
+        OpenError::Git(e) if e.context.starts_with(NOT_OPENED) => OpenError::NotARepository {
             path: path.clone(),
             from,
         },
         other => other,
     })?;
-    Ok(path)
+    Ok((path, repo))
 }
+
+/// The start of the message of a repository that could not be opened at all.
+const NOT_OPENED: &str = "cannot open a git repository at";
 
 /// The one way a repository is opened: exactly at `path` (a git directory, or a work tree's top).
 /// A repository of another user is named as such, with whose it is.
@@ -122,7 +126,7 @@ fn open_plain(path: &Path, env: &HookEnv) -> Result<git2::Repository, OpenError>
             };
         }
         OpenError::Git(GitError {
-            context: format!("cannot open a git repository at {}", path.display()),
+            context: format!("{NOT_OPENED} {}", path.display()),
             source,
         })
     })

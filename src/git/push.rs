@@ -1,7 +1,7 @@
 //! From a push's ref updates to neutral [`RefEvent`]s: one per branch or tag, with the commits it brought
 //! (`git rev-list new ^old`; for a new branch, `new --not <every ref before the push>`).
 
-use git2::{Oid, Repository, Sort};
+use git2::{Oid, Repository};
 
 use super::{commit, paths, walk, Context, GitError};
 use crate::model::{Action, PathFilter, RefEvent, RefKind, RefUpdate, TagInfo, RECENT};
@@ -237,19 +237,36 @@ fn event(
     Ok(ev)
 }
 
-/// The newest `n` commits of `tip`'s history, newest first (`git rev-list --max-count=n tip`): reads
-/// only as far as it lists, however long the history.
-fn newest(repo: &Repository, tip: Oid, n: usize) -> Result<Vec<Oid>, GitError> {
-    let mut walk = repo
-        .revwalk()
-        .context(|| "cannot start a commit walk".to_owned())?;
-    walk.set_sorting(Sort::TIME)
-        .context(|| "cannot sort a commit walk".to_owned())?;
-    walk.push(tip)
-        .context(|| format!("cannot walk from {tip}"))?;
-    walk.take(n)
-        .map(|oid| oid.context(|| format!("cannot walk the history of {tip}")))
-        .collect()
+/// The newest `n` commits of `tip`'s history, newest first (`git rev-list --max-count=n tip`): as
+/// rev-list walks without a limit, newest committer date first (ties in the order they were met,
+/// parents in order), reading only the commits it lists and their parents, however long the
+/// history.
+pub(super) fn newest(repo: &Repository, tip: Oid, n: usize) -> Result<Vec<Oid>, GitError> {
+    let read = |id: Oid| {
+        let c = repo
+            .find_commit(id)
+            .context(|| format!("cannot read commit {id}"))?;
+        Ok::<_, GitError>(c.time().seconds())
+    };
+    let mut met = 0u64;
+    let mut queue = std::collections::BinaryHeap::new();
+    let mut seen = std::collections::HashSet::from([tip]);
+    queue.push((read(tip)?, std::cmp::Reverse(met), tip));
+    let mut listed = Vec::with_capacity(n);
+    while listed.len() < n {
+        let Some((_, _, id)) = queue.pop() else { break };
+        listed.push(id);
+        let parents: Vec<Oid> = repo
+            .find_commit(id)
+            .context(|| format!("cannot read commit {id}"))?
+            .parent_ids()
+            .collect();
+        for parent in parents.into_iter().filter(|p| seen.insert(*p)) {
+            met += 1;
+            queue.push((read(parent)?, std::cmp::Reverse(met), parent));
+        }
+    }
+    Ok(listed)
 }
 
 /// The newest `n` commits of `refname` as one update from the oldest of them to the tip.

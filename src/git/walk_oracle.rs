@@ -1,6 +1,6 @@
 //! The commit walk against its oracle, `git rev-list`, on generated histories: random merges, several
 //! roots, same-second commits, clock skew and many refs; for first pushes, updates, force pushes and new
-//! branches; order, count and whether an update is a force push. A quarter of the histories have no
+//! branches; order, count and whether an update is a force push; and a new branch's newest commits. A quarter of the histories have no
 //! commit-graph, a quarter a whole one, a quarter one that covers only their older half (the walk reads
 //! the rest from objects), and a quarter a split chain of two graph files.
 
@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use git2::{Oid, Repository};
 
+use super::push::newest;
 use super::walk::select;
 
 /// A small deterministic generator (xorshift64*), so every run builds the same histories.
@@ -233,6 +234,15 @@ fn the_walk_matches_git_rev_list_on_generated_histories() {
         // A first push: everything the new tip reaches.
         let tip = *ids.last().expect("a commit");
         compared += check(&repo, &dir, tip, &[], &what("first push"));
+        // A new branch's newest commits, whatever other refs reach: `rev-list --max-count=10`.
+        for from in [tip, pick(&mut rng)] {
+            assert_eq!(
+                newest(&repo, from, 10).expect("newest"),
+                rev_list(&dir, &["--max-count=10".to_owned(), from.to_string()]),
+                "{}",
+                what("the newest 10")
+            );
+        }
         for _ in 0..3 {
             // An update from any commit to any other: a fast-forward, or a force push when the old
             // value is not an ancestor of the new one.

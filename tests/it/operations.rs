@@ -159,14 +159,18 @@ fn a_watching_worker_serves_counts_attempts_and_latencies_as_metrics() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start worker");
+    let repo = server
+        .bare
+        .canonicalize()
+        .expect("canonical")
+        .display()
+        .to_string();
+    let dead = format!("git_webhook_jobs_dead{{repo=\"{repo}\"}} 1\n");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut text = String::new();
     while Instant::now() < deadline {
         text = scrape_metrics(port);
-        if text.contains("git_webhook_jobs_dead{")
-            && text.contains("} 1\n")
-            && text.contains("git_webhook_attempt_duration_seconds_count 2")
-        {
+        if text.contains(&dead) && text.contains("git_webhook_attempt_duration_seconds_count 2") {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -174,12 +178,6 @@ fn a_watching_worker_serves_counts_attempts_and_latencies_as_metrics() {
     let _ = worker.kill();
     let _ = worker.wait();
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
-    let repo = server
-        .bare
-        .canonicalize()
-        .expect("canonical")
-        .display()
-        .to_string();
     for line in [
         "git_webhook_attempts_total{outcome=\"delivered\",status=\"2xx\"} 1".to_owned(),
         "git_webhook_attempts_total{outcome=\"dead\",status=\"4xx\"} 1".to_owned(),
