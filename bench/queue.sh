@@ -8,8 +8,12 @@
 #               many jobs in one repository's spool, the best of ROUNDS (3) runs taking turns (target:
 #               one worker at least the spool's rate);
 #               then again with a receiver that takes 5 ms per answer, where more workers send more
-#               at once (on a machine with few cores the instant receiver leaves them no CPU to share).
-# Needs PostgreSQL's server programs (initdb, pg_ctl); the cluster lives in a temp dir, on a unix socket.
+#               at once (on a machine with few cores the instant receiver leaves them no CPU to share);
+#   ceiling     what the machine itself does: wrk (8 connections, the same 1.6 KB body) against the
+#               same instant receiver, nginx answering `return 200` on 127.0.0.1; each drain is also
+#               printed as a share of it (target: the spool at least 25%).
+# Needs PostgreSQL's server programs (initdb, pg_ctl), nginx and wrk (installed with apt-get when
+# missing and run as root); the cluster lives in a temp dir, on a unix socket.
 #
 #   bash bench/queue.sh
 #   JOBS=2000 PUSHES=10 ROUNDS=1 bash bench/queue.sh    # smaller
@@ -19,6 +23,10 @@ jobs=${JOBS:-10000}
 pushes=${PUSHES:-30}
 rounds=${ROUNDS:-3}
 per=$((jobs / 8))
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "bench/queue.sh needs nginx and wrk (apt-get install nginx wrk)" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
+fi
 cargo build --release --quiet
 bin=$PWD/target/release/git-webhook
 pgbin=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | head -1)")
@@ -28,6 +36,7 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$tmp"; as=(runuser -u postgres --); 
 recv=
 cleanup() {
   [ -n "$recv" ] && kill "$recv" 2>/dev/null
+  [ -s "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
   "${as[@]}" "$pgbin/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -37,38 +46,51 @@ trap cleanup EXIT
 url="postgresql://postgres@/postgres?host=$tmp"
 sql() { psql -h "$tmp" -U postgres -Atc "$1"; }
 
-# A receiver that answers 200 at once, with keep-alive.
+# A receiver that takes 5 ms per answer, with keep-alive, on port $1 (started in nginx's place).
 cat >"$tmp/recv.py" <<'PY'
-import http.server, signal, socketserver, sys, time
-delay = 0.0
-def slow(*a):
-    global delay
-    delay = 0.005 - delay  # SIGUSR1 turns on (and off) 5 ms per answer, as a busier receiver takes
-signal.signal(signal.SIGUSR1, slow)
+import http.server, socketserver, sys, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else each keep-alive answer waits for a delayed ACK
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if delay: time.sleep(delay)
+        time.sleep(0.005)
         self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
         self.wfile.write(b"ok")
     def log_message(self, *a): pass
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    allow_reuse_address = True
     request_queue_size = 1024  # many workers connect at once
-s = S(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
+S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
-python3 "$tmp/recv.py" >"$tmp/port" &
-recv=$!
-for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-port=$(cat "$tmp/port")
+
+# The instant receiver the drains go to, and the ceiling: nginx on 127.0.0.1, answering 200 at once.
+fast=$((20000 + RANDOM % 20000))
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx.conf" <<NGINX
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx;
+  proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx; uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$fast; location / { return 200 "ok"; } }
+}
+NGINX
+nginx -c "$tmp/nginx.conf" -p "$tmp/nginx"
+for _ in $(seq 50); do [ -s "$tmp/nginx.pid" ] && break; sleep 0.1; done
+body=$(head -c 1600 /dev/zero | tr '\0' 'x')
+printf 'wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "application/json"\n' "$body" >"$tmp/post.lua"
+ceiling() { wrk -t 2 -c 8 -d 5s -s "$tmp/post.lua" "http://127.0.0.1:$fast/hook" | awk '/Requests\/sec/ { printf "%d", $2 }'; }
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-endpoints=$(for i in $(seq 0 7); do printf '[[endpoint]]\nurl = "http://127.0.0.1:%s/hook%s"\n' "$port" "$i"; done)
+# The jobs go to nginx (then, for the slow round, to the Python receiver on its port).
+endpoints=$(for i in $(seq 0 7); do printf '[[endpoint]]\nurl = "http://127.0.0.1:%s/hook%s"\n' "$fast" "$i"; done)
 repo() { # repo NAME QUEUE-LINE HOOK?
   git init -q --bare -b main "$tmp/$1.git"
   # max_parallel = 8: one worker sends 8 requests at once, so that what more workers add shows on
@@ -166,10 +188,17 @@ for _ in $(seq "$rounds"); do
   rs=$(max "$rs" "$(drain_spool)")
   r1=$(max "$r1" "$(drain_db 1)"); r2=$(max "$r2" "$(drain_db 2)"); r4=$(max "$r4" "$(drain_db 4)")
 done
-kill -USR1 "$recv"
+c0=$(ceiling)
+kill "$(cat "$tmp/nginx.pid")"
+sleep 0.5
+python3 "$tmp/recv.py" "$fast" &
+recv=$!
+sleep 0.5
 s1=$(drain_db 1); s2=$(drain_db 2); s4=$(drain_db 4)
-kill -USR1 "$recv"
 printf 'drain rate (%s jobs, 8 endpoints, jobs/s, best of %s): spool, one pass %s; database, 1 worker %s, 2 workers %s, 4 workers %s\n' \
   "$total" "$rounds" "$rs" "$r1" "$r2" "$r4"
 printf '  database vs spool with one worker: %s%%\n' $(( r1 * 100 / rs ))
 printf '  with a receiver taking 5 ms per answer: database, 1 worker %s, 2 workers %s, 4 workers %s\n' "$s1" "$s2" "$s4"
+printf 'ceiling: wrk against the same nginx, 8 connections, 1.6 KB POSTs: %s requests/s\n' "$c0"
+printf '  share of it: spool %s%%, database 1 worker %s%%, 2 workers %s%%, 4 workers %s%%\n' \
+  $((rs * 100 / c0)) $((r1 * 100 / c0)) $((r2 * 100 / c0)) $((r4 * 100 / c0))

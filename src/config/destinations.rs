@@ -52,6 +52,18 @@ const SETS: &[(&str, &[&str])] = &[
 /// What is refused when neither list names it.
 const REFUSED_BY_DEFAULT: &[&str] = &["link-local", "metadata"];
 
+/// The ranges of [`REFUSED_BY_DEFAULT`], parsed once (every request is checked).
+fn refused_by_default() -> &'static [IpNet] {
+    static NETS: std::sync::OnceLock<Vec<IpNet>> = std::sync::OnceLock::new();
+    NETS.get_or_init(|| {
+        REFUSED_BY_DEFAULT
+            .iter()
+            .filter_map(|s| nets(s))
+            .flatten()
+            .collect()
+    })
+}
+
 fn nets(set: &str) -> Option<Vec<IpNet>> {
     SETS.iter().find(|(name, _)| *name == set).map(|(_, nets)| {
         nets.iter()
@@ -163,11 +175,7 @@ impl Destinations {
             Some(_) => Err(Refusal(format!(
                 "{shown} is not in [server] allow_destinations"
             ))),
-            None if REFUSED_BY_DEFAULT
-                .iter()
-                .filter_map(|s| nets(s))
-                .flatten()
-                .any(|n| n.contains(&ip)) =>
+            None if refused_by_default().iter().any(|n| n.contains(&ip)) =>
             {
                 Err(Refusal(format!(
                     "{shown} is a link-local or cloud metadata address, refused unless [server] allow_destinations names it"

@@ -1,6 +1,8 @@
 //! The HTTP transport: one attempt of a [`WireRequest`] with reqwest, and what came of it.
 
-use std::io::Read;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ use crate::error::chain;
 use crate::format::{Answer, Format, Method};
 
 /// How much of a response body is read (the rest is dropped), and how much of it a message quotes.
-const MAX_RESPONSE_BYTES: u64 = 64 << 10;
+const MAX_RESPONSE_BYTES: usize = 64 << 10;
 const QUOTED_RESPONSE_CHARS: usize = 200;
 
 /// How one attempt went.
@@ -132,7 +134,7 @@ pub fn send(
         return Attempted::refused(refusal);
     }
     let redactor = Redactor::new(wire.secrets.iter().map(String::as_str));
-    let mut attempted = attempt(wire, timeout, &client.http, now);
+    let mut attempted = attempt(wire, timeout, client, now);
     attempted.body = redactor.redact(&attempted.body);
     attempted.error = attempted.error.map(|e| redactor.redact(&e));
     attempted.location = attempted.location.map(|l| redactor.redact(&l));
@@ -142,7 +144,7 @@ pub fn send(
 fn attempt(
     wire: &WireRequest,
     timeout: Duration,
-    client: &reqwest::blocking::Client,
+    client: &Client,
     now: std::time::SystemTime,
 ) -> Attempted {
     let method = match wire.method {
@@ -150,7 +152,10 @@ fn attempt(
         Method::Put => reqwest::Method::PUT,
         Method::Get => reqwest::Method::GET,
     };
-    let mut request = client.request(method, wire.url.clone()).timeout(timeout);
+    let mut request = client
+        .http
+        .request(method, wire.url.clone())
+        .timeout(timeout);
     if wire.method != Method::Get {
         request = request.body(wire.body.clone());
     }
@@ -158,8 +163,22 @@ fn attempt(
         request = request.header(h.name.as_str(), h.value.as_str());
     }
     let started = Instant::now();
-    match request.send() {
-        Ok(response) => {
+    // On this thread's own runtime: no hand-over to another thread and back for each request.
+    let answered = client.runtime.block_on(async {
+        let mut response = request.send().await?;
+        // Read a bounded part of the body: enough to quote an error, never an unbounded download.
+        let mut body = Vec::new();
+        while body.len() < MAX_RESPONSE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        body.truncate(MAX_RESPONSE_BYTES);
+        Ok::<_, reqwest::Error>((response, body))
+    });
+    match answered {
+        Ok((response, body)) => {
             let status = response.status();
             let header = |name| {
                 response
@@ -174,10 +193,7 @@ fn attempt(
                 .map(|l| crate::config::mask(&l));
             let retry_after =
                 header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
-            // Read a bounded part of the body: enough to quote an error, never an unbounded download.
             // Secrets go before the text is cut, so that no part of one is left.
-            let mut body = Vec::new();
-            let _ = response.take(MAX_RESPONSE_BYTES).read_to_end(&mut body);
             let redactor = Redactor::new(wire.secrets.iter().map(String::as_str));
             let quoted: String = redactor
                 .redact(&String::from_utf8_lossy(&body))
@@ -242,23 +258,44 @@ pub enum ClientError {
     Build(String),
 }
 
-/// An HTTP client, and the destination policy it connects within.
+/// An HTTP client, the destination policy it connects within, and the runtime it runs on: this
+/// thread's (a client's connections are driven by the runtime that made them, so each thread has
+/// its own clients).
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::blocking::Client,
+    http: reqwest::Client,
+    runtime: Rc<tokio::runtime::Runtime>,
     policy: Arc<Destinations>,
 }
 
-/// The HTTP client for a TLS setting and destination policy, built once per process and setting
+thread_local! {
+    static RUNTIME: RefCell<Option<Rc<tokio::runtime::Runtime>>> = const { RefCell::new(None) };
+    static CLIENTS: RefCell<HashMap<(Tls, Destinations), Client>> = RefCell::new(HashMap::new());
+}
+
+/// This thread's runtime, made when first needed.
+fn runtime() -> Result<Rc<tokio::runtime::Runtime>, ClientError> {
+    RUNTIME.with(|r| {
+        if let Some(rt) = r.borrow().as_ref() {
+            return Ok(Rc::clone(rt));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::Build(e.to_string()))?;
+        let rt = Rc::new(rt);
+        *r.borrow_mut() = Some(Rc::clone(&rt));
+        Ok(rt)
+    })
+}
+
+/// The HTTP client for a TLS setting and destination policy, built once per thread and setting
 /// (loading CA certificates is not cheap): no redirects, header names in Title-Case, proxies from
 /// `http(s)_proxy`/`no_proxy`, names resolved by the policy's resolver. Each request sets its
 /// endpoint's timeout.
 pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
-    type Cache = std::sync::Mutex<std::collections::HashMap<(Tls, Destinations), Client>>;
-    static CLIENTS: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-    let cache = CLIENTS.get_or_init(Default::default);
     let key = (tls.clone(), policy.clone());
-    if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
+    if let Some(c) = CLIENTS.with(|m| m.borrow().get(&key).cloned()) {
         return Ok(c);
     }
     let policy = Arc::new(policy.clone());
@@ -275,7 +312,7 @@ pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
             message: e.to_string(),
         }
     };
-    let mut builder = reqwest::blocking::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(destination::Resolver(Arc::clone(&policy))))
         .http1_title_case_headers()
@@ -290,9 +327,11 @@ pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
         builder = builder.identity(reqwest::Identity::from_pem(&both).map_err(pem(cert))?);
     }
     let http = builder.build().map_err(|e| ClientError::Build(chain(&e)))?;
-    let client = Client { http, policy };
-    if let Ok(mut m) = cache.lock() {
-        m.insert(key, client.clone());
-    }
+    let client = Client {
+        http,
+        runtime: runtime()?,
+        policy,
+    };
+    CLIENTS.with(|m| m.borrow_mut().insert(key, client.clone()));
     Ok(client)
 }
