@@ -2,8 +2,7 @@
 //! least `pause_period` an endpoint's jobs wait (none used up, none given up, none reordered),
 //! `status` and the metrics say so, a probe or `endpoint resume` releases them in order.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
@@ -25,18 +24,6 @@ fn run(server: &Server, args: &[&str], now: u64) -> String {
     );
     assert!(out.status.success(), "{args:?}: {text}");
     text
-}
-
-/// A receiver that answers 503 while `down` is set; and the refs it accepted, in order.
-fn flaky() -> (Receiver, Arc<AtomicBool>) {
-    let down = Arc::new(AtomicBool::new(true));
-    let d = Arc::clone(&down);
-    let receiver = Receiver::start_with(move |_| Reply {
-        status: if d.load(Ordering::SeqCst) { 503 } else { 200 },
-        ..Reply::default()
-    })
-    .expect("receiver");
-    (receiver, down)
 }
 
 fn accepted(receiver: &Receiver, since: usize) -> Vec<String> {
@@ -80,7 +67,7 @@ fn paused_server(receiver: &Receiver) -> (Server, Vec<String>, u64) {
 
 #[test]
 fn a_paused_endpoint_is_probed_and_its_jobs_go_out_in_order_when_it_answers() {
-    let (receiver, down) = flaky();
+    let (receiver, down) = down_until_cleared();
     let (server, refs, t0) = paused_server(&receiver);
     let status = run(&server, &["status"], t0 + 62_000);
     assert!(
@@ -128,7 +115,7 @@ fn a_paused_endpoint_is_probed_and_its_jobs_go_out_in_order_when_it_answers() {
 
 #[test]
 fn endpoint_resume_sends_what_waited_at_once() {
-    let (receiver, down) = flaky();
+    let (receiver, down) = down_until_cleared();
     let (server, refs, t0) = paused_server(&receiver);
     down.store(false, Ordering::SeqCst);
     let resumed = run(&server, &["endpoint", "resume"], t0 + 62_000);

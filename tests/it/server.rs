@@ -481,8 +481,13 @@ fn https_receiver() -> (Receiver, String) {
         rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key DER"),
     )
     .expect("server config");
+    (tls_receiver(config), cert.pem())
+}
+
+/// A receiver on 127.0.0.1 that speaks TLS as `config` says.
+fn tls_receiver(config: rustls::ServerConfig) -> Receiver {
     let config = std::sync::Arc::new(config);
-    let receiver = Receiver::start_wrapped(
+    Receiver::start_wrapped(
         0,
         move |tcp| {
             let session = rustls::ServerConnection::new(config.clone()).ok()?;
@@ -491,8 +496,7 @@ fn https_receiver() -> (Receiver, String) {
         },
         |_| Reply::default(),
     )
-    .expect("https receiver");
-    (receiver, cert.pem())
+    .expect("TLS receiver")
 }
 
 #[test]
@@ -568,17 +572,7 @@ fn a_client_certificate_is_presented_to_a_receiver_that_requires_one() {
                 .expect("key DER"),
         )
         .expect("server config");
-    let config = std::sync::Arc::new(config);
-    let receiver = Receiver::start_wrapped(
-        0,
-        move |tcp| {
-            let session = rustls::ServerConnection::new(config.clone()).ok()?;
-            let stream: Box<dyn Stream> = Box::new(rustls::StreamOwned::new(session, tcp));
-            Some(stream)
-        },
-        |_| Reply::default(),
-    )
-    .expect("mTLS receiver");
+    let receiver = tls_receiver(config);
     let file = |name: &str, text: &str, mode: u32| {
         let p = tmp.path().join(name);
         std::fs::write(&p, text).expect("write");

@@ -628,13 +628,7 @@ fn a_receiver_that_hangs_for_one_repository_holds_up_no_other() {
 #[test]
 fn a_paused_endpoint_waits_in_the_database_and_endpoint_resume_wakes_the_workers() {
     let Some(db) = Cluster::start() else { return };
-    let down = Arc::new(AtomicBool::new(true));
-    let d = Arc::clone(&down);
-    let receiver = Receiver::start_with(move |_| Reply {
-        status: if d.load(Ordering::SeqCst) { 503 } else { 200 },
-        ..Reply::default()
-    })
-    .expect("receiver");
+    let (receiver, down) = crate::support::down_until_cleared();
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = global(
         tmp.path(),

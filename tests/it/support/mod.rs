@@ -273,6 +273,19 @@ pub fn config_in_format(url: &str, format: &str, extra: &str) -> String {
     )
 }
 
+/// A receiver that answers 503 while the flag is set (as it starts), 200 once it is cleared.
+pub fn down_until_cleared() -> (Receiver, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let down = std::sync::Arc::new(AtomicBool::new(true));
+    let d = std::sync::Arc::clone(&down);
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: if d.load(Ordering::SeqCst) { 503 } else { 200 },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    (receiver, down)
+}
+
 /// Waits for exactly `n` requests (and a moment more, to catch extras).
 pub fn expect_requests(receiver: &Receiver, n: usize) -> Vec<Request> {
     let got = receiver.wait_for(n, Duration::from_secs(20));
