@@ -112,8 +112,8 @@ pub enum Judged {
     /// Judge it as usual (delivered, retried or dead).
     Go,
     /// The endpoint is paused now (this answer paused it, or it was the probe of a pause and
-    /// failed), with what to log: the job waits as it is, due behind the pause and before the
-    /// lane's later jobs, none of its retries used.
+    /// failed in a way worth retrying), with what to log: the job waits as it is, due behind the
+    /// pause and before the lane's later jobs, none of its retries used.
     Held(String),
 }
 
@@ -197,6 +197,11 @@ impl Watch {
                 failures: self.health.failures,
                 probe_in,
             });
+        }
+        if verdict == Verdict::Permanent {
+            // Refused for good: a dead letter as ever, so that one job the receiver will never take
+            // cannot stand in front of the others as the probe each time.
+            return Judged::Go;
         }
         Judged::Held(format!(
             "{why}; the endpoint {} paused, tried again in {}",

@@ -127,3 +127,40 @@ fn endpoint_resume_sends_what_waited_at_once() {
     assert_eq!(accepted(&receiver, 6), refs, "{resumed}");
     assert!(run(&server, &["endpoint", "resume"], t0 + 63_000).contains("no endpoint is paused"));
 }
+
+#[test]
+fn a_probe_refused_for_good_is_a_dead_letter_and_the_next_job_is_the_next_probe() {
+    use std::sync::atomic::AtomicU8;
+    use std::sync::Arc;
+    // 0: every request 503; 1: the first branch's refused with 400 (its payload, say), others 503;
+    // 2: the first branch's 400, others 200.
+    let mode = Arc::new(AtomicU8::new(0));
+    let m = Arc::clone(&mode);
+    let receiver = Receiver::start_with(move |r| Reply {
+        status: match (m.load(Ordering::SeqCst), r.json()["ref"] == "refs/heads/b1") {
+            (0, _) | (1, false) => 503,
+            (_, true) => 400,
+            (_, false) => 200,
+        },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let (server, refs, t0) = paused_server(&receiver);
+    mode.store(1, Ordering::SeqCst);
+    let probe = run(&server, &["deliver", "--now"], t0 + 121_000);
+    assert!(
+        probe.contains("400 Bad Request") && probe.contains("not retried, kept as a dead letter"),
+        "{probe}"
+    );
+    assert!(
+        run(&server, &["status"], t0 + 122_000).contains("paused:"),
+        "still paused"
+    );
+    // The next probe is the next job; it is delivered, and the rest follow in order.
+    mode.store(2, Ordering::SeqCst);
+    let healed = run(&server, &["deliver", "--now"], t0 + 242_000);
+    assert!(healed.contains("answered again: resumed"), "{healed}");
+    run(&server, &["deliver", "--now"], t0 + 243_000);
+    assert_eq!(accepted(&receiver, 7), refs[1..], "b2 probed, then b3..b5");
+    assert!(run(&server, &["status"], t0 + 244_000).contains("dead:      1"));
+}
