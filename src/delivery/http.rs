@@ -18,6 +18,10 @@ use crate::format::{Answer, Format, Method};
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
 const QUOTED_RESPONSE_CHARS: usize = 200;
 
+/// How long an idle connection is kept for the next request to the same receiver: long enough for
+/// the next job of a queue being drained, shorter than any receiver's keep-alive.
+const IDLE: Duration = Duration::from_millis(500);
+
 /// How one attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempted {
@@ -316,6 +320,10 @@ pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(destination::Resolver(Arc::clone(&policy))))
         .http1_title_case_headers()
+        // The runtime runs only while a request is sent, so a kept-alive connection the receiver
+        // closed meanwhile would be noticed only once reused, and the request on it would fail:
+        // one is reused only within a burst of requests, never after a pause.
+        .pool_idle_timeout(IDLE)
         .danger_accept_invalid_certs(!tls.verify);
     if let Some(ca) = &tls.ca_file {
         for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?).map_err(pem(ca))? {

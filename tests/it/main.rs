@@ -17,6 +17,7 @@ mod formats;
 mod full_disk;
 mod gitlab;
 mod gitolite;
+mod keepalive;
 mod kills;
 mod operations;
 mod ownership;
