@@ -91,22 +91,22 @@ pub fn locate(explicit: Option<&Path>, env: &HookEnv) -> Result<(PathBuf, Repo),
     };
     // `components()` drops the `.` git often passes as GIT_DIR, so messages show a clean path.
     let path: PathBuf = path.components().collect();
-    let repo = Repo::open(&path, env).map_err(|e| match e {
-        OpenError::Git(e) if e.context.starts_with(NOT_OPENED) => OpenError::NotARepository {
+    let repo = open_plain(&path, env).map_err(|e| match e {
+        OpenError::Git(_) => OpenError::NotARepository {
             path: path.clone(),
             from,
         },
         other => other,
     })?;
+    let repo = Repo::seeing_quarantine(repo, &path, env)?;
     Ok((path, repo))
 }
-
-/// The start of the message of a repository that could not be opened at all.
-const NOT_OPENED: &str = "cannot open a git repository at";
 
 /// The one way a repository is opened: exactly at `path` (a git directory, or a work tree's top).
 /// A repository of another user is named as such, with whose it is.
 fn open_plain(path: &Path, env: &HookEnv) -> Result<git2::Repository, OpenError> {
+    // Re-hashing every object read would repeat what git verified when it received them.
+    git2::opts::strict_hash_verification(false);
     let opened = git2::Repository::open_ext(
         path,
         git2::RepositoryOpenFlags::NO_SEARCH,
@@ -126,7 +126,7 @@ fn open_plain(path: &Path, env: &HookEnv) -> Result<git2::Repository, OpenError>
             };
         }
         OpenError::Git(GitError {
-            context: format!("{NOT_OPENED} {}", path.display()),
+            context: format!("cannot open a git repository at {}", path.display()),
             source,
         })
     })
@@ -141,9 +141,15 @@ impl Repo {
     /// Opens the repository at `path` as a hook sees it: with the objects still in git's quarantine
     /// directory (`$GIT_OBJECT_DIRECTORY` and alternates) during `update`.
     pub fn open(path: &Path, env: &HookEnv) -> Result<Repo, OpenError> {
-        // Re-hashing every object read would repeat what git verified when it received them.
-        git2::opts::strict_hash_verification(false);
-        let repo = open_plain(path, env)?;
+        Repo::seeing_quarantine(open_plain(path, env)?, path, env)
+    }
+
+    /// The repository opened at `path`, with the quarantined objects added.
+    fn seeing_quarantine(
+        repo: git2::Repository,
+        path: &Path,
+        env: &HookEnv,
+    ) -> Result<Repo, OpenError> {
         let extra: Vec<&PathBuf> = env
             .object_directory
             .iter()
