@@ -117,8 +117,8 @@ pub enum Judged {
     Held(String),
 }
 
-/// One endpoint's health over the group of jobs a pass sends it: read before the first request,
-/// changed by each answer, kept after the last.
+/// One endpoint's health over the group of jobs a pass sends it: as its lane was held, changed by
+/// each answer, kept after the last.
 pub struct Watch {
     health: Health,
     read: Health,
@@ -130,21 +130,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn open(
-        lanes: &dyn Lanes,
-        key: &str,
-        on: bool,
-        rule: Rule,
-        summary: &mut Summary,
-    ) -> Watch {
-        let health = if on {
-            lanes.health(key).unwrap_or_else(|e| {
-                summary.trouble(&e);
-                Health::default()
-            })
-        } else {
-            Health::default()
-        };
+    /// Watches from `health`, the endpoint's as its lane was held (`on`: the endpoint is still
+    /// configured).
+    pub fn open(health: Health, on: bool, rule: Rule) -> Watch {
         Watch {
             read: health.clone(),
             health,

@@ -109,17 +109,14 @@ impl Lanes for Memory {
     fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
         Ok(Held {
             keys: keys.iter().cloned().collect::<HashSet<_>>(),
+            // A pass from memory is the last resort: it sends, whatever the endpoint's record says.
+            health: Default::default(),
             guard: Box::new(()),
         })
     }
 
     fn paced(&self, _key: &str, _sent: &[u64], _window_ms: u64) -> Result<Vec<u64>, QueueError> {
         Ok(Vec::new())
-    }
-
-    /// A pass from memory is the last resort: it sends, whatever the endpoint's record says.
-    fn health(&self, _key: &str) -> Result<Health, QueueError> {
-        Ok(Health::default())
     }
 
     fn set_health(&self, _key: &str, _health: &Health) -> Result<(), QueueError> {

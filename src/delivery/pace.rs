@@ -18,6 +18,8 @@ pub struct Lane {
     pub paused_until: Option<u64>,
     /// The endpoint is paused and its probe is due: one job goes, the others wait for its answer.
     pub probe: Probe,
+    /// How the endpoint has been doing, as held: what its sender judges answers against.
+    pub health: Health,
 }
 
 /// A paused endpoint's probe, in a pass.
@@ -36,20 +38,16 @@ fn window_ms(rate: Rate) -> u64 {
 }
 
 impl Lane {
-    /// The lane of the endpoint `key` names at `now`, under `rate` (`None`: unpaced); only the
-    /// holder of its lock (`ours`) reads its pacing record.
+    /// The lane of the endpoint `key` names at `now`, under `rate` (`None`: unpaced), with the
+    /// `health` it was held with; only the holder of its lock (`ours`) reads its pacing record.
     pub fn open(
         lanes: &dyn Lanes,
         key: &str,
         rate: Option<Rate>,
         now: u64,
         ours: bool,
+        health: Health,
     ) -> Result<Lane, QueueError> {
-        let health = if ours {
-            lanes.health(key)?
-        } else {
-            Health::default()
-        };
         let paused_until = health.waits_until(now);
         let probe = match health.paused {
             Some(_) if paused_until.is_none() => Probe::Due,
@@ -62,6 +60,7 @@ impl Lane {
                 free_at: now,
                 paused_until,
                 probe,
+                health,
             });
         };
         let per = window_ms(rate);
@@ -77,6 +76,7 @@ impl Lane {
             free_at: recent.first().map_or(now, |&t| t.saturating_add(per)),
             paused_until,
             probe,
+            health,
         })
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use super::health::Health;
 use super::job::{Job, Outcome};
 use super::pace::{Lane, Probe};
 use super::queue::{Claim, Lanes, Queue, Settle};
@@ -59,6 +60,14 @@ fn in_pool<R: Send>(size: usize, work: impl FnOnce() -> R + Send) -> R {
         Some(pool) => pool.install(work),
         None => work(),
     }
+}
+
+/// The claims a pass sends, each endpoint's health as its lane was held with, and the lanes, held
+/// until the claims are settled.
+struct Due {
+    claims: Vec<Claim>,
+    health: HashMap<usize, Health>,
+    _lanes: Box<dyn Send>,
 }
 
 /// What becomes of a job claimed: sent, or ended at once with this outcome and error.
@@ -150,11 +159,7 @@ impl Pass<'_> {
     /// are due and those to end now (settled here); leaves the others. Each endpoint's jobs go out in
     /// order, one worker at a time: a lane another live worker holds is left for it. Returns the
     /// claims to send, and the lanes, held until they are settled.
-    fn claim_due(
-        &self,
-        s: Sender<'_>,
-        summary: &mut Summary,
-    ) -> Option<(Vec<Claim>, Box<dyn Send>)> {
+    fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> Option<Due> {
         let now = self.clock.now_ms();
         let keys: Vec<(usize, String)> = self
             .config
@@ -177,7 +182,8 @@ impl Pass<'_> {
         let mut lanes: HashMap<usize, Option<Lane>> = HashMap::new();
         for ((number, key), e) in keys.iter().zip(&self.config.endpoints) {
             let ours = held.keys.contains(key);
-            let lane = match Lane::open(self.lanes, key, e.chat.rate_limit, now, ours) {
+            let health = held.health.get(key).cloned().unwrap_or_default();
+            let lane = match Lane::open(self.lanes, key, e.chat.rate_limit, now, ours, health) {
                 Ok(lane) => Some(lane).filter(|l| l.ours),
                 Err(err) => {
                     summary.trouble(&err);
@@ -222,36 +228,57 @@ impl Pass<'_> {
             }
         }
         ended.flush(s.queue, summary);
-        Some((due, held.guard))
+        let health = lanes
+            .into_iter()
+            .filter_map(|(number, lane)| Some((number, lane?.health)))
+            .collect();
+        Some(Due {
+            claims: due,
+            health,
+            _lanes: held.guard,
+        })
     }
 
     /// One delivery pass over the queue.
     pub fn run(&self) -> Summary {
         let mut summary = Summary::default();
         let sender = self.sender();
-        let Some((due, _lanes)) = self.claim_due(sender, &mut summary) else {
+        let Some(Due {
+            claims: due,
+            mut health,
+            _lanes,
+        }) = self.claim_due(sender, &mut summary)
+        else {
             return summary;
         };
-        // One group per endpoint, jobs in creation order (the queue lists them so).
-        let mut groups: Vec<Vec<Claim>> = Vec::new();
+        // One group per endpoint, jobs in creation order (the queue lists them so), each with the
+        // endpoint's health.
+        let mut groups: Vec<(Option<usize>, Vec<Claim>)> = Vec::new();
         for c in due {
             let number = sender.endpoint(&c.job).map(|e| e.number);
-            match groups
-                .iter_mut()
-                .find(|g| sender.endpoint(&g[0].job).map(|e| e.number) == number)
-            {
-                Some(g) => g.push(c),
-                None => groups.push(vec![c]),
+            match groups.iter_mut().find(|(n, _)| *n == number) {
+                Some((_, g)) => g.push(c),
+                None => groups.push((number, vec![c])),
             }
         }
+        let groups: Vec<(Vec<Claim>, Health)> = groups
+            .into_iter()
+            .map(|(number, g)| {
+                let h = number.and_then(|n| health.remove(&n));
+                (g, h.unwrap_or_default())
+            })
+            .collect();
         // One endpoint (the usual push) needs no pool: its threads would only compete with the push.
         let results = if groups.len() <= 1 {
-            groups.into_iter().map(|g| sender.send_group(g)).collect()
+            groups
+                .into_iter()
+                .map(|(g, h)| sender.send_group(g, h))
+                .collect()
         } else {
             in_pool(self.config.delivery.max_parallel, || {
                 groups
                     .into_par_iter()
-                    .map(|g| sender.send_group(g))
+                    .map(|(g, h)| sender.send_group(g, h))
                     .collect::<Vec<_>>()
             })
         };

@@ -6,7 +6,7 @@
 //! [`super::admin::Admin`]. Every call that reads or writes can fail, and says so: an unreachable
 //! queue is never mistaken for an empty one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::health::Health;
 
@@ -146,24 +146,23 @@ pub trait Log: Sync {
 pub struct Held {
     /// The lanes this worker holds now (the others are another live worker's).
     pub keys: HashSet<String>,
+    /// The health of the held lanes that have a record (failures in a row, a pause).
+    pub health: HashMap<String, Health>,
     /// Gives them back when dropped.
     pub guard: Box<dyn Send>,
 }
 
 /// Endpoint lanes and the pacing kept beside them.
 pub trait Lanes: Sync {
-    /// Takes the lanes that `keys` name and that no live worker holds. A lane whose holder is gone
-    /// is taken only with that holder's claims put back in the queue, so that no job of the lane is
-    /// left in flight behind the new holder's.
+    /// Takes the lanes that `keys` name and that no live worker holds, with their health. A lane
+    /// whose holder is gone is taken only with that holder's claims put back in the queue, so that
+    /// no job of the lane is left in flight behind the new holder's.
     fn hold(&self, keys: &[String]) -> Result<Held, QueueError>;
     /// When requests went to the endpoint of lane `key` lately (Unix milliseconds, oldest first),
     /// for pacing: adds the times in `sent`, forgets those more than `window_ms` older than the
     /// newest. Called by the lane's holder.
     fn paced(&self, key: &str, sent: &[u64], window_ms: u64) -> Result<Vec<u64>, QueueError>;
-    /// How the endpoint of lane `key` has been doing (failures in a row, a pause); clear when it
-    /// never failed or has no record.
-    fn health(&self, key: &str) -> Result<Health, QueueError>;
-    /// Keeps it (a clear one removes the record). Called by the lane's holder, and by `endpoint
+    /// Keeps the health of lane `key` (a clear one removes the record). Called by the lane's holder, and by `endpoint
     /// resume`.
     fn set_health(&self, key: &str, health: &Health) -> Result<(), QueueError>;
     /// Every lane with a record, by key, for `status` and the metrics.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::health::{Judged, Rule, Watch};
+use super::health::{Health, Judged, Rule, Watch};
 use super::http::{self, Attempted};
 use super::job::{Job, Outcome, Record};
 use super::pace;
@@ -120,8 +120,8 @@ impl Sender<'_> {
     }
 
     /// Sends one endpoint's claims, in order (the pass ended those of endpoints no longer
-    /// configured).
-    pub(super) fn send_group(&self, group: Vec<Claim>) -> Summary {
+    /// configured), judging the answers against the endpoint's `health` as its lane was held.
+    pub(super) fn send_group(&self, group: Vec<Claim>, health: Health) -> Summary {
         let mut summary = Summary::default();
         let endpoint = self.endpoint(&group[0].job);
         let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
@@ -130,7 +130,7 @@ impl Sender<'_> {
             after: self.config.delivery.pause_after,
             period: self.config.delivery.pause_period,
         };
-        let mut health = Watch::open(self.lanes, &key, endpoint.is_some(), rule, &mut summary);
+        let mut health = Watch::open(health, endpoint.is_some(), rule);
         let mut sent = Vec::new();
         let mut settling = Settling::new();
         // How long the last request took: the next one is expected to take as long.

@@ -10,8 +10,8 @@ use crate::delivery::pace;
 use crate::delivery::queue::{Held, Lanes, QueueError};
 
 impl Lanes for Postgres {
-    /// One statement: the lanes free, ours, or held by a worker gone are taken, and a gone holder's
-    /// claims put back in the queue with them.
+    /// One statement: the lanes free, ours, or held by a worker gone are taken with their health,
+    /// and a gone holder's claims put back in the queue with them.
     fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
         self.db
             .register()
@@ -30,7 +30,7 @@ impl Lanes for Postgres {
                      INSERT INTO git_webhook.lanes (key, holder) SELECT key, $3 FROM wanted
                      ON CONFLICT (key) DO UPDATE SET holder = excluded.holder
                      WHERE lanes.holder IS NULL OR lanes.holder = excluded.holder OR {}
-                     RETURNING key",
+                     RETURNING key, health",
                     gone("l.holder"),
                     gone("lanes.holder")
                 ),
@@ -38,8 +38,16 @@ impl Lanes for Postgres {
             )
         })?;
         let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let health = rows
+            .iter()
+            .filter_map(|r| {
+                let value: Option<serde_json::Value> = r.get(1);
+                Some((r.get(0), serde_json::from_value(value?).ok()?))
+            })
+            .collect();
         Ok(Held {
             keys: held.iter().cloned().collect(),
+            health,
             guard: Box::new(HeldLanes {
                 db: Arc::clone(&self.db),
                 keys: held,
@@ -60,18 +68,6 @@ impl Lanes for Postgres {
                 )?;
             }
             Ok(times)
-        })
-    }
-
-    fn health(&self, key: &str) -> Result<Health, QueueError> {
-        self.run("cannot read an endpoint's health in", |c| {
-            let row = c.query_opt(
-                "SELECT health FROM git_webhook.lanes WHERE key = $1 AND health IS NOT NULL",
-                &[&key],
-            )?;
-            Ok(row
-                .and_then(|r| serde_json::from_value(r.get(0)).ok())
-                .unwrap_or_default())
         })
     }
 

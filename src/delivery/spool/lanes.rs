@@ -2,7 +2,7 @@
 //! the endpoint, and gone with the worker when it dies), and beside each the times of the lane's
 //! recent requests, for pacing, and its health (`<id>.health`, with the lane's key), for pauses.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use super::Spool;
@@ -38,7 +38,7 @@ fn read_health(path: &std::path::Path) -> Result<Option<Stored>, QueueError> {
 
 impl Lanes for Spool {
     fn hold(&self, keys: &[String]) -> Result<Held, QueueError> {
-        let mut held = HashSet::new();
+        let (mut held, mut health) = (HashSet::new(), HashMap::new());
         let mut locks = Vec::new();
         for key in keys {
             let path = self
@@ -47,6 +47,10 @@ impl Lanes for Spool {
             let file = files::lock_file(&path)?;
             match file.try_lock() {
                 Ok(()) => {
+                    let stored = read_health(&self.health_path(key))?;
+                    if let Some(s) = stored.filter(|s| s.key == *key) {
+                        health.insert(key.clone(), s.health);
+                    }
                     held.insert(key.clone());
                     locks.push(file);
                 }
@@ -56,6 +60,7 @@ impl Lanes for Spool {
         }
         Ok(Held {
             keys: held,
+            health,
             guard: Box::new(locks),
         })
     }
@@ -80,14 +85,6 @@ impl Lanes for Spool {
             let _ = fs::write(&path, text);
         }
         Ok(times)
-    }
-
-    fn health(&self, key: &str) -> Result<Health, QueueError> {
-        let stored = read_health(&self.health_path(key))?;
-        Ok(stored
-            .filter(|s| s.key == key)
-            .map(|s| s.health)
-            .unwrap_or_default())
     }
 
     fn set_health(&self, key: &str, health: &Health) -> Result<(), QueueError> {
