@@ -138,25 +138,19 @@ impl Sender<'_> {
         // Set when the receiver said "too fast": the rest of the group waits until then, in order.
         let mut held_until: Option<u64> = None;
         for mut claim in group {
-            if health.paused() {
-                // Paused by an answer before this one: the rest waits, as it is, for the probe.
+            if health.paused() || held_until.is_some() {
+                // The rest of the group waits: as it is, for the probe, when an answer before this
+                // one paused the endpoint; else until the receiver said it may be sent to again.
+                if let (false, Some(until)) = (health.paused(), held_until) {
+                    claim.job.next_ms = claim.job.next_ms.max(until);
+                    summary.wait_for(claim.job.next_ms);
+                }
                 let waits = Settled {
                     claim,
                     how: Settle::Retry,
                     record: None,
                 };
                 settling.add(waits, self.queue, &mut summary);
-                continue;
-            }
-            if let Some(until) = held_until {
-                claim.job.next_ms = claim.job.next_ms.max(until);
-                summary.wait_for(claim.job.next_ms);
-                let retry = Settled {
-                    claim,
-                    how: Settle::Retry,
-                    record: None,
-                };
-                settling.add(retry, self.queue, &mut summary);
                 continue;
             }
             claim.job.attempts += 1;
