@@ -97,8 +97,9 @@ pub fn hand_over(
     }
 }
 
-/// The database as the server-wide worker's source: every repository with jobs waiting there
-/// (claims of workers gone taken back first), woken by its notifications.
+/// The database as the server-wide worker's source: every repository with jobs waiting there that
+/// no other worker is serving (claims of workers gone taken back first), woken by its
+/// notifications.
 pub struct Everyone<'a>(pub &'a Postgres);
 
 impl Repos for Everyone<'_> {

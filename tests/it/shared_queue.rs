@@ -456,7 +456,7 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
     let out = run_bin(&server.bare, &["queue", "migrate"], b"", &envs);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("version 2 (this program's: 2), 0 job(s) queued"),
+        text.contains("version 3 (this program's: 3), 0 job(s) queued"),
         "{text}"
     );
     let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
@@ -470,9 +470,9 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
         text.contains("queue_password_env = \"QUEUE_PASSWORD\""),
         "{text}"
     );
-    assert!(text.contains("schema version 2, 0 job(s) queued"), "{text}");
+    assert!(text.contains("schema version 3, 0 job(s) queued"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
-    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "2");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "3");
     // A database that is not there: a problem that names it.
     std::fs::write(
         &g,
@@ -530,7 +530,7 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
     );
     let (ok, out, err) = cli(&server.bare, &g, &["config", "check"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("schema version 2, 0 job(s) queued"), "{out}");
+    assert!(out.contains("schema version 3, 0 job(s) queued"), "{out}");
     let work = server.clone_work();
     work.commit("over TLS");
     push_main(&work, &g);
@@ -699,4 +699,46 @@ fn a_paused_endpoint_waits_in_the_database_and_endpoint_resume_wakes_the_workers
         .map(|r| r.json()["ref"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(sent, refs, "in push order");
+}
+
+#[test]
+fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_programs_alone() {
+    let Some(db) = Cluster::start() else { return };
+    let receiver = Receiver::start().expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), "");
+    let server = server(&receiver);
+    let work = server.clone_work();
+    let sha = work.commit("queued under version 2");
+    push_main(&work, &g);
+    // A job another program wrote (its own format, version 7), then the tables as version 2 had
+    // them: no `schema` column, an index on `claimed_by`.
+    db.sql(
+        "INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts,
+           created_ms, next_ms, schema, job)
+         SELECT gen_random_uuid(), nextval('git_webhook.job_order'), event, repo, endpoint,
+           refname, state, attempts, created_ms, next_ms, 7, jsonb_set(job, '{schema}', '7')
+         FROM git_webhook.jobs;
+         ALTER TABLE git_webhook.jobs DROP COLUMN schema;
+         CREATE INDEX jobs_claimed ON git_webhook.jobs (claimed_by) WHERE claimed_by IS NOT NULL;
+         UPDATE git_webhook.meta SET version = 2;",
+    );
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok && out.contains("delivered 1,"), "{out}{err}");
+    let got = receiver.requests();
+    assert_eq!(got.iter().map(after).collect::<Vec<_>>(), [sha]);
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "3");
+    assert_eq!(
+        db.sql(
+            "SELECT string_agg(schema || ' ' || state, ', ' ORDER BY seq) FROM git_webhook.jobs"
+        ),
+        "1 delivered, 7 queued",
+        "the other program's job is left for it"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_indexes WHERE indexname = 'jobs_claimed'"),
+        "0"
+    );
+    let (_, status, _) = cli(&server.bare, &g, &["status"]);
+    assert!(status.contains("damaged"), "{status}");
 }

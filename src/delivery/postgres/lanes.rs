@@ -25,7 +25,8 @@ impl Lanes for Postgres {
                        UPDATE git_webhook.jobs j SET claimed_by = NULL
                        FROM git_webhook.lanes l
                        WHERE l.key IN (SELECT key FROM wanted) AND l.holder IS NOT NULL
-                         AND l.holder <> $3 AND {} AND j.claimed_by = l.holder
+                         AND l.holder <> $3 AND {} AND j.state = 'queued'
+                         AND j.claimed_by = l.holder
                        RETURNING 1)
                      INSERT INTO git_webhook.lanes (key, holder) SELECT key, $3 FROM wanted
                      ON CONFLICT (key) DO UPDATE SET holder = excluded.holder

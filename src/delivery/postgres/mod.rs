@@ -266,16 +266,24 @@ impl Postgres {
         })
     }
 
-    /// The repositories with waiting jobs, each with when its first one is due.
+    /// The repositories with waiting jobs that no other live worker is serving now (holding one of
+    /// their lanes), each with when its first one is due; in an order of this worker's own, so that
+    /// workers starting together begin with different repositories.
     pub fn repos_waiting(&self) -> Result<Vec<(String, u64)>, QueueError> {
+        let lease = self.db.lease_secs();
         self.run("cannot list the repositories in", |c| {
             let rows = c.query(
                 &format!(
-                    "SELECT repo, min(next_ms) FROM git_webhook.jobs
+                    "WITH busy AS (
+                       SELECT DISTINCT split_part(key, E'\\n', 1) AS repo FROM git_webhook.lanes
+                       WHERE holder IS NOT NULL AND holder <> $2 AND NOT {})
+                     SELECT repo, min(next_ms) FROM git_webhook.jobs
                      WHERE state = 'queued' AND claimed_by IS NULL AND {OURS}
-                     GROUP BY repo ORDER BY repo"
+                       AND repo NOT IN (SELECT repo FROM busy)
+                     GROUP BY repo ORDER BY md5(repo || $2)",
+                    queue_impl::gone("holder")
                 ),
-                &[],
+                &[&lease, &self.db.name],
             )?;
             Ok(rows.iter().map(|r| (r.get(0), unms(r.get(1)))).collect())
         })
@@ -331,17 +339,21 @@ impl Postgres {
 
 /// A job of the version this program reads (those of another are left for the program that
 /// wrote them, and counted as damaged here).
-const OURS: &str = "job->'schema' = '1'::jsonb";
+const OURS: &str = "schema = 1";
+const _: () = assert!(
+    super::job::SCHEMA == 1,
+    "OURS and COUNTS name the job schema"
+);
 
 /// The counts of [`Counts`], as SQL over `git_webhook.jobs`.
 const COUNTS: &str = "
     count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NULL AND attempts = 0
-                     AND job->'schema' = '1'::jsonb),
+                     AND schema = 1),
     count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NULL AND attempts > 0
-                     AND job->'schema' = '1'::jsonb),
+                     AND schema = 1),
     count(*) FILTER (WHERE state = 'queued' AND claimed_by IS NOT NULL),
     count(*) FILTER (WHERE state = 'dead'),
-    count(*) FILTER (WHERE state = 'queued' AND job->'schema' <> '1'::jsonb),
+    count(*) FILTER (WHERE state = 'queued' AND schema <> 1),
     min(created_ms) FILTER (WHERE state = 'queued')";
 
 fn counts(row: &postgres::Row, from: usize) -> Counts {

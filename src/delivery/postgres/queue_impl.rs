@@ -7,7 +7,7 @@ use crate::delivery::queue::{
     Claim, Claimed, Enqueued, Queue, QueueError, SetAside, Settle, Settled, Token,
 };
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,10 @@ impl Queue for Postgres {
         let created: Vec<i64> = jobs.iter().map(|j| ms(j.created_ms)).collect();
         let next: Vec<i64> = jobs.iter().map(|j| ms(j.next_ms)).collect();
         let bodies: Vec<serde_json::Value> = jobs.iter().map(json).collect();
+        let schemas: Vec<i32> = jobs
+            .iter()
+            .map(|j| i32::try_from(j.schema).unwrap_or(i32::MAX))
+            .collect();
         let repo = repos.first().cloned().unwrap_or_default();
         self.run("cannot add jobs to", |c| {
             let mut tx = c.transaction()?;
@@ -131,22 +135,24 @@ impl Queue for Postgres {
             // In the order given: `seq` follows it.
             tx.execute(
                 "INSERT INTO git_webhook.jobs
-                   (id, seq, event, repo, endpoint, refname, state, attempts, created_ms, next_ms, job)
+                   (id, seq, event, repo, endpoint, refname, state, attempts, created_ms, next_ms,
+                    job, schema)
                  SELECT id, nextval('git_webhook.job_order'), event, repo, endpoint, refname,
-                        'queued', attempts, created_ms, next_ms, job
+                        'queued', attempts, created_ms, next_ms, job, schema
                  FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
                                             $5::text[], $6::int4[], $7::int8[], $8::int8[],
-                                            $9::jsonb[])
+                                            $9::jsonb[], $10::int4[])
                          WITH ORDINALITY AS t(id, event, repo, endpoint, refname, attempts,
-                                              created_ms, next_ms, job, n)
+                                              created_ms, next_ms, job, schema, n)
                        ORDER BY n) AS given
                  ON CONFLICT (id) DO UPDATE SET
                    seq = excluded.seq, state = 'queued', attempts = excluded.attempts,
+                   schema = excluded.schema,
                    created_ms = excluded.created_ms, next_ms = excluded.next_ms,
                    finished_ms = NULL, claimed_by = NULL, job = excluded.job",
                 &[
                     &ids, &events, &repos, &endpoints, &refnames, &attempts, &created, &next,
-                    &bodies,
+                    &bodies, &schemas,
                 ],
             )?;
             tx.execute(&format!("NOTIFY {CHANNEL}"), &[])?;
@@ -155,11 +161,14 @@ impl Queue for Postgres {
         })
     }
 
+    /// Two statements: the waiting jobs of the repository, oldest first (through `jobs_queued`),
+    /// then the claim of those picked, each as it was listed: a job changed since (requeued anew)
+    /// or taken by another worker is left out, and no job is sent back over the wire a second time.
     fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
         let rows = self.run("cannot read jobs in", |c| {
             c.query(
                 &format!(
-                    "SELECT id, job FROM git_webhook.jobs
+                    "SELECT id, seq, attempts, job FROM git_webhook.jobs
                      WHERE state = 'queued' AND claimed_by IS NULL AND {OURS}
                        AND ($1::text IS NULL OR repo = $1)
                      ORDER BY seq"
@@ -170,7 +179,7 @@ impl Queue for Postgres {
         let (mut wanted, mut bad) = (Vec::new(), Vec::new());
         for row in &rows {
             match job_of(row) {
-                Ok(job) if pick(&job) => wanted.push(job.id()),
+                Ok(job) if pick(&job) => wanted.push((job, row.get::<_, i64>(1), row.get(2))),
                 Ok(_) => {}
                 Err(why) => bad.push((row.get(0), why)),
             }
@@ -185,23 +194,24 @@ impl Queue for Postgres {
         self.db
             .register()
             .map_err(|e| super::failed("cannot register as a worker in")(e))?;
+        let ids: Vec<uuid::Uuid> = wanted.iter().map(|(job, ..)| job.id()).collect();
+        let seqs: Vec<i64> = wanted.iter().map(|(_, seq, _)| *seq).collect();
+        let attempts: Vec<i32> = wanted.iter().map(|(.., a)| *a).collect();
         let rows = self.run("cannot claim jobs in", |c| {
             c.query(
-                "UPDATE git_webhook.jobs SET claimed_by = $2
-                 WHERE id = ANY($1) AND state = 'queued' AND claimed_by IS NULL
-                 RETURNING id, job",
-                &[&wanted, &self.db.name],
+                "UPDATE git_webhook.jobs j SET claimed_by = $4
+                 FROM unnest($1::uuid[], $2::int8[], $3::int4[]) AS t(id, seq, attempts)
+                 WHERE j.id = t.id AND j.seq = t.seq AND j.attempts = t.attempts
+                   AND j.state = 'queued' AND j.claimed_by IS NULL
+                 RETURNING j.id",
+                &[&ids, &seqs, &attempts, &self.db.name],
             )
         })?;
-        // The rows as they are now, in the order asked for.
-        let mut taken: HashMap<uuid::Uuid, Job> = rows
-            .iter()
-            .filter_map(|r| Some((r.get(0), job_of(r).ok()?)))
-            .collect();
+        let taken: HashSet<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
         let claims = wanted
-            .iter()
-            .filter_map(|id| taken.remove(id))
-            .map(|job| {
+            .into_iter()
+            .filter(|(job, ..)| taken.contains(&job.id()))
+            .map(|(job, ..)| {
                 let token = Token::new(job.id().to_string());
                 Claim::new(job, token)
             })
@@ -282,7 +292,7 @@ impl Queue for Postgres {
             let n = tx.execute(
                 &format!(
                     "UPDATE git_webhook.jobs SET claimed_by = NULL
-                     WHERE claimed_by IS NOT NULL AND {}",
+                     WHERE state = 'queued' AND claimed_by IS NOT NULL AND {}",
                     gone("claimed_by")
                 ),
                 &[&lease],

@@ -60,6 +60,17 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 2: each endpoint's health (failures in a row, a pause).
     "ALTER TABLE git_webhook.lanes ADD COLUMN health jsonb;",
+    // 3: the job's own schema version in a column, read without unpacking the stored job (every
+    // claim and count asks it); no index on `claimed_by`, so that a claim touches no index (and
+    // can stay on its page) and a settle finds its jobs by id rather than through the dead index
+    // entries of this worker's earlier claims.
+    "
+    ALTER TABLE git_webhook.jobs ADD COLUMN schema integer NOT NULL DEFAULT 0;
+    UPDATE git_webhook.jobs SET schema = (job->>'schema')::integer
+    WHERE jsonb_typeof(job->'schema') = 'number' AND job->>'schema' ~ '^[0-9]{1,9}$';
+    ALTER TABLE git_webhook.jobs ALTER COLUMN schema DROP DEFAULT;
+    DROP INDEX git_webhook.jobs_claimed;
+    ",
 ];
 
 /// The version this program's queue code reads and writes.
