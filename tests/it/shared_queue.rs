@@ -741,4 +741,17 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
     );
     let (_, status, _) = cli(&server.bare, &g, &["status"]);
     assert!(status.contains("damaged"), "{status}");
+    // A host not upgraded yet adds a job as version 2 did, naming no `schema`: it is sent.
+    db.sql(
+        "INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts,
+           created_ms, next_ms, job)
+         SELECT u, nextval('git_webhook.job_order'), event, repo, endpoint, refname, 'queued', 0,
+           created_ms, next_ms,
+           jsonb_set(jsonb_set(job, '{delivery,hook,delivery_id}', to_jsonb(u::text)),
+                     '{attempts}', '0')
+         FROM (SELECT gen_random_uuid() AS u, * FROM git_webhook.jobs WHERE state = 'delivered') j",
+    );
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok && out.contains("delivered 1,"), "{out}{err}");
+    assert_eq!(receiver.requests().len(), 2);
 }

@@ -61,14 +61,16 @@ const MIGRATIONS: &[&str] = &[
     // 2: each endpoint's health (failures in a row, a pause).
     "ALTER TABLE git_webhook.lanes ADD COLUMN health jsonb;",
     // 3: the job's own schema version in a column, read without unpacking the stored job (every
-    // claim and count asks it); no index on `claimed_by`, so that a claim touches no index (and
-    // can stay on its page) and a settle finds its jobs by id rather than through the dead index
-    // entries of this worker's earlier claims.
+    // claim and count asks it); its default, 1, is what programs before this version write, so
+    // that they keep adding jobs while hosts are upgraded one by one. No index on `claimed_by`, so
+    // that a claim touches no index (and can stay on its page) and a settle finds its jobs by id
+    // rather than through the dead index entries of this worker's earlier claims.
     "
-    ALTER TABLE git_webhook.jobs ADD COLUMN schema integer NOT NULL DEFAULT 0;
-    UPDATE git_webhook.jobs SET schema = (job->>'schema')::integer
-    WHERE jsonb_typeof(job->'schema') = 'number' AND job->>'schema' ~ '^[0-9]{1,9}$';
-    ALTER TABLE git_webhook.jobs ALTER COLUMN schema DROP DEFAULT;
+    ALTER TABLE git_webhook.jobs ADD COLUMN schema integer NOT NULL DEFAULT 1;
+    UPDATE git_webhook.jobs SET schema = CASE
+        WHEN jsonb_typeof(job->'schema') = 'number' AND job->>'schema' ~ '^[0-9]{1,9}$'
+        THEN (job->>'schema')::integer ELSE 0 END
+    WHERE job->'schema' IS DISTINCT FROM '1'::jsonb;
     DROP INDEX git_webhook.jobs_claimed;
     ",
 ];
