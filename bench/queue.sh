@@ -98,7 +98,8 @@ nginx -c "$tmp/nginx.conf" -p "$tmp/nginx"
 for _ in $(seq 50); do [ -s "$tmp/nginx.pid" ] && break; sleep 0.1; done
 body=$(head -c 1600 /dev/zero | tr '\0' 'x')
 printf 'wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "application/json"\n' "$body" >"$tmp/post.lua"
-ceiling() { wrk -t 2 -c 8 -d 5s -s "$tmp/post.lua" "http://127.0.0.1:$fast/hook" | awk '/Requests\/sec/ { printf "%d", $2 }'; }
+# rate CONNECTIONS SECONDS: what wrk gets from the receiver on port $fast (nginx, or the slow one).
+rate() { wrk -t 2 -c "$1" -d "$2s" -s "$tmp/post.lua" "http://127.0.0.1:$fast/hook" | awk '/Requests\/sec/ { printf "%d", $2 }'; }
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_WEBHOOK_GLOBAL_CONFIG=/nonexistent
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
@@ -203,7 +204,7 @@ for _ in $(seq "$rounds"); do
   rs=$(max "$rs" "$(drain_spool)")
   r1=$(max "$r1" "$(drain_db 1)"); r2=$(max "$r2" "$(drain_db 2)"); r4=$(max "$r4" "$(drain_db 4)")
 done
-c0=$(ceiling)
+c0=$(rate 8 5)
 kill "$(cat "$tmp/nginx.pid")"
 sleep 0.5
 python3 "$tmp/recv.py" "$fast" &
@@ -213,8 +214,7 @@ s1=0 s2=0 s4=0
 for _ in $(seq "$rounds"); do
   s1=$(max "$s1" "$(drain_db 1)"); s2=$(max "$s2" "$(drain_db 2)"); s4=$(max "$s4" "$(drain_db 4)")
 done
-slow() { wrk -t 2 -c "$1" -d 3s -s "$tmp/post.lua" "http://127.0.0.1:$fast/hook" | awk '/Requests\/sec/ { printf "%d", $2 }'; }
-w8=$(slow 8); w32=$(slow 32)
+w8=$(rate 8 3); w32=$(rate 32 3)
 # The plans of the claim and the settle, as PostgreSQL ran them in one more drain (auto_explain).
 sql "ALTER SYSTEM SET auto_explain.log_min_duration = 0" >/dev/null
 sql "SELECT pg_reload_conf()" >/dev/null
