@@ -108,25 +108,40 @@ fn log_text(path: PathBuf) -> Result<String, QueueError> {
     }
 }
 
-impl Log for Spool {
-    /// One write per line: appends of whole lines do not interleave.
-    fn append(&self, record: &Record) -> Result<(), QueueError> {
+impl Spool {
+    /// Appends `records` in one write of whole lines (appends of whole lines do not interleave).
+    pub(super) fn append_all<'r>(
+        &self,
+        records: impl IntoIterator<Item = &'r Record>,
+    ) -> Result<(), QueueError> {
         let path = self.root.join("log.jsonl");
+        let mut lines = Vec::new();
+        for record in records {
+            serde_json::to_writer(&mut lines, record).map_err(|e| QueueError {
+                what: "cannot encode a log record for",
+                place: path.display().to_string(),
+                source: e.into(),
+            })?;
+            lines.push(b'\n');
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
         if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
             let _ = fs::rename(&path, self.root.join("log.jsonl.1"));
         }
-        let mut line = serde_json::to_vec(record).map_err(|e| QueueError {
-            what: "cannot encode a log record for",
-            place: path.display().to_string(),
-            source: e.into(),
-        })?;
-        line.push(b'\n');
         let mut file = ctx(
             "cannot open the log",
             &path,
             OpenOptions::new().create(true).append(true).open(&path),
         )?;
-        ctx("cannot write the log", &path, file.write_all(&line))
+        ctx("cannot write the log", &path, file.write_all(&lines))
+    }
+}
+
+impl Log for Spool {
+    fn append(&self, record: &Record) -> Result<(), QueueError> {
+        self.append_all([record])
     }
 
     fn records(&self, filter: &Filter, limit: usize) -> Result<Vec<Record>, QueueError> {

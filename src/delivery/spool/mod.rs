@@ -355,15 +355,11 @@ impl Queue for Spool {
         Ok(found)
     }
 
-    /// Each claim's record is logged, then its job moved.
+    /// The claims' records are logged (in one write), then their jobs moved.
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
-        let mut first = Ok(());
+        let mut first = self.append_all(done.iter().filter_map(|d| d.record.as_ref()));
         for d in done {
-            let logged = match &d.record {
-                Some(r) => super::queue::Log::append(self, r),
-                None => Ok(()),
-            };
-            let settled = logged.and(self.settle_one(&d.claim, d.how));
+            let settled = self.settle_one(&d.claim, d.how);
             if first.is_ok() {
                 first = settled;
             }
