@@ -93,6 +93,34 @@ fn delivery_id(r: &Request) -> String {
     r.header("Idempotency-Key").unwrap_or_default().to_owned()
 }
 
+/// One repository whose jobs go through the database to a receiver that answers at once, a clone
+/// to push from, and the server-wide file (`extra`: more `[delivery]` lines).
+struct One {
+    db: Cluster,
+    receiver: Receiver,
+    g: PathBuf,
+    server: Server,
+    work: Work,
+    tmp: tempfile::TempDir,
+}
+
+fn one_repository(extra: &str) -> Option<One> {
+    let db = Cluster::start()?;
+    let receiver = Receiver::start().expect("receiver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = global(tmp.path(), &db.url(), extra);
+    let server = server(&receiver);
+    let work = server.clone_work();
+    Some(One {
+        db,
+        receiver,
+        g,
+        server,
+        work,
+        tmp,
+    })
+}
+
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
@@ -276,12 +304,17 @@ fn killed_workers_and_a_database_restart_lose_nothing() {
 
 #[test]
 fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
-    let Some(db) = Cluster::start() else { return };
-    let receiver = Receiver::start().expect("receiver");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let g = global(tmp.path(), &db.url(), "");
-    let server = server(&receiver);
-    let work = server.clone_work();
+    let Some(One {
+        db,
+        receiver,
+        g,
+        server,
+        work,
+        tmp,
+    }) = one_repository("")
+    else {
+        return;
+    };
     db.stop();
     let mut shas = Vec::new();
     for i in 0..3 {
@@ -456,7 +489,7 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
     let out = run_bin(&server.bare, &["queue", "migrate"], b"", &envs);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("version 3 (this program's: 3), 0 job(s) queued"),
+        text.contains("version 4 (this program's: 4), 0 job(s) queued"),
         "{text}"
     );
     let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
@@ -470,9 +503,9 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
         text.contains("queue_password_env = \"QUEUE_PASSWORD\""),
         "{text}"
     );
-    assert!(text.contains("schema version 3, 0 job(s) queued"), "{text}");
+    assert!(text.contains("schema version 4, 0 job(s) queued"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
-    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "3");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "4");
     // A database that is not there: a problem that names it.
     std::fs::write(
         &g,
@@ -530,7 +563,7 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
     );
     let (ok, out, err) = cli(&server.bare, &g, &["config", "check"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("schema version 3, 0 job(s) queued"), "{out}");
+    assert!(out.contains("schema version 4, 0 job(s) queued"), "{out}");
     let work = server.clone_work();
     work.commit("over TLS");
     push_main(&work, &g);
@@ -539,12 +572,17 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
 
 #[test]
 fn the_delivery_log_and_finished_jobs_are_kept_for_queue_retention() {
-    let Some(db) = Cluster::start() else { return };
-    let receiver = Receiver::start().expect("receiver");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let g = global(tmp.path(), &db.url(), "queue_retention = \"1s\"");
-    let server = server(&receiver);
-    let work = server.clone_work();
+    let Some(One {
+        db,
+        receiver,
+        g,
+        server,
+        work,
+        tmp: _tmp,
+    }) = one_repository("queue_retention = \"1s\"")
+    else {
+        return;
+    };
     work.commit("kept a second");
     push_main(&work, &g);
     let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
@@ -703,16 +741,21 @@ fn a_paused_endpoint_waits_in_the_database_and_endpoint_resume_wakes_the_workers
 
 #[test]
 fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_programs_alone() {
-    let Some(db) = Cluster::start() else { return };
-    let receiver = Receiver::start().expect("receiver");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let g = global(tmp.path(), &db.url(), "");
-    let server = server(&receiver);
-    let work = server.clone_work();
+    let Some(One {
+        db,
+        receiver,
+        g,
+        server,
+        work,
+        tmp: _tmp,
+    }) = one_repository("")
+    else {
+        return;
+    };
     let sha = work.commit("queued under version 2");
     push_main(&work, &g);
     // A job another program wrote (its own format, version 7), then the tables as version 2 had
-    // them: no `schema` column, an index on `claimed_by`.
+    // them: no `schema` column, an index on `claimed_by`, none on when jobs are due.
     db.sql(
         "INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts,
            created_ms, next_ms, schema, job)
@@ -721,13 +764,14 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
          FROM git_webhook.jobs;
          ALTER TABLE git_webhook.jobs DROP COLUMN schema;
          CREATE INDEX jobs_claimed ON git_webhook.jobs (claimed_by) WHERE claimed_by IS NOT NULL;
+         DROP INDEX git_webhook.jobs_due;
          UPDATE git_webhook.meta SET version = 2;",
     );
     let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
     assert!(ok && out.contains("delivered 1,"), "{out}{err}");
     let got = receiver.requests();
     assert_eq!(got.iter().map(after).collect::<Vec<_>>(), [sha]);
-    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "3");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "4");
     assert_eq!(
         db.sql(
             "SELECT string_agg(schema || ' ' || state, ', ' ORDER BY seq) FROM git_webhook.jobs"
@@ -736,8 +780,11 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
         "the other program's job is left for it"
     );
     assert_eq!(
-        db.sql("SELECT count(*) FROM pg_indexes WHERE indexname = 'jobs_claimed'"),
-        "0"
+        db.sql(
+            "SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes
+             WHERE indexname IN ('jobs_claimed', 'jobs_due')"
+        ),
+        "jobs_due"
     );
     let (_, status, _) = cli(&server.bare, &g, &["status"]);
     assert!(status.contains("damaged"), "{status}");
@@ -754,4 +801,48 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
     let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
     assert!(ok && out.contains("delivered 1,"), "{out}{err}");
     assert_eq!(receiver.requests().len(), 2);
+}
+
+#[test]
+fn a_damaged_job_in_the_database_is_set_aside_saying_why_and_the_next_one_goes_out() {
+    let Some(One {
+        db,
+        receiver,
+        g,
+        server,
+        work,
+        tmp: _tmp,
+    }) = one_repository("")
+    else {
+        return;
+    };
+    let sha = work.commit("after the damaged one");
+    push_main(&work, &g);
+    // A job of this version whose endpoint is not one, queued before the good one.
+    db.sql(
+        "INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts,
+           created_ms, next_ms, job)
+         SELECT gen_random_uuid(), 0, event, repo, endpoint, refname, 'queued', 0, created_ms,
+           next_ms, jsonb_set(job, '{endpoint}', '\"nowhere\"')
+         FROM git_webhook.jobs",
+    );
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok && out.contains("delivered 1,"), "{out}{err}");
+    let said = out
+        .lines()
+        .find(|l| l.contains("warning"))
+        .unwrap_or_default();
+    assert!(
+        said.contains("invalid type: string \"nowhere\", expected struct EndpointRef")
+            && said.ends_with("; set aside as its dead letters"),
+        "{out}"
+    );
+    assert_eq!(
+        receiver.requests().iter().map(after).collect::<Vec<_>>(),
+        [sha]
+    );
+    assert_eq!(
+        db.sql("SELECT string_agg(state, ' ' ORDER BY seq) FROM git_webhook.jobs"),
+        "dead delivered"
+    );
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::queue_impl::gone;
 use super::{ms, HeldLanes, Postgres};
-use crate::delivery::health::Health;
+use crate::delivery::health::{lane_parts, Health};
 use crate::delivery::pace;
 use crate::delivery::queue::{Held, Lanes, QueueError};
 
@@ -17,16 +17,23 @@ impl Lanes for Postgres {
             .register()
             .map_err(|e| super::failed("cannot register as a worker in")(e))?;
         let lease = self.db.lease_secs();
+        // The lanes' repositories: a gone holder's claims are looked for among their waiting
+        // jobs only, whatever the table's statistics make of the rest (the holders gone are found
+        // first, once).
+        let mut repos: Vec<&str> = keys.iter().map(|k| lane_parts(k).0).collect();
+        repos.sort_unstable();
+        repos.dedup();
         let rows = self.run("cannot take endpoint lanes in", |c| {
             c.query(
                 &format!(
                     "WITH wanted AS (SELECT DISTINCT unnest($2::text[]) AS key),
                      released AS (
                        UPDATE git_webhook.jobs j SET claimed_by = NULL
-                       FROM git_webhook.lanes l
-                       WHERE l.key IN (SELECT key FROM wanted) AND l.holder IS NOT NULL
-                         AND l.holder <> $3 AND {} AND j.state = 'queued'
-                         AND j.claimed_by = l.holder
+                       WHERE j.state = 'queued' AND j.repo = ANY($4::text[])
+                         AND j.claimed_by = ANY(ARRAY(
+                           SELECT l.holder FROM git_webhook.lanes l
+                           WHERE l.key = ANY($2::text[]) AND l.holder IS NOT NULL
+                             AND l.holder <> $3 AND {}))
                        RETURNING 1)
                      INSERT INTO git_webhook.lanes (key, holder) SELECT key, $3 FROM wanted
                      ON CONFLICT (key) DO UPDATE SET holder = excluded.holder
@@ -35,7 +42,7 @@ impl Lanes for Postgres {
                     gone("l.holder"),
                     gone("lanes.holder")
                 ),
-                &[&lease, &keys, &self.db.name],
+                &[&lease, &keys, &self.db.name, &repos],
             )
         })?;
         let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();

@@ -195,7 +195,12 @@ fn failed(what: &'static str) -> impl Fn(DbError) -> QueueError {
 
 /// The job a row holds, or what is wrong with it.
 fn job_of(row: &postgres::Row) -> Result<Job, String> {
-    serde_json::from_value(row.get::<_, serde_json::Value>("job")).map_err(|e| e.to_string())
+    // Straight from the stored bytes, with no `serde_json::Value` in between; the error is the
+    // decoder's (what is wrong with the job), not the column's.
+    use postgres::types::Json;
+    row.try_get::<_, Json<Job>>("job")
+        .map(|Json(job)| job)
+        .map_err(|e| std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string()))
 }
 
 fn json(job: &Job) -> serde_json::Value {
@@ -268,19 +273,32 @@ impl Postgres {
 
     /// The repositories with waiting jobs that no other live worker is serving now (holding one of
     /// their lanes), each with when its first one is due; in an order of this worker's own, so that
-    /// workers starting together begin with different repositories.
+    /// workers starting together begin with different repositories. Through `jobs_due`: one probe
+    /// for the next repository, and one for its first job due, however many jobs wait.
     pub fn repos_waiting(&self) -> Result<Vec<(String, u64)>, QueueError> {
         let lease = self.db.lease_secs();
         self.run("cannot list the repositories in", |c| {
             let rows = c.query(
                 &format!(
-                    "WITH busy AS (
+                    "WITH RECURSIVE busy AS (
                        SELECT DISTINCT split_part(key, E'\\n', 1) AS repo FROM git_webhook.lanes
-                       WHERE holder IS NOT NULL AND holder <> $2 AND NOT {})
-                     SELECT repo, min(next_ms) FROM git_webhook.jobs
-                     WHERE state = 'queued' AND claimed_by IS NULL AND {OURS}
-                       AND repo NOT IN (SELECT repo FROM busy)
-                     GROUP BY repo ORDER BY md5(repo || $2)",
+                       WHERE holder IS NOT NULL AND holder <> $2 AND NOT {}),
+                     repos AS (
+                       (SELECT repo FROM git_webhook.jobs WHERE state = 'queued'
+                        ORDER BY repo LIMIT 1)
+                       UNION ALL
+                       SELECT (SELECT j.repo FROM git_webhook.jobs j
+                               WHERE j.state = 'queued' AND j.repo > r.repo
+                               ORDER BY j.repo LIMIT 1)
+                       FROM repos r WHERE r.repo IS NOT NULL)
+                     SELECT r.repo, due.next_ms FROM repos r
+                     CROSS JOIN LATERAL (
+                       SELECT next_ms FROM git_webhook.jobs j
+                       WHERE j.state = 'queued' AND j.repo = r.repo AND j.claimed_by IS NULL
+                         AND {OURS}
+                       ORDER BY next_ms LIMIT 1) due
+                     WHERE r.repo NOT IN (SELECT repo FROM busy)
+                     ORDER BY md5(r.repo || $2)",
                     queue_impl::gone("holder")
                 ),
                 &[&lease, &self.db.name],

@@ -168,7 +168,7 @@ impl Queue for Postgres {
         let rows = self.run("cannot read jobs in", |c| {
             c.query(
                 &format!(
-                    "SELECT id, seq, attempts, job FROM git_webhook.jobs
+                    "SELECT id, seq, attempts, repo, job FROM git_webhook.jobs
                      WHERE state = 'queued' AND claimed_by IS NULL AND {OURS}
                        AND ($1::text IS NULL OR repo = $1)
                      ORDER BY seq"
@@ -197,14 +197,21 @@ impl Queue for Postgres {
         let ids: Vec<uuid::Uuid> = wanted.iter().map(|(job, ..)| job.id()).collect();
         let seqs: Vec<i64> = wanted.iter().map(|(_, seq, _)| *seq).collect();
         let attempts: Vec<i32> = wanted.iter().map(|(.., a)| *a).collect();
+        // And the repositories listed: whatever the table's statistics say (analyzed when little
+        // waited, they make the waiting jobs look few), the jobs are then looked for among those
+        // repositories' waiting ones at worst, never among every repository's.
+        let mut repos: Vec<&str> = rows.iter().map(|r| r.get::<_, &str>(3)).collect();
+        repos.sort_unstable();
+        repos.dedup();
         let rows = self.run("cannot claim jobs in", |c| {
             c.query(
                 "UPDATE git_webhook.jobs j SET claimed_by = $4
                  FROM unnest($1::uuid[], $2::int8[], $3::int4[]) AS t(id, seq, attempts)
                  WHERE j.id = t.id AND j.seq = t.seq AND j.attempts = t.attempts
                    AND j.state = 'queued' AND j.claimed_by IS NULL
+                   AND j.repo = ANY($5::text[])
                  RETURNING j.id",
-                &[&ids, &seqs, &attempts, &self.db.name],
+                &[&ids, &seqs, &attempts, &self.db.name, &repos],
             )
         })?;
         let taken: HashSet<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();

@@ -73,6 +73,10 @@ const MIGRATIONS: &[&str] = &[
     WHERE job->'schema' IS DISTINCT FROM '1'::jsonb;
     DROP INDEX git_webhook.jobs_claimed;
     ",
+    // 4: the waiting jobs by repository and due time, so that a worker finds the repositories with
+    // work, and when each is due, with one index probe per repository rather than by reading every
+    // waiting job.
+    "CREATE INDEX jobs_due ON git_webhook.jobs (repo, next_ms) WHERE state = 'queued';",
 ];
 
 /// The version this program's queue code reads and writes.
