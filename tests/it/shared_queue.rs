@@ -1,7 +1,7 @@
 //! The shared database queue, against a real PostgreSQL cluster: many repositories and workers,
 //! workers killed, the database stopped and restarted, dead letters resent in a batch, metrics, TLS
-//! to the database, the log's retention, and what `config check`, `status`, `log` and `queue
-//! migrate` say. Skipped (said) where PostgreSQL is not
+//! to the database, the log's retention, a pass's reach whatever the table's statistics, and what
+//! `config check`, `status`, `log` and `queue migrate` say. Skipped (said) where PostgreSQL is not
 //! installed; `.ci/run` installs it and requires these to run.
 #![allow(clippy::disallowed_methods)]
 
@@ -845,4 +845,83 @@ fn a_damaged_job_in_the_database_is_set_aside_saying_why_and_the_next_one_goes_o
         db.sql("SELECT string_agg(state, ' ' ORDER BY seq) FROM git_webhook.jobs"),
         "dead delivered"
     );
+}
+
+/// The shared buffers (hit or read) of each plan logged by `auto_explain` for a statement whose text
+/// holds `text` (the first `Buffers:` line of a plan is its top node's, which counts them all).
+fn buffers_of(log: &str, text: &str) -> Vec<u64> {
+    log.split("plan:\n")
+        .skip(1)
+        .filter_map(|plan| {
+            let (head, rest) = plan.split_once("Buffers: shared")?;
+            let line = rest.lines().next()?;
+            let count = |what: &str| {
+                let at = line.find(what)? + what.len();
+                line[at..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            };
+            head.contains(text)
+                .then(|| count("hit=").unwrap_or(0) + count("read=").unwrap_or(0))
+        })
+        .collect()
+}
+
+#[test]
+fn a_pass_reads_its_own_repositorys_jobs_only_whatever_the_tables_statistics_say() {
+    let Some(One {
+        db,
+        receiver,
+        g,
+        server,
+        work,
+        tmp: _tmp,
+    }) = one_repository("")
+    else {
+        return;
+    };
+    work.commit("delivered before");
+    push_main(&work, &g);
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok && out.contains("delivered 1,"), "{out}{err}");
+    // The statistics of a busy server between bursts (as autovacuum takes them): 3,000 jobs of
+    // another repository, all delivered, and 500 of its lanes, all held. Then those jobs wait again
+    // and the lanes are free; every plan is logged with the buffers it touched.
+    db.sql(
+        "INSERT INTO git_webhook.jobs (id, seq, event, repo, endpoint, refname, state, attempts,
+           created_ms, next_ms, job)
+         SELECT gen_random_uuid(), nextval('git_webhook.job_order'), event, '/elsewhere.git',
+           endpoint, refname, 'delivered', 0, created_ms, next_ms, job
+         FROM git_webhook.jobs, generate_series(1, 3000);
+         INSERT INTO git_webhook.lanes (key, holder)
+         SELECT '/elsewhere.git' || E'\\n' || n || E'\\nhttp://x/', 'a-worker'
+         FROM generate_series(1, 500) n;
+         ALTER TABLE git_webhook.jobs SET (autovacuum_enabled = false);
+         ALTER TABLE git_webhook.lanes SET (autovacuum_enabled = false);
+         ANALYZE git_webhook.jobs;
+         ANALYZE git_webhook.lanes;
+         UPDATE git_webhook.jobs SET state = 'queued' WHERE repo = '/elsewhere.git';
+         UPDATE git_webhook.lanes SET holder = NULL;
+         ALTER DATABASE postgres SET session_preload_libraries = 'auto_explain';
+         ALTER DATABASE postgres SET auto_explain.log_min_duration = 0;
+         ALTER DATABASE postgres SET auto_explain.log_analyze = on;
+         ALTER DATABASE postgres SET auto_explain.log_buffers = on;",
+    );
+    work.commit("one job among many");
+    push_main(&work, &g);
+    let (ok, out, err) = cli(&server.bare, &g, &["deliver"]);
+    assert!(ok && out.contains("delivered 1,"), "{out}{err}");
+    assert_eq!(receiver.requests().len(), 2);
+    let log = db.log();
+    // The other repository's waiting jobs fill some 600 buffers: the lanes' hold and the claim
+    // touch a few of their own.
+    for statement in ["released AS", "SET claimed_by = $4"] {
+        let touched = buffers_of(&log, statement);
+        assert!(
+            !touched.is_empty() && touched.iter().all(|&n| n < 100),
+            "{statement}: {touched:?} buffers"
+        );
+    }
 }
