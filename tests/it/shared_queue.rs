@@ -93,16 +93,10 @@ fn delivery_id(r: &Request) -> String {
     r.header("Idempotency-Key").unwrap_or_default().to_owned()
 }
 
-/// One repository whose jobs go through the database to a receiver that answers at once, a clone
-/// to push from, and the server-wide file (`extra`: more `[delivery]` lines).
-struct One {
-    db: Cluster,
-    receiver: Receiver,
-    g: PathBuf,
-    server: Server,
-    work: Work,
-    tmp: tempfile::TempDir,
-}
+/// One repository whose jobs go through the database to a receiver that answers at once: the
+/// cluster, the receiver, the server-wide file (`extra`: more `[delivery]` lines), the repository,
+/// a clone to push from, and the directory the file is in.
+type One = (Cluster, Receiver, PathBuf, Server, Work, tempfile::TempDir);
 
 fn one_repository(extra: &str) -> Option<One> {
     let db = Cluster::start()?;
@@ -111,14 +105,7 @@ fn one_repository(extra: &str) -> Option<One> {
     let g = global(tmp.path(), &db.url(), extra);
     let server = server(&receiver);
     let work = server.clone_work();
-    Some(One {
-        db,
-        receiver,
-        g,
-        server,
-        work,
-        tmp,
-    })
+    Some((db, receiver, g, server, work, tmp))
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -304,15 +291,7 @@ fn killed_workers_and_a_database_restart_lose_nothing() {
 
 #[test]
 fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
-    let Some(One {
-        db,
-        receiver,
-        g,
-        server,
-        work,
-        tmp,
-    }) = one_repository("")
-    else {
+    let Some((db, receiver, g, server, work, tmp)) = one_repository("") else {
         return;
     };
     db.stop();
@@ -572,14 +551,7 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
 
 #[test]
 fn the_delivery_log_and_finished_jobs_are_kept_for_queue_retention() {
-    let Some(One {
-        db,
-        receiver,
-        g,
-        server,
-        work,
-        tmp: _tmp,
-    }) = one_repository("queue_retention = \"1s\"")
+    let Some((db, receiver, g, server, work, _tmp)) = one_repository("queue_retention = \"1s\"")
     else {
         return;
     };
@@ -741,15 +713,7 @@ fn a_paused_endpoint_waits_in_the_database_and_endpoint_resume_wakes_the_workers
 
 #[test]
 fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_programs_alone() {
-    let Some(One {
-        db,
-        receiver,
-        g,
-        server,
-        work,
-        tmp: _tmp,
-    }) = one_repository("")
-    else {
+    let Some((db, receiver, g, server, work, _tmp)) = one_repository("") else {
         return;
     };
     let sha = work.commit("queued under version 2");
@@ -805,15 +769,7 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
 
 #[test]
 fn a_damaged_job_in_the_database_is_set_aside_saying_why_and_the_next_one_goes_out() {
-    let Some(One {
-        db,
-        receiver,
-        g,
-        server,
-        work,
-        tmp: _tmp,
-    }) = one_repository("")
-    else {
+    let Some((db, receiver, g, server, work, _tmp)) = one_repository("") else {
         return;
     };
     let sha = work.commit("after the damaged one");
@@ -871,15 +827,7 @@ fn buffers_of(log: &str, text: &str) -> Vec<u64> {
 
 #[test]
 fn a_pass_reads_its_own_repositorys_jobs_only_whatever_the_tables_statistics_say() {
-    let Some(One {
-        db,
-        receiver,
-        g,
-        server,
-        work,
-        tmp: _tmp,
-    }) = one_repository("")
-    else {
+    let Some((db, receiver, g, server, work, _tmp)) = one_repository("") else {
         return;
     };
     work.commit("delivered before");
