@@ -167,9 +167,14 @@ impl Cluster {
         self.tls_port.unwrap_or(5432)
     }
 
+    /// Where the server logs.
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("log")
+    }
+
     /// What the server has logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     pub fn stop(&self) {
@@ -185,7 +190,7 @@ impl Cluster {
             "-k {} {listen} -c fsync=off -c max_connections=200",
             self.socket_dir().display()
         );
-        let log = self.dir.path().join("log").to_string_lossy().into_owned();
+        let log = self.log_path().to_string_lossy().into_owned();
         self.run(
             "pg_ctl",
             &[
