@@ -1,7 +1,8 @@
 //! Durable files, as the spool and recorded pushes keep them: JSON written and synced before it is
 //! renamed into place, directories synced, and errors that name the path. Reading is as careful:
-//! only regular files are opened (never a FIFO or a device, and never blocking), their size is
-//! bounded, their version checked, and what cannot be read is set aside as `<name>.bad`.
+//! only regular files are read (a FIFO or a device is opened without blocking and refused by its
+//! type, a link is never followed), their size is bounded, their version checked, and what cannot
+//! be read is set aside as `<name>.bad`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};
@@ -159,19 +160,25 @@ fn kind(meta: &fs::Metadata) -> &'static str {
     }
 }
 
-/// Reads `path` as a `T`: a regular file (opened without following a link and without blocking),
-/// of bounded size, holding JSON of `T`'s version. Returns it with its inode, which tells whether the
-/// file at that path is still the one read (files are replaced, never changed in place).
+/// Reads `path` as a `T`: a regular file (opened without following a link and without blocking,
+/// and read only once its type says so), of bounded size, holding JSON of `T`'s version. Returns it
+/// with its inode, which tells whether the file at that path is still the one read (files are
+/// replaced, never changed in place, so the size it had when opened is all there is to read).
 pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
-    let meta = fs::symlink_metadata(path).map_err(Damage::Io)?;
-    if !meta.file_type().is_file() {
-        return Err(Damage::NotAFile(kind(&meta)));
-    }
-    let file = OpenOptions::new()
+    let opened = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(Damage::Io)?;
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        // A link (never followed) or a socket (never opened): said as what it is.
+        Err(e) => {
+            return Err(match fs::symlink_metadata(path) {
+                Ok(meta) if !meta.file_type().is_file() => Damage::NotAFile(kind(&meta)),
+                _ => Damage::Io(e),
+            })
+        }
+    };
     let meta = file.metadata().map_err(Damage::Io)?;
     if !meta.file_type().is_file() {
         return Err(Damage::NotAFile(kind(&meta)));
@@ -180,7 +187,8 @@ pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
         return Err(Damage::TooLarge(meta.len()));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(MAX_FILE + 1)
+    // Bounded by the size: no further read to find the end.
+    file.take(meta.len())
         .read_to_end(&mut bytes)
         .map_err(Damage::Io)?;
     let value = parse::<T>(&bytes)?;

@@ -125,9 +125,7 @@ pub fn serve(
                     rest.insert(repo, now + tick_ms);
                     continue;
                 };
-                for n in &summary.notices {
-                    let _ = writeln!(out, "{n}");
-                }
+                summary.write_notices(out);
                 // Jobs it could not send yet, a round that got nothing done, or one the queue
                 // failed: looked at again after a poll (or a tick), not at once.
                 if summary.troubled {

@@ -37,6 +37,16 @@ impl Summary {
         self.delivered + self.retrying + self.dead + self.dropped == 0
     }
 
+    /// Writes the notices, one per line, in a single write (a pass over a long queue has thousands).
+    pub fn write_notices(&self, out: &mut dyn std::io::Write) {
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        for n in &self.notices {
+            let _ = writeln!(text, "{n}");
+        }
+        let _ = out.write_all(text.as_bytes());
+    }
+
     pub fn add(&mut self, other: Summary) {
         self.troubled |= other.troubled;
         self.delivered += other.delivered;

@@ -50,9 +50,7 @@ pub fn deliver(
     loop {
         let mark = (w.mark)().ok();
         let summary = (w.round)();
-        for n in &summary.notices {
-            let _ = writeln!(out, "{n}");
-        }
+        summary.write_notices(out);
         if run == Run::Once {
             let left = match counts() {
                 Ok(c) => format!("queued now: {} pending, {} retrying", c.pending, c.retrying),
