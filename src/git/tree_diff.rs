@@ -1,5 +1,6 @@
-//! The files a commit changed, read straight from tree objects: subtrees whose id did not change are
-//! skipped without reading them, which keeps merges of large trees cheap. Renames are libgit2's to
+//! The files a commit changed, read straight from tree objects: trees whose id did not change (a
+//! commit's whole tree, when it changed no file) are skipped without reading them, which keeps
+//! merges of large trees cheap. Renames are libgit2's to
 //! find: when a commit both adds and removes files, the caller asks libgit2 instead.
 
 use git2::{Odb, Oid};
@@ -90,6 +91,9 @@ fn compare(
     new: Oid,
     changes: &mut Changes,
 ) -> Option<()> {
+    if old == Some(new) {
+        return Some(());
+    }
     let new_object = odb.read(new).ok()?;
     let old_object = match old {
         Some(old) => Some(odb.read(old).ok()?),
@@ -206,6 +210,25 @@ mod tests {
     /// 400 commits of random changes (nested files added, changed, removed, made executable, turned
     /// into links, into directories and back, moved): the tree walk agrees with libgit2's diff on
     /// every commit it answers for, and answers for most.
+    #[test]
+    fn a_tree_compared_with_itself_is_not_read() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init_bare(tmp.path()).expect("init");
+        let odb = repo.odb().expect("odb");
+        // Not in the repository at all: reading it would fail.
+        let absent = Oid::from_str("1234567890123456789012345678901234567890").expect("oid");
+        assert_eq!(
+            changes(&odb, Some(absent), absent),
+            Some(Changes::default())
+        );
+        assert_eq!(changed_paths(&odb, Some(absent), absent), Some(Vec::new()));
+        assert_eq!(
+            changes(&odb, None, absent),
+            None,
+            "a tree that must be read is"
+        );
+    }
+
     #[test]
     fn the_tree_walk_matches_libgit2() {
         let tmp = tempfile::tempdir().expect("tempdir");
