@@ -248,7 +248,7 @@ printf 'ceiling: wrk against the same nginx, 8 connections, 1.6 KB POSTs: %s req
 printf '  share of it: spool %s%%, database 1 worker %s%%, 2 workers %s%%, 4 workers %s%%\n' \
   $((rs * 100 / c0)) $((r1 * 100 / c0)) $((r2 * 100 / c0)) $((r4 * 100 / c0))
 echo 'the claim (listing a repository'"'"'s waiting jobs, then taking those picked):'
-plan "SELECT id, seq, attempts, job FROM git_webhook.jobs"
+plan "SELECT id, seq, attempts, repo, job FROM git_webhook.jobs"
 plan "UPDATE git_webhook.jobs j SET claimed_by"
 echo 'the settle (a batch of answers):'
 plan "WITH s AS ("
