@@ -159,8 +159,12 @@ sql "ANALYZE git_webhook.jobs" >/dev/null
 queued() { sql "SELECT count(*) FROM git_webhook.jobs WHERE state = 'queued'"; }
 drain_db() { # drain_db WORKERS: jobs per second, from the start to the last job's settling
   local pids=() start last
-  sql "UPDATE git_webhook.jobs SET state = 'queued', attempts = 0, claimed_by = NULL, finished_ms = NULL;
-       UPDATE git_webhook.jobs SET job = jsonb_set(job, '{attempts}', '0')" >/dev/null
+  # Every job waiting again, then the versions the drain before left removed, as autovacuum does in
+  # a queue in use: the jobs lie as many to a page as when they were added, not on pages the
+  # rewrite filled (the table's statistics stay what they were).
+  sql "UPDATE git_webhook.jobs SET state = 'queued', attempts = 0, claimed_by = NULL, finished_ms = NULL,
+         job = jsonb_set(job, '{attempts}', '0')" >/dev/null
+  sql "VACUUM git_webhook.jobs" >/dev/null
   start=$(date +%s%3N)
   for _ in $(seq "$1"); do
     GIT_DIR="$tmp/db.git" "$bin" deliver --watch --repo "$tmp/db.git" >/dev/null 2>&1 &
