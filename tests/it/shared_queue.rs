@@ -899,19 +899,15 @@ fn a_claim_writes_each_job_beside_itself_touching_no_index() {
     // Each job was written twice, claimed then settled (the worker's counts reach the statistics
     // once its session has ended). A claim changes no indexed column: with room on the job's
     // page its new version stays there, and no index gets an entry for it (a heap-only update).
-    let updates = || {
+    let read = || -> Vec<u64> {
         db.sql("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'jobs'")
+            .split('|')
+            .map(|n| n.parse().expect("a count"))
+            .collect()
     };
     wait_until("the worker's statistics", Duration::from_secs(10), || {
-        updates()
-            .split('|')
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
-            >= Some(82)
+        read()[0] >= 82
     });
-    let counts: Vec<u64> = updates()
-        .split('|')
-        .map(|n| n.parse().expect("a count"))
-        .collect();
+    let counts = read();
     assert!(counts[1] >= 41, "updates, heap-only: {counts:?}");
 }
