@@ -294,7 +294,7 @@ fn runtime() -> Result<Rc<tokio::runtime::Runtime>, ClientError> {
 }
 
 /// The HTTP client for a TLS setting and destination policy, built once per thread and setting
-/// (loading CA certificates is not cheap): no redirects, header names in Title-Case, proxies from
+/// (its TLS as [`super::tls`] sets it up): no redirects, header names in Title-Case, proxies from
 /// `http(s)_proxy`/`no_proxy`, names resolved by the policy's resolver. Each request sets its
 /// endpoint's timeout.
 pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
@@ -303,20 +303,7 @@ pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
         return Ok(c);
     }
     let policy = Arc::new(policy.clone());
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| ClientError::Read {
-            path: p.to_path_buf(),
-            message: e.to_string(),
-        })
-    };
-    let pem = |p: &std::path::Path| {
-        let path = p.to_path_buf();
-        move |e: reqwest::Error| ClientError::Pem {
-            path,
-            message: e.to_string(),
-        }
-    };
-    let mut builder = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(destination::Resolver(Arc::clone(&policy))))
         .http1_title_case_headers()
@@ -324,16 +311,7 @@ pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
         // closed meanwhile would be noticed only once reused, and the request on it would fail:
         // one is reused only within a burst of requests, never after a pause.
         .pool_idle_timeout(IDLE)
-        .danger_accept_invalid_certs(!tls.verify);
-    if let Some(ca) = &tls.ca_file {
-        for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?).map_err(pem(ca))? {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-        let both = [read(cert)?, read(key)?].concat();
-        builder = builder.identity(reqwest::Identity::from_pem(&both).map_err(pem(cert))?);
-    }
+        .use_preconfigured_tls(super::tls::config(tls)?);
     let http = builder.build().map_err(|e| ClientError::Build(chain(&e)))?;
     let client = Client {
         http,

@@ -4,9 +4,10 @@
 //! places jobs wait is [`queue`] (what workers need), [`admin`] (what commands look into); behind it
 //! are the file spool ([`spool`], with [`files`]), the shared database ([`postgres`], [`shared`]) and
 //! memory ([`memory`]). A pass ([`pass`]) claims what is due and sends each endpoint's jobs in order
-//! ([`send`]) as one wire request each ([`request`], [`http`], answers cleaned by [`redact`]), judged
-//! by [`retry`]; [`local`] is a repository's spools as a round serves them, [`worker`] the loops
-//! that run rounds (with [`backoff`] while something is down), [`metrics`] what they count.
+//! ([`send`]) as one wire request each ([`request`], [`http`] over TLS as [`tls`] sets it up, with the
+//! system's CA certificates [`roots`] reads once; answers cleaned by [`redact`]), judged by
+//! [`retry`]; [`local`] is a repository's spools as a round serves them, [`worker`] the loops that
+//! run rounds (with [`backoff`] while something is down), [`metrics`] what they count.
 
 pub mod admin;
 pub mod backoff;
@@ -29,12 +30,14 @@ pub mod queue;
 pub mod redact;
 pub mod request;
 pub mod retry;
+mod roots;
 mod send;
 pub mod serve;
 pub mod shared;
 pub mod spool;
 pub mod submit;
 pub mod summary;
+mod tls;
 pub mod tree;
 pub mod worker;
 

@@ -532,6 +532,53 @@ fn a_self_signed_https_receiver_is_refused_by_default_and_accepted_with_its_ca_f
     );
 }
 
+/// A `ca_file` that holds no certificate is said to be so, naming it, and nothing is sent.
+#[test]
+fn a_ca_file_without_a_certificate_is_named() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (receiver, pem) = https_receiver();
+    let der = tmp.path().join("cert.der");
+    std::fs::write(&der, pem.replace("CERTIFICATE", "NOTHING")).expect("write");
+    let port = receiver.port();
+    let server = Server::new(&format!(
+        "{SYNC}[[endpoint]]\nurl = \"https://127.0.0.1:{port}/\"\nca_file = \"{}\"\n",
+        der.display()
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let stderr = work.push(&["origin", "main"]);
+    assert!(receiver.requests().is_empty(), "{stderr}");
+    let said = format!(
+        "{}: no certificate in it (PEM, BEGIN CERTIFICATE)",
+        der.display()
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+}
+
+/// The system's certificates (here `SSL_CERT_FILE`, naming the receiver's) are read once per process
+/// and trusted by every sending thread's client: three endpoints, sent to in parallel, no `ca_file`.
+#[test]
+fn the_systems_certificates_are_trusted_by_every_sending_thread() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (receiver, pem) = https_receiver();
+    let cert = tmp.path().join("system.pem");
+    std::fs::write(&cert, pem).expect("write certificate");
+    let port = receiver.port();
+    let config: String = ["/a", "/b", "/c"]
+        .iter()
+        .map(|p| format!("[[endpoint]]\nurl = \"https://127.0.0.1:{port}{p}\"\n\n"))
+        .collect();
+    let server = Server::new(&format!("{SYNC}{config}"));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let cert = cert.to_str().expect("UTF-8 path");
+    let stderr = work.push_env(&["origin", "main"], &[("SSL_CERT_FILE", cert)]);
+    let mut paths: Vec<String> = receiver.requests().into_iter().map(|r| r.path).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/a", "/b", "/c"], "{stderr}");
+    assert_eq!(stderr.matches("(gitlab): 200 OK").count(), 3, "{stderr}");
+}
+
 /// A receiver that requires a client certificate issued by its own CA (made in-process): an endpoint
 /// with `client_cert` and `client_key` is let in and named by its certificate; one without is
 /// refused in the handshake; a world-readable key file is warned about.

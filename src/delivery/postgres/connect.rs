@@ -114,9 +114,7 @@ pub fn words(e: &postgres::Error) -> String {
 
 fn tls(db: &Database) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
+    roots.add_parsable_certificates(super::super::roots::native().iter().cloned());
     if let Some(path) = &db.ca_file {
         use rustls::pki_types::pem::PemObject as _;
         let ca = |message: String| DbError::Ca {
