@@ -95,6 +95,12 @@ impl<'a> Local<'a> {
         Some(self.made.get_or_init(|| spool))
     }
 
+    /// Whether the spool was removed (with the repository, deleted or moved) and no fallback holds
+    /// its jobs: a deliverer then has nothing left to wait for.
+    fn gone(&self) -> bool {
+        !self.primary.exists() && self.fallback().is_none()
+    }
+
     /// The repository's spool, and its fallback when there is one.
     pub fn spools(&self) -> impl Iterator<Item = &Spool> {
         std::iter::once(&self.primary).chain(self.fallback())
@@ -102,6 +108,14 @@ impl<'a> Local<'a> {
 
     /// What changes when jobs, or pushes to make jobs of, are added to either spool.
     pub fn mark(&self) -> Result<u64, QueueError> {
+        if self.gone() {
+            // Never a value: one that did not change would keep a waiting deliverer waiting.
+            return Err(QueueError {
+                what: "no spool at",
+                place: self.primary.root().display().to_string(),
+                source: "it was removed".into(),
+            });
+        }
         let fallback = self.fallback().map(|f| f.mark()).transpose()?;
         Ok(self.primary.mark()? ^ fallback.unwrap_or(0).rotate_left(1))
     }
@@ -141,6 +155,9 @@ impl<'a> Local<'a> {
         metrics: Option<&Metrics>,
     ) -> Summary {
         let mut summary = Summary::default();
+        if self.gone() {
+            return summary; // Nothing can wait where no spool is left.
+        }
         let mut said = Vec::new();
         if let Err(e) = self.intake(&self.primary, &mut |n| said.push(n)) {
             summary.trouble(&e);

@@ -578,6 +578,54 @@ fn the_background_deliverer_retries_on_its_own_and_then_leaves() {
     assert!(cmd(&server, &["status"], None).contains("pending:   0"));
 }
 
+/// The processes running `git-webhook deliver --background --repo <repo>`.
+fn deliverers_of(repo: &std::path::Path) -> Vec<String> {
+    let want = format!("--background\0--repo\0{}\0", repo.display());
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|p| {
+            let p = p.ok()?.path();
+            let cmdline = std::fs::read(p.join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline)
+                .contains(&want)
+                .then(|| p.display().to_string())
+        })
+        .collect()
+}
+
+/// A background deliverer waiting to retry ends once its repository is deleted (or moved), rather
+/// than look for the spool that went with it until `max_age` has passed.
+#[test]
+fn the_background_deliverer_of_a_deleted_repository_leaves() {
+    let server = Server::new(&config(
+        "http://127.0.0.1:9/never",
+        "retry_schedule = [\"1h\"]\nretry_jitter = 0.0",
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push(&["origin", "main"]);
+    for _ in 0..100 {
+        if log(&server).iter().any(|r| r["outcome"] == "retry") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(deliverers_of(&server.bare).len(), 1, "no deliverer waits");
+    std::fs::remove_dir_all(&server.bare).expect("delete the repository");
+    // Its next attempt is an hour away, but the spool it watches is gone: nothing is left to send.
+    let mut left = deliverers_of(&server.bare);
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        left = deliverers_of(&server.bare);
+    }
+    assert_eq!(left, Vec::<String>::new(), "still waiting");
+}
+
 #[test]
 fn two_deliverers_send_one_endpoints_jobs_in_order_one_at_a_time() {
     // The receiver holds its first request until the test releases it, and notes for each request

@@ -93,6 +93,12 @@ impl Spool {
         files::lock_file(&self.root.join("deliver.lock"))
     }
 
+    /// Whether the spool is still there: its `queue/`, made when it was opened, was not removed
+    /// (with the repository, say).
+    pub fn exists(&self) -> bool {
+        self.dir("queue").is_dir()
+    }
+
     /// Whether jobs, or pushes to make jobs of, wait here.
     pub fn is_empty(&self) -> Result<bool, QueueError> {
         Ok(json_files(&self.dir("queue"))?.is_empty()
