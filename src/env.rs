@@ -38,8 +38,24 @@ pub struct HookEnv {
     pub temp_dir: PathBuf,
     /// The user this process runs as (its effective user id), when the system tells.
     pub uid: Option<u32>,
+    /// `GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_SYSTEM`: the system-wide git config file git reads.
+    pub git_config_system: GitConfigFile,
+    /// `GIT_CONFIG_GLOBAL`: the user's git config file git reads.
+    pub git_config_global: GitConfigFile,
     /// Every variable (with a UTF-8 value), for `secret_env` in the configuration.
     pub vars: std::collections::BTreeMap<String, String>,
+}
+
+/// Which file of a level of the git configuration git reads, as its environment says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum GitConfigFile {
+    /// Git's own: `/etc/gitconfig`; `~/.gitconfig` and `$XDG_CONFIG_HOME/git/config`.
+    #[default]
+    Usual,
+    /// None (`GIT_CONFIG_NOSYSTEM`).
+    Skipped,
+    /// This one (`GIT_CONFIG_SYSTEM`, `GIT_CONFIG_GLOBAL`).
+    File(PathBuf),
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -122,6 +138,16 @@ impl HookEnv {
             exe: std::env::current_exe().ok(),
             temp_dir: std::env::temp_dir(),
             uid: effective_uid(),
+            git_config_system: match (
+                truthy(non_empty("GIT_CONFIG_NOSYSTEM")),
+                path("GIT_CONFIG_SYSTEM"),
+            ) {
+                (true, _) => GitConfigFile::Skipped,
+                (false, Some(file)) => GitConfigFile::File(file),
+                (false, None) => GitConfigFile::Usual,
+            },
+            git_config_global: path("GIT_CONFIG_GLOBAL")
+                .map_or(GitConfigFile::Usual, GitConfigFile::File),
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),

@@ -93,7 +93,7 @@ impl Repository {
         config: Option<&Path>,
         env: &HookEnv,
     ) -> Result<Repository, Unusable> {
-        let loaded = config::load(config, env, git_dir, &repo.webhook_config())?
+        let loaded = config::load(config, env, git_dir, &repo.webhook_config(env))?
             .ok_or_else(|| NotConfigured::new(config, env, git_dir))?;
         Ok(Repository {
             git_dir: git_dir.to_path_buf(),

@@ -181,10 +181,11 @@ impl Repo {
             .map(str::to_owned)
     }
 
-    /// The `webhook.*` entries of the repository's git config (its own, the user's and the system's).
-    pub fn webhook_config(&self) -> GitConfig {
+    /// The `webhook.*` entries of the repository's git config (its own, the user's and the
+    /// system's, as git reads them).
+    pub fn webhook_config(&self, env: &HookEnv) -> GitConfig {
         let mut entries = Vec::new();
-        if let Ok(config) = self.repo.config().and_then(|mut c| c.snapshot()) {
+        if let Ok(config) = self.git_config(env) {
             if let Ok(mut all) = config.entries(Some("^webhook\\.")) {
                 while let Some(Ok(entry)) = all.next() {
                     if let (Ok(name), Ok(value)) = (entry.name(), entry.value()) {
@@ -197,6 +198,41 @@ impl Repo {
             path: self.repo.path().join("config"),
             entries,
         }
+    }
+
+    /// The git configuration as git itself reads it for this repository: libgit2 alone would read
+    /// the system and user files whatever `GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_SYSTEM` and
+    /// `GIT_CONFIG_GLOBAL` say.
+    fn git_config(&self, env: &HookEnv) -> Result<git2::Config, git2::Error> {
+        use crate::env::GitConfigFile;
+        use git2::{Config, ConfigLevel};
+        let mut config = Config::new()?;
+        let mut add = |file: Option<PathBuf>, level| match file {
+            Some(file) if file.is_file() => config.add_file(&file, level, false),
+            _ => Ok(()),
+        };
+        let chosen = |usual: fn() -> Result<PathBuf, git2::Error>, file: &GitConfigFile| match file
+        {
+            GitConfigFile::Usual => usual().ok(),
+            GitConfigFile::Skipped => None,
+            GitConfigFile::File(f) => Some(f.clone()),
+        };
+        add(
+            chosen(Config::find_system, &env.git_config_system),
+            ConfigLevel::System,
+        )?;
+        if env.git_config_global == GitConfigFile::Usual {
+            add(Config::find_xdg().ok(), ConfigLevel::XDG)?;
+        }
+        add(
+            chosen(Config::find_global, &env.git_config_global),
+            ConfigLevel::Global,
+        )?;
+        add(
+            Some(self.repo.commondir().join("config")),
+            ConfigLevel::Local,
+        )?;
+        Ok(config)
     }
 
     /// The events of one push: see [`push::events`].

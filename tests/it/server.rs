@@ -306,6 +306,30 @@ fn config_check_shows_the_effective_configuration_and_names_a_broken_key() {
     );
 }
 
+/// The user's git config file counts as git itself says: `~/.gitconfig` is left out under
+/// `GIT_CONFIG_GLOBAL=/dev/null` (as every command here runs), the file it names is read instead.
+#[test]
+fn git_config_files_are_the_ones_git_reads() {
+    let server = Server::new("[[endpoint]]\nurl = \"http://127.0.0.1:9/a\"\n");
+    // Commands here run with HOME at the directory they run in.
+    let user = server.bare.join(".gitconfig");
+    std::fs::write(&user, "[webhook \"delivery\"]\n\tupdateWait = 90s\n").expect("write");
+    let update_wait = |envs: &[(&str, &str)]| {
+        let out = run_bin(&server.bare, &["config", "check"], b"", envs);
+        let t = text(&out);
+        t.lines()
+            .find(|l| l.starts_with("update_wait = "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no update_wait in:\n{t}"))
+    };
+    assert_eq!(update_wait(&[]), "update_wait = \"1m\"  # default");
+    let named = [("GIT_CONFIG_GLOBAL", user.to_str().expect("utf8"))];
+    assert_eq!(
+        update_wait(&named),
+        "update_wait = \"1m 30s\"  # git config webhook.delivery.updatewait"
+    );
+}
+
 /// Every key of every table, with its value and where it came from: a file's line, a git config key,
 /// the default, or (for the project) what the repository says.
 #[test]
