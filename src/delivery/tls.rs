@@ -20,19 +20,15 @@ use crate::config::Tls;
 /// `client_cert`, `client_key`) are read now, so that what is wrong with them is said at once.
 pub fn config(tls: &Tls) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = if tls.verify {
-        let extra = match &tls.ca_file {
-            Some(path) => anchors(path)?,
-            None => Vec::new(),
-        };
-        Arc::new(Checked {
-            extra,
-            provider: Arc::clone(&provider),
-            made: OnceLock::new(),
-        })
-    } else {
-        Arc::new(Unchecked(Arc::clone(&provider)))
+    let check = match (tls.verify, &tls.ca_file) {
+        (false, _) => None,
+        (true, Some(path)) => Some(anchors(path)?),
+        (true, None) => Some(RootCertStore::empty()),
     };
+    let verifier = Arc::new(Verifier {
+        check: check.map(|extra| (extra, OnceLock::new())),
+        provider: Arc::clone(&provider),
+    });
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .map_err(|e| ClientError::Build(e.to_string()))?
@@ -69,49 +65,31 @@ fn pem<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> ClientError + '_ {
 }
 
 /// The CA certificates of a `ca_file`, each one a trust anchor rustls takes.
-fn anchors(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+fn anchors(path: &Path) -> Result<RootCertStore, ClientError> {
     let certs = CertificateDer::pem_slice_iter(&read(path)?)
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem(path))?;
     if certs.is_empty() {
         return Err(pem(path)("no certificate in it (PEM, BEGIN CERTIFICATE)"));
     }
-    let mut check = RootCertStore::empty();
-    for cert in &certs {
-        check.add(cert.clone()).map_err(pem(path))?;
+    let mut anchors = RootCertStore::empty();
+    for cert in certs {
+        anchors.add(cert).map_err(pem(path))?;
     }
-    Ok(certs)
+    Ok(anchors)
 }
 
-/// Checks a receiver's certificate chain against the system's CA certificates and `extra`, made
-/// into a verifier at the first check (the signatures of a handshake need no CA certificates).
+/// A receiver's certificate chain checked against the system's CA certificates and a `ca_file`'s
+/// (`check`: those, and the verifier made of them and the system's at the first check: a
+/// handshake's signatures need no CA certificates); or, with `tls_verify = false` (`None`), any
+/// certificate and any signature taken.
 #[derive(Debug)]
-struct Checked {
-    extra: Vec<CertificateDer<'static>>,
+struct Verifier {
+    check: Option<(RootCertStore, OnceLock<Option<Arc<WebPkiServerVerifier>>>)>,
     provider: Arc<CryptoProvider>,
-    made: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
 }
 
-impl Checked {
-    /// `None` when no CA certificate at all is trusted: then no certificate is.
-    fn verifier(&self) -> Option<&Arc<WebPkiServerVerifier>> {
-        self.made
-            .get_or_init(|| {
-                let mut roots = RootCertStore::empty();
-                roots.add_parsable_certificates(super::roots::native().iter().cloned());
-                roots.add_parsable_certificates(self.extra.iter().cloned());
-                WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    Arc::clone(&self.provider),
-                )
-                .build()
-                .ok()
-            })
-            .as_ref()
-    }
-}
-
-impl ServerCertVerifier for Checked {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -120,7 +98,18 @@ impl ServerCertVerifier for Checked {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verifier = self.verifier().ok_or(rustls::Error::InvalidCertificate(
+        let Some((extra, made)) = &self.check else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        // `None` when no CA certificate at all is trusted: then no certificate is.
+        let verifier = made.get_or_init(|| {
+            let mut roots = extra.clone();
+            roots.add_parsable_certificates(super::roots::native().iter().cloned());
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&self.provider))
+                .build()
+                .ok()
+        });
+        let verifier = verifier.as_ref().ok_or(rustls::Error::InvalidCertificate(
             CertificateError::UnknownIssuer,
         ))?;
         verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
@@ -132,6 +121,9 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if self.check.is_none() {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
         let algorithms = &self.provider.signature_verification_algorithms;
         verify_tls12_signature(message, cert, dss, algorithms)
     }
@@ -142,6 +134,9 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if self.check.is_none() {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
         let algorithms = &self.provider.signature_verification_algorithms;
         verify_tls13_signature(message, cert, dss, algorithms)
     }
@@ -150,44 +145,5 @@ impl ServerCertVerifier for Checked {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// `tls_verify = false`: any certificate, and any signature, is taken.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
