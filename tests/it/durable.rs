@@ -45,6 +45,16 @@ fn log(server: &Server) -> Vec<Value> {
         .collect()
 }
 
+/// Waits (at most 5 s) until the delivery log has an attempt with `outcome`.
+fn wait_for_outcome(server: &Server, outcome: &str) {
+    for _ in 0..100 {
+        if log(server).iter().any(|r| r["outcome"] == outcome) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn the_push_returns_at_once_and_slow_endpoints_are_served_in_parallel() {
     // Each receiver holds its answer until the test says the push has returned (or 10 s pass), and
@@ -554,12 +564,7 @@ fn the_background_deliverer_retries_on_its_own_and_then_leaves() {
     work.commits(1, "a");
     work.push(&["origin", "main"]);
     // The endpoint comes up after the first attempt failed; the waiting deliverer retries by itself.
-    for _ in 0..100 {
-        if log(&server).iter().any(|r| r["outcome"] == "retry") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_outcome(&server, "retry");
     let receiver =
         Receiver::start_on(port, |_| Reply::default()).expect("receiver on the same port");
     assert_eq!(
@@ -606,12 +611,7 @@ fn the_background_deliverer_of_a_deleted_repository_leaves() {
     let work = server.clone_work();
     work.commits(1, "a");
     work.push(&["origin", "main"]);
-    for _ in 0..100 {
-        if log(&server).iter().any(|r| r["outcome"] == "retry") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_outcome(&server, "retry");
     assert_eq!(deliverers_of(&server.bare).len(), 1, "no deliverer waits");
     std::fs::remove_dir_all(&server.bare).expect("delete the repository");
     // Its next attempt is an hour away, but the spool it watches is gone: nothing is left to send.
