@@ -42,6 +42,10 @@ pub struct HookEnv {
     pub git_config_system: GitConfigFile,
     /// `GIT_CONFIG_GLOBAL`: the user's git config file git reads.
     pub git_config_global: GitConfigFile,
+    /// Configuration git takes from its environment, above every file: `GIT_CONFIG_COUNT` with
+    /// `GIT_CONFIG_KEY_<n>` and `GIT_CONFIG_VALUE_<n>`, then `GIT_CONFIG_PARAMETERS` (`git -c`), in
+    /// that order (a later entry wins); names as git spells them (section and key in lower case).
+    pub git_config_parameters: Vec<(String, String)>,
     /// Every variable (with a UTF-8 value), for `secret_env` in the configuration.
     pub vars: std::collections::BTreeMap<String, String>,
 }
@@ -75,6 +79,91 @@ fn truthy(value: Option<String>) -> bool {
             "0" | "false" | "no" | "off"
         )
     })
+}
+
+/// `GIT_CONFIG_COUNT` pairs, then the `GIT_CONFIG_PARAMETERS` list, as git reads them.
+fn git_config_parameters() -> Vec<(String, String)> {
+    let count = non_empty("GIT_CONFIG_COUNT").and_then(|n| n.trim().parse::<usize>().ok());
+    // The bound keeps a hostile count harmless; git itself stops at the first missing pair.
+    let counted = (0..count.unwrap_or(0).min(10_000)).map_while(|i| {
+        let key = std::env::var(format!("GIT_CONFIG_KEY_{i}")).ok()?;
+        Some((key, std::env::var(format!("GIT_CONFIG_VALUE_{i}")).ok()?))
+    });
+    let listed = std::env::var("GIT_CONFIG_PARAMETERS").unwrap_or_default();
+    counted
+        .chain(parameter_list(&listed))
+        .filter_map(|(key, value)| Some((git_key(&key)?, value)))
+        .collect()
+}
+
+/// `GIT_CONFIG_PARAMETERS`: shell-quoted words, `'key'='value'`, `'key'=` (true) or the older
+/// `'key=value'`, separated by spaces; a word git would reject ends the list.
+fn parameter_list(text: &str) -> Vec<(String, String)> {
+    let mut rest = text.trim_start();
+    let mut pairs = Vec::new();
+    while let Some((key, after)) = quoted(rest) {
+        let pair = match after.strip_prefix('=') {
+            Some(v) if v.is_empty() || v.starts_with(char::is_whitespace) => {
+                rest = v;
+                (key, "true".to_owned())
+            }
+            Some(v) => {
+                let Some((value, after)) = quoted(v) else {
+                    break;
+                };
+                rest = after;
+                (key, value)
+            }
+            None => {
+                rest = after;
+                match key.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (key, "true".to_owned()),
+                }
+            }
+        };
+        pairs.push(pair);
+        if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+            break;
+        }
+        rest = rest.trim_start();
+    }
+    pairs
+}
+
+/// One shell-quoted word at the start of `text` (`'it'\''s'`: git quotes `'` and `!` so), and what
+/// follows it.
+fn quoted(text: &str) -> Option<(String, &str)> {
+    let mut word = String::new();
+    let mut rest = text.strip_prefix('\'')?;
+    loop {
+        let (part, after) = rest.split_once('\'')?;
+        word.push_str(part);
+        let mut chars = after.chars();
+        match (chars.next(), chars.next(), chars.next()) {
+            (Some('\\'), Some(c), Some('\'')) => {
+                word.push(c);
+                rest = chars.as_str();
+            }
+            _ => return Some((word, after)),
+        }
+    }
+}
+
+/// A key as git names it: `section[.subsection].key`, section and key in lower case.
+fn git_key(key: &str) -> Option<String> {
+    let (section, rest) = key.split_once('.')?;
+    let (sub, name) = rest.rsplit_once('.').map_or(("", rest), |(s, n)| (s, n));
+    let sub = if sub.is_empty() {
+        String::new()
+    } else {
+        format!("{sub}.")
+    };
+    Some(format!(
+        "{}.{sub}{}",
+        section.to_ascii_lowercase(),
+        name.to_ascii_lowercase()
+    ))
 }
 
 /// This process's effective user id: the owner of `/proc/self` (one `stat`, where reading
@@ -148,6 +237,7 @@ impl HookEnv {
             },
             git_config_global: path("GIT_CONFIG_GLOBAL")
                 .map_or(GitConfigFile::Usual, GitConfigFile::File),
+            git_config_parameters: git_config_parameters(),
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
@@ -162,7 +252,32 @@ impl HookEnv {
 
 #[cfg(test)]
 mod tests {
-    use super::truthy;
+    use super::{git_key, parameter_list, truthy};
+
+    #[test]
+    fn git_c_parameters_as_git_quotes_them() {
+        // What `git -c webhook.ci.url=http://a -c 'webhook.Ci.secret=it'"'"'s!' -c webhook.x.on`
+        // puts in GIT_CONFIG_PARAMETERS, and the older `'key=value'` form.
+        let listed = r"'webhook.ci.url'='http://a' 'webhook.Ci.secret'='it'\''s'\!'' 'webhook.x.on'= 'core.bare=true'";
+        let pairs: Vec<(String, String)> = parameter_list(listed);
+        let strs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            strs,
+            [
+                ("webhook.ci.url", "http://a"),
+                ("webhook.Ci.secret", "it's!"),
+                ("webhook.x.on", "true"),
+                ("core.bare", "true"),
+            ]
+        );
+        assert_eq!(parameter_list("'a.b'='c'garbage 'd.e'='f'").len(), 1);
+        assert_eq!(git_key("WebHook.Ci.Url").as_deref(), Some("webhook.Ci.url"));
+        assert_eq!(git_key("Core.Bare").as_deref(), Some("core.bare"));
+        assert_eq!(git_key("nodot"), None);
+    }
 
     #[test]
     fn dry_run_values() {

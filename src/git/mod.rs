@@ -182,7 +182,7 @@ impl Repo {
     }
 
     /// The `webhook.*` entries of the repository's git config (its own, the user's and the
-    /// system's, as git reads them).
+    /// system's, as git reads them), then those git takes from its environment (`git -c`).
     pub fn webhook_config(&self, env: &HookEnv) -> GitConfig {
         let mut entries = Vec::new();
         if let Ok(config) = self.git_config(env) {
@@ -194,6 +194,8 @@ impl Repo {
                 }
             }
         }
+        let given = env.git_config_parameters.iter();
+        entries.extend(given.filter(|(k, _)| k.starts_with("webhook.")).cloned());
         GitConfig {
             path: self.repo.path().join("config"),
             entries,

@@ -328,6 +328,26 @@ fn git_config_files_are_the_ones_git_reads() {
         update_wait(&named),
         "update_wait = \"1m 30s\"  # git config webhook.delivery.updatewait"
     );
+    // Above every file, what git takes from its environment: GIT_CONFIG_COUNT's pairs, then
+    // `git -c` (GIT_CONFIG_PARAMETERS, as git quotes it), the later winning.
+    let counted = [
+        ("GIT_CONFIG_COUNT", "2"),
+        ("GIT_CONFIG_KEY_0", "WebHook.Delivery.UpdateWait"),
+        ("GIT_CONFIG_VALUE_0", "2m"),
+        ("GIT_CONFIG_KEY_1", "core.bare"),
+        ("GIT_CONFIG_VALUE_1", "true"),
+    ];
+    let given = [&named[..], &counted[..]].concat();
+    assert_eq!(
+        update_wait(&given),
+        "update_wait = \"2m\"  # git config webhook.Delivery.updatewait"
+    );
+    let parameters = "'alias.e'=''\\!'env' 'webhook.delivery.updateWait'='3m' 'core.bare'=";
+    let given = [&given[..], &[("GIT_CONFIG_PARAMETERS", parameters)][..]].concat();
+    assert_eq!(
+        update_wait(&given),
+        "update_wait = \"3m\"  # git config webhook.delivery.updatewait"
+    );
 }
 
 /// Every key of every table, with its value and where it came from: a file's line, a git config key,
