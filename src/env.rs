@@ -153,7 +153,7 @@ fn quoted(text: &str) -> Option<(String, &str)> {
 /// A key as git names it: `section[.subsection].key`, section and key in lower case.
 fn git_key(key: &str) -> Option<String> {
     let (section, rest) = key.split_once('.')?;
-    let (sub, name) = rest.rsplit_once('.').map_or(("", rest), |(s, n)| (s, n));
+    let (sub, name) = rest.rsplit_once('.').unwrap_or(("", rest));
     let sub = if sub.is_empty() {
         String::new()
     } else {
