@@ -50,6 +50,9 @@ pub struct HookEnv {
     pub vars: std::collections::BTreeMap<String, String>,
 }
 
+/// The variables that pin a process's clock and ids (tests): `GIT_WEBHOOK_NOW`, `GIT_WEBHOOK_SEED`.
+pub const CLOCK_PINS: [&str; 2] = ["GIT_WEBHOOK_NOW", "GIT_WEBHOOK_SEED"];
+
 /// Which file of a level of the git configuration git reads, as its environment says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum GitConfigFile {
@@ -215,8 +218,8 @@ impl HookEnv {
             config: path("GIT_WEBHOOK_CONFIG"),
             global_config: path("GIT_WEBHOOK_GLOBAL_CONFIG"),
             dry_run: truthy(non_empty("GIT_WEBHOOK_DRY_RUN")),
-            fixed_now_ms: non_empty("GIT_WEBHOOK_NOW").and_then(|v| v.trim().parse().ok()),
-            seed: non_empty("GIT_WEBHOOK_SEED").and_then(|v| v.trim().parse().ok()),
+            fixed_now_ms: non_empty(CLOCK_PINS[0]).and_then(|v| v.trim().parse().ok()),
+            seed: non_empty(CLOCK_PINS[1]).and_then(|v| v.trim().parse().ok()),
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .or_else(|_| std::fs::read_to_string("/etc/hostname"))
                 .map(|h| h.trim().to_owned())

@@ -228,7 +228,9 @@ fn background(s: &Submit<'_>, say: &mut dyn FnMut(Notice)) -> Option<PathBuf> {
 }
 
 /// Starts `git-webhook deliver --background` detached: its own process group, no stdio (so git does
-/// not wait for it), and no quarantine directory (which is gone once the push completes).
+/// not wait for it), no quarantine directory (which is gone once the push completes), and its own
+/// clock: what it makes of a recorded push takes the push's time and seed from the record, and a
+/// clock pinned to the push's moment would never see a later job or a retry come due.
 fn spawn_background(s: &Submit<'_>) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt as _;
     let exe: &PathBuf = s
@@ -247,8 +249,11 @@ fn spawn_background(s: &Submit<'_>) -> std::io::Result<()> {
     cmd.current_dir(s.git_dir)
         .env_remove("GIT_OBJECT_DIRECTORY")
         .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
-        .env_remove("GIT_QUARANTINE_PATH")
-        .stdin(Stdio::null())
+        .env_remove("GIT_QUARANTINE_PATH");
+    for pin in crate::env::CLOCK_PINS {
+        cmd.env_remove(pin);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)

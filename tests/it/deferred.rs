@@ -171,3 +171,38 @@ fn the_queued_count_leaves_out_what_skip_empty_skips() {
     let got = expect_requests(&receiver, 3);
     assert_eq!(got[2].path, "/gitlab");
 }
+
+#[test]
+fn a_push_with_a_pinned_clock_leaves_its_deliverer_on_real_time() {
+    // The receiver is down for its first answer; the retry is due a second later.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let a = std::sync::Arc::clone(&answered);
+    let receiver = Receiver::start_with(move |_| Reply {
+        status: match a.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => 503,
+            _ => 200,
+        },
+        ..Reply::default()
+    })
+    .expect("receiver");
+    let server = Server::new(&format!(
+        "[delivery]\nretry_schedule = [\"1s\"]\nretry_jitter = 0.0\n\n[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    let work = server.clone_work();
+    work.commits(1, "a");
+    // The push's time and ids are pinned (as tests pin them); the deliverer it starts makes its
+    // job with them, and still sees the retry come due: its own clock runs.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        .to_string();
+    let said = work.push_env(
+        &["origin", "main"],
+        &[("GIT_WEBHOOK_SEED", "5"), ("GIT_WEBHOOK_NOW", now.as_str())],
+    );
+    assert!(said.contains("sending in the background"), "{said}");
+    let got = expect_requests(&receiver, 2);
+    assert_eq!(got[0].body, got[1].body, "the same job, tried again");
+}
