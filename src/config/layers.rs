@@ -14,8 +14,9 @@ pub(crate) struct Source {
     path: PathBuf,
     text: String,
     index: Index,
-    /// For git config: the git key of each TOML key path (`endpoint.0.url` -> `webhook.ci.url`).
-    git_keys: Option<BTreeMap<String, String>>,
+    /// For git config: the git key of each TOML key path (`endpoint.0.url` -> `webhook.ci.url`),
+    /// with where it was set.
+    git_keys: Option<BTreeMap<String, (String, PathBuf)>>,
     /// The server-wide file (or the one `--config` names): only it says where requests may go.
     server_wide: bool,
 }
@@ -51,7 +52,8 @@ impl Source {
         let mut tables: BTreeMap<&str, toml::Table> = BTreeMap::new();
         let mut endpoints: Vec<(String, toml::Table)> = Vec::new();
         let mut git_keys = BTreeMap::new();
-        for (name, value) in &config.entries {
+        for entry in &config.entries {
+            let (name, value) = (&entry.name, &entry.value);
             let Some((sub, key)) = name
                 .strip_prefix("webhook.")
                 .and_then(|r| r.rsplit_once('.'))
@@ -89,7 +91,10 @@ impl Source {
                 })
                 .map_or((wanted.as_str(), Kind::Text), |k| (k.name, k.kind));
             put(table, field, kind, value);
-            git_keys.insert(format!("{path}.{field}"), name.clone());
+            git_keys.insert(
+                format!("{path}.{field}"),
+                (name.clone(), entry.from.clone()),
+            );
         }
         if tables.is_empty() && endpoints.is_empty() {
             return None;
@@ -99,7 +104,13 @@ impl Source {
             .map(|(name, t)| (name.to_owned(), toml::Value::Table(t)))
             .collect();
         for (i, (name, _)) in endpoints.iter().enumerate() {
-            git_keys.insert(format!("endpoint.{i}"), format!("webhook.{name}"));
+            // An endpoint as a whole: where (the first by name of) its keys were set.
+            let prefix = format!("endpoint.{i}.");
+            let from = git_keys
+                .iter()
+                .find(|(k, _)| k.starts_with(&prefix))
+                .map_or_else(|| config.path.clone(), |(_, (_, f))| f.clone());
+            git_keys.insert(format!("endpoint.{i}"), (format!("webhook.{name}"), from));
         }
         root.insert(
             "endpoint".into(),
@@ -131,13 +142,13 @@ impl Source {
             },
             Some(keys) => {
                 let path = self.index.path_at(&self.text, offset);
-                let key = keys
+                let (key, file) = keys
                     .get(&path)
                     .or_else(|| keys.get(path.rsplit_once('.').map_or("", |(t, _)| t)))
                     .cloned()
-                    .unwrap_or_else(|| "webhook".to_owned());
+                    .unwrap_or_else(|| ("webhook".to_owned(), self.path.clone()));
                 Problem {
-                    file: self.path.clone(),
+                    file,
                     at: None,
                     key,
                     message,
@@ -154,7 +165,10 @@ impl Source {
                 self.path.display(),
                 line_column(&self.text, offset).0
             ),
-            Some(keys) => format!("git config {}", keys.get(path).map_or(path, String::as_str)),
+            Some(keys) => format!(
+                "git config {}",
+                keys.get(path).map_or(path, |(key, _)| key.as_str())
+            ),
         }
     }
 }

@@ -179,13 +179,25 @@ pub struct Loaded {
     pub origins: BTreeMap<String, String>,
 }
 
-/// The repository's `webhook.*` git config entries (`webhook.ci.url`, value), as git reads them.
+/// The repository's `webhook.*` git config entries, as git reads them.
 #[derive(Debug, Clone, Default)]
 pub struct GitConfig {
     /// The repository's config file, for messages.
     pub path: PathBuf,
-    pub entries: Vec<(String, String)>,
+    pub entries: Vec<GitEntry>,
 }
+
+/// One `webhook.*` git config entry (`webhook.ci.url`, its value), and where it was set: the file,
+/// or [`GIT_ENVIRONMENT`]; messages about it name that.
+#[derive(Debug, Clone)]
+pub struct GitEntry {
+    pub name: String,
+    pub value: String,
+    pub from: PathBuf,
+}
+
+/// Where a git config entry given by git's environment (`git -c`, `GIT_CONFIG_COUNT`) is said to be.
+pub const GIT_ENVIRONMENT: &str = "git's environment (git -c, GIT_CONFIG_COUNT)";
 
 /// The files that make the configuration, lowest layer first, and whether each must exist: an explicit
 /// `--config` (or `$GIT_WEBHOOK_CONFIG`) alone; else the server-wide file, then the repository's own.

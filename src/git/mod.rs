@@ -11,7 +11,7 @@ mod walk_oracle;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::GitConfig;
+use crate::config::{GitConfig, GitEntry, GIT_ENVIRONMENT};
 use crate::env::HookEnv;
 use crate::model::{PathFilter, RefEvent, RefUpdate, Touch};
 
@@ -182,36 +182,60 @@ impl Repo {
     }
 
     /// The `webhook.*` entries of the repository's git config (its own, the user's and the
-    /// system's, as git reads them), then those git takes from its environment (`git -c`).
+    /// system's, as git reads them), then those git takes from its environment (`git -c`), each
+    /// with where it was set.
     pub fn webhook_config(&self, env: &HookEnv) -> GitConfig {
         let mut entries = Vec::new();
-        if let Ok(config) = self.git_config(env) {
+        if let Ok((config, files)) = self.git_config(env) {
             if let Ok(mut all) = config.entries(Some("^webhook\\.")) {
                 while let Some(Ok(entry)) = all.next() {
-                    if let (Ok(name), Ok(value)) = (entry.name(), entry.value()) {
-                        entries.push((name.to_owned(), value.to_owned()));
+                    let from = files.iter().find(|(level, _)| *level == entry.level());
+                    if let (Ok(name), Ok(value), Some((_, file))) =
+                        (entry.name(), entry.value(), from)
+                    {
+                        entries.push(GitEntry {
+                            name: name.to_owned(),
+                            value: value.to_owned(),
+                            from: file.clone(),
+                        });
                     }
                 }
             }
         }
         let given = env.git_config_parameters.iter();
-        entries.extend(given.filter(|(k, _)| k.starts_with("webhook.")).cloned());
+        entries.extend(
+            given
+                .filter(|(k, _)| k.starts_with("webhook."))
+                .map(|(name, value)| GitEntry {
+                    name: name.clone(),
+                    value: value.clone(),
+                    from: PathBuf::from(GIT_ENVIRONMENT),
+                }),
+        );
         GitConfig {
             path: self.repo.path().join("config"),
             entries,
         }
     }
 
-    /// The git configuration as git itself reads it for this repository: libgit2 alone would read
-    /// the system and user files whatever `GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_SYSTEM` and
-    /// `GIT_CONFIG_GLOBAL` say.
-    fn git_config(&self, env: &HookEnv) -> Result<git2::Config, git2::Error> {
+    /// The git configuration as git itself reads it for this repository, with the file read at each
+    /// level: libgit2 alone would read the system and user files whatever `GIT_CONFIG_NOSYSTEM`,
+    /// `GIT_CONFIG_SYSTEM` and `GIT_CONFIG_GLOBAL` say.
+    fn git_config(
+        &self,
+        env: &HookEnv,
+    ) -> Result<(git2::Config, Vec<(git2::ConfigLevel, PathBuf)>), git2::Error> {
         use crate::env::GitConfigFile;
         use git2::{Config, ConfigLevel};
         let mut config = Config::new()?;
+        let mut files = Vec::new();
         let mut add = |file: Option<PathBuf>, level| match file {
-            Some(file) if file.is_file() => config.add_file(&file, level, false),
-            _ => Ok(()),
+            Some(file) if file.is_file() => {
+                config.add_file(&file, level, false)?;
+                files.push((level, file));
+                Ok(())
+            }
+            _ => Ok::<(), git2::Error>(()),
         };
         let chosen = |usual: fn() -> Result<PathBuf, git2::Error>, file: &GitConfigFile| match file
         {
@@ -234,7 +258,7 @@ impl Repo {
             Some(self.repo.commondir().join("config")),
             ConfigLevel::Local,
         )?;
-        Ok(config)
+        Ok((config, files))
     }
 
     /// The events of one push: see [`push::events`].

@@ -348,6 +348,16 @@ fn git_config_files_are_the_ones_git_reads() {
         update_wait(&given),
         "update_wait = \"3m\"  # git config webhook.delivery.updatewait"
     );
+    // A wrong key is named with where it was set: the user's file, or git's environment.
+    std::fs::write(&user, "[webhook \"delivery\"]\n\tupdateWait = soon\n").expect("write");
+    let said =
+        |envs: &[(&str, &str)]| text(&run_bin(&server.bare, &["config", "check"], b"", envs));
+    let t = said(&named);
+    let wrong = format!("{}: webhook.delivery.updatewait: ", user.display());
+    assert!(t.contains(&wrong), "no {wrong:?} in:\n{t}");
+    let t = said(&[("GIT_CONFIG_PARAMETERS", "'webhook.delivery.maxJobs'='many'")]);
+    let wrong = "git's environment (git -c, GIT_CONFIG_COUNT): webhook.delivery.maxjobs: ";
+    assert!(t.contains(wrong), "no {wrong:?} in:\n{t}");
 }
 
 /// Every key of every table, with its value and where it came from: a file's line, a git config key,
