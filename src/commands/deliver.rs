@@ -155,7 +155,10 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
             mark: &mark,
             clock,
         };
-        worker::background(w, &config.delivery, &lock);
+        let warn = |text: &str| {
+            let _ = local.primary.warn(text);
+        };
+        worker::background(w, &config.delivery, &lock, &warn);
         return Ok(());
     }
     let mut roots = vec![local.primary.root().to_path_buf(), local.fallback.clone()];

@@ -174,7 +174,7 @@ fn show_status(location: String, c: &Counts, ctx: &mut Context<'_>) {
     if c.damaged > 0 {
         let _ = writeln!(
             out,
-            "damaged:   {} file(s) that are no job or push record, set aside as *.bad (see the deliverer's warnings)",
+            "damaged:   {} file(s) that are no job or push record, set aside as *.bad (why: the deliverer's output, or the spool's warnings.log)",
             c.damaged
         );
     }

@@ -12,6 +12,7 @@ use super::summary::Summary;
 use crate::clock::Clock;
 use crate::config::Delivery;
 use crate::error::chain;
+use crate::notice::Notice;
 
 /// How long a background deliverer waits before its first round, so the push that started it ends first.
 pub const YIELD_TO_PUSH: Duration = Duration::from_millis(20);
@@ -91,10 +92,26 @@ fn wait_for_work(w: Worker<'_>, mark: Option<u64>, summary: &Summary, until: Opt
 /// claims keep them from sending a job twice), then, if jobs wait for a retry or for their ref,
 /// stays to send them, one such waiter per spool (`lock`, the spool's waiter lock), until nothing of
 /// its repository waits.
-pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File) {
+/// `warn`: where the warnings of each round go (a file: no one watches a background deliverer).
+pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File, warn: &dyn Fn(&str)) {
+    let round = || {
+        let summary = (w.round)();
+        let when = w.clock.now_seconds().to_rfc3339();
+        let lines: String = summary
+            .notices
+            .iter()
+            // Each attempt is in the delivery log already.
+            .filter(|n| !matches!(n, Notice::Sent { .. }))
+            .map(|n| format!("{when} {n}\n"))
+            .collect();
+        if !lines.is_empty() {
+            warn(&lines);
+        }
+        summary
+    };
     // Let the push that started us finish first: on a small machine the two compete for the CPU.
     std::thread::sleep(YIELD_TO_PUSH);
-    let mut summary = (w.round)();
+    let mut summary = round();
     if lock.try_lock().is_err() {
         return; // Another deliverer is waiting; it picks up what is left.
     }
@@ -106,7 +123,7 @@ pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File) {
             // Nothing of this repository waits. A job queued just before the unlock whose own
             // deliverer found the lock taken: one more round sees it, and stays if it must wait.
             let _ = lock.unlock();
-            summary = (w.round)();
+            summary = round();
             if (summary.next_due_ms.is_none() && !summary.troubled) || lock.try_lock().is_err() {
                 return;
             }
@@ -118,6 +135,6 @@ pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File) {
         }
         let mark = (w.mark)().ok();
         wait_for_work(w, mark, &summary, Some(deadline));
-        summary = (w.round)();
+        summary = round();
     }
 }

@@ -207,3 +207,51 @@ fn a_recorded_push_with_a_bad_line_is_named_as_a_record_and_set_aside() {
     let (status, _) = text(&bounded(&server, &["status"]));
     assert!(status.contains("damaged:   1"), "{status}");
 }
+
+#[test]
+fn what_a_background_deliverer_sets_aside_is_said_in_the_spools_warnings() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "[delivery]\nmode = \"async\"\n\n[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    let spool = server.bare.join("webhook");
+    std::fs::create_dir_all(spool.join("pushes")).expect("mkdir");
+    let record = spool
+        .join("pushes")
+        .join("0000000000001-0000000000000001.json");
+    std::fs::write(&record, "{\"schema\": 1, \"repo\": ").expect("record");
+    // The push's own deliverer, in the background, comes across the damaged record first.
+    let work = server.clone_work();
+    work.commits(1, "a");
+    work.push(&["origin", "main"]);
+    expect_requests(&receiver, 1);
+    let warnings = spool.join("warnings.log");
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = std::fs::read_to_string(&warnings).unwrap_or_default();
+        if !said.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 1, "{said}");
+    let (when, what) = lines[0].split_once(' ').expect("a dated line");
+    assert!(chrono::DateTime::parse_from_rfc3339(when).is_ok(), "{when}");
+    assert!(
+        what.starts_with(&format!("git-webhook: warning: {}: ", record.display()))
+            && what.ends_with(&format!(
+                "; set aside as {}",
+                record.with_extension("bad").display()
+            )),
+        "{what}"
+    );
+    let (status, _) = text(&bounded(&server, &["status"]));
+    assert!(
+        status.contains(
+            "set aside as *.bad (why: the deliverer's output, or the spool's warnings.log)"
+        ),
+        "{status}"
+    );
+}

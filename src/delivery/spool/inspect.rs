@@ -1,9 +1,10 @@
 //! What commands read of a spool, and its delivery log: counts, finished jobs, putting them back in
-//! the queue, and `log.jsonl` (rotated to `log.jsonl.1` past a size).
+//! the queue, its delivery log `log.jsonl` and the background deliverers' `warnings.log` (each rotated
+//! to `<name>.1` past a size).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Spool;
 use crate::delivery::admin::{repos_of, requeued, Counts, Finished};
@@ -133,16 +134,32 @@ impl Spool {
         if lines.is_empty() {
             return Ok(());
         }
-        if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
-            let _ = fs::rename(&path, self.root.join("log.jsonl.1"));
-        }
-        let mut file = ctx(
-            "cannot open the log",
-            &path,
-            OpenOptions::new().create(true).append(true).open(&path),
-        )?;
-        ctx("cannot write the log", &path, file.write_all(&lines))
+        append_rotated(&path, &lines)
     }
+
+    /// Adds `text` to the spool's `warnings.log`: what a background deliverer, which has no
+    /// terminal, says (a file set aside and why, a push whose events could not be made).
+    pub fn warn(&self, text: &str) -> Result<(), QueueError> {
+        append_rotated(&self.root.join(WARNINGS), text.as_bytes())
+    }
+}
+
+/// The file background deliverers write their warnings to, in the spool.
+pub const WARNINGS: &str = "warnings.log";
+
+/// Appends `bytes` to `path`, first moving it to `<path>.1` once it is past the log's size.
+fn append_rotated(path: &Path, bytes: &[u8]) -> Result<(), QueueError> {
+    if fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+        let mut rotated = path.as_os_str().to_owned();
+        rotated.push(".1");
+        let _ = fs::rename(path, rotated);
+    }
+    let mut file = ctx(
+        "cannot open",
+        path,
+        OpenOptions::new().create(true).append(true).open(path),
+    )?;
+    ctx("cannot write", path, file.write_all(bytes))
 }
 
 impl Log for Spool {
