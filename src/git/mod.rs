@@ -185,18 +185,17 @@ impl Repo {
     /// system's, as git reads them), then those git takes from its environment (`git -c`), each
     /// with where it was set.
     pub fn webhook_config(&self, env: &HookEnv) -> GitConfig {
+        let path = self.repo.path().join("config");
         let mut entries = Vec::new();
         if let Ok((config, files)) = self.git_config(env) {
             if let Ok(mut all) = config.entries(Some("^webhook\\.")) {
                 while let Some(Ok(entry)) = all.next() {
-                    let from = files.iter().find(|(level, _)| *level == entry.level());
-                    if let (Ok(name), Ok(value), Some((_, file))) =
-                        (entry.name(), entry.value(), from)
-                    {
+                    if let (Ok(name), Ok(value)) = (entry.name(), entry.value()) {
+                        let from = files.iter().find(|(level, _)| *level == entry.level());
                         entries.push(GitEntry {
                             name: name.to_owned(),
                             value: value.to_owned(),
-                            from: file.clone(),
+                            from: from.map_or_else(|| path.clone(), |(_, file)| file.clone()),
                         });
                     }
                 }
@@ -212,10 +211,7 @@ impl Repo {
                     from: PathBuf::from(GIT_ENVIRONMENT),
                 }),
         );
-        GitConfig {
-            path: self.repo.path().join("config"),
-            entries,
-        }
+        GitConfig { path, entries }
     }
 
     /// The git configuration as git itself reads it for this repository, with the file read at each
