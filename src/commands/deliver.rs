@@ -102,10 +102,13 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
     let config = found.config();
     // The database queue as this repository sees it.
     let connect = |db| shared::open(db, env, clock).map(|q| q.scoped(Some(&found.id)));
+    let warn = |text: &str| {
+        let _ = local.primary.warn(text);
+    };
     if let Some(db) = &database {
         if how.background {
             let connect = || connect(db);
-            return shared::hand_over(&local, &connect, config.delivery.max_age)
+            return shared::hand_over(&local, &connect, config.delivery.max_age, &warn)
                 .map_err(CommandError::user);
         }
         // One round over this repository's jobs there: its recorded pushes made into jobs there,
@@ -154,9 +157,6 @@ pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), Command
             round: &round,
             mark: &mark,
             clock,
-        };
-        let warn = |text: &str| {
-            let _ = local.primary.warn(text);
         };
         worker::background(w, &config.delivery, &lock, &warn);
         return Ok(());

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::Database;
 use crate::env::HookEnv;
 use crate::error::chain;
+use crate::notice::Notice;
 
 /// Connects to the database queue as this process (a worker name from the host and `clock`).
 pub fn open(db: &Database, env: &HookEnv, clock: &Clock) -> Result<Postgres, QueueError> {
@@ -60,11 +61,13 @@ pub fn open_patiently(
 /// The background deliverer of a repository whose queue is a database: makes recorded pushes into
 /// jobs (in the database, or in the spool while it cannot be reached) and moves them, with any jobs
 /// the hook had to leave in the spools, into the database; while the database cannot be reached,
-/// keeps trying (one such waiter per spool) until `give_up` passes.
+/// keeps trying (one such waiter per spool) until `give_up` passes. What goes wrong goes to `warn`
+/// (an outage once, not at every try).
 pub fn hand_over(
     local: &Local<'_>,
     connect: &dyn Fn() -> Result<Postgres, QueueError>,
     give_up: Duration,
+    warn: &dyn Fn(&str),
 ) -> Result<(), QueueError> {
     std::thread::sleep(worker::YIELD_TO_PUSH);
     let lock = local.primary.waiter_lock()?;
@@ -73,24 +76,36 @@ pub fn hand_over(
     }
     let deadline = Instant::now() + give_up;
     let mut backoff = Backoff::default();
+    let mut down = false;
     loop {
+        let mut said = Vec::new();
+        let mut home = false;
         match connect() {
             Ok(db) => {
-                let _ = local.intake(&db, &mut drop);
-                let mut home = true;
+                down = false;
+                let _ = local.intake(&db, &mut |n| said.push(n));
+                home = true;
                 for spool in local.spools() {
-                    home &= move_jobs(spool, &db).is_ok() && spool.is_empty().unwrap_or(false);
-                }
-                if home {
-                    return Ok(());
+                    let moved = move_jobs(spool, &db);
+                    if let Err(e) = &moved {
+                        said.push(Notice::QueueProblem(chain(e)));
+                    }
+                    home &= moved.is_ok() && spool.is_empty().unwrap_or(false);
                 }
             }
             // The walk is done now all the same: the jobs wait in the spool, whole.
-            Err(_) => {
-                let _ = local.intake(&local.primary, &mut drop);
+            Err(e) => {
+                if !std::mem::replace(&mut down, true) {
+                    said.push(Notice::QueueProblem(format!(
+                        "{}; the webhooks wait in the spool, and move to the database when it is back",
+                        chain(&e)
+                    )));
+                }
+                let _ = local.intake(&local.primary, &mut |n| said.push(n));
             }
         }
-        if Instant::now() >= deadline {
+        worker::warn_of(&said, local.clock, warn);
+        if home || Instant::now() >= deadline {
             return Ok(());
         }
         backoff.wait();

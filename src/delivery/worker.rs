@@ -88,6 +88,20 @@ fn wait_for_work(w: Worker<'_>, mark: Option<u64>, summary: &Summary, until: Opt
     }
 }
 
+/// Gives `warn` what a background deliverer says, each line dated; attempts are left out (each is in
+/// the delivery log already).
+pub fn warn_of(notices: &[Notice], clock: &Clock, warn: &dyn Fn(&str)) {
+    let when = clock.now_seconds().to_rfc3339();
+    let lines: String = notices
+        .iter()
+        .filter(|n| !matches!(n, Notice::Sent { .. }))
+        .map(|n| format!("{when} {n}\n"))
+        .collect();
+    if !lines.is_empty() {
+        warn(&lines);
+    }
+}
+
 /// The background deliverer: sends what is due at once (whatever other deliverers are busy with:
 /// claims keep them from sending a job twice), then, if jobs wait for a retry or for their ref,
 /// stays to send them, one such waiter per spool (`lock`, the spool's waiter lock), until nothing of
@@ -96,17 +110,7 @@ fn wait_for_work(w: Worker<'_>, mark: Option<u64>, summary: &Summary, until: Opt
 pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File, warn: &dyn Fn(&str)) {
     let round = || {
         let summary = (w.round)();
-        let when = w.clock.now_seconds().to_rfc3339();
-        let lines: String = summary
-            .notices
-            .iter()
-            // Each attempt is in the delivery log already.
-            .filter(|n| !matches!(n, Notice::Sent { .. }))
-            .map(|n| format!("{when} {n}\n"))
-            .collect();
-        if !lines.is_empty() {
-            warn(&lines);
-        }
+        warn_of(&summary.notices, w.clock, warn);
         summary
     };
     // Let the push that started us finish first: on a small machine the two compete for the CPU.

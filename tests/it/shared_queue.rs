@@ -312,6 +312,19 @@ fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
     }
     let queued = server.bare.join("webhook").join("queue");
     assert!(std::fs::read_dir(&queued).expect("spool").count() >= 1);
+    // The deliverer the pushes started says the outage in the spool's warnings: once, whatever the
+    // number of pushes and tries, and without the endpoint's secret.
+    let warnings = server.bare.join("webhook").join("warnings.log");
+    let outage = || {
+        let text = std::fs::read_to_string(&warnings).unwrap_or_default();
+        assert!(!text.contains("s3cret-token"), "{text}");
+        text.matches("cannot connect to postgresql://").count()
+    };
+    wait_until(
+        "the outage in the warnings",
+        Duration::from_secs(10),
+        || outage() > 0,
+    );
     // An outage is said, never taken for an empty queue; what waits in the spool still shows.
     let gs = g.to_string_lossy();
     let status = run_bin(
@@ -351,6 +364,7 @@ fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
     std::thread::sleep(Duration::from_millis(300));
     stop(w);
     assert_eq!(receiver.requests().len(), 3, "each once");
+    assert_eq!(outage(), 1, "said once");
     assert_eq!(
         got.iter().map(after).collect::<Vec<_>>(),
         shas,
