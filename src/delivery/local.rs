@@ -97,7 +97,7 @@ impl<'a> Local<'a> {
 
     /// Whether the spool was removed (with the repository, deleted or moved) and no fallback holds
     /// its jobs: a deliverer then has nothing left to wait for.
-    fn gone(&self) -> bool {
+    pub fn gone(&self) -> bool {
         !self.primary.exists() && self.fallback().is_none()
     }
 

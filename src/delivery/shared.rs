@@ -61,7 +61,7 @@ pub fn open_patiently(
 /// The background deliverer of a repository whose queue is a database: makes recorded pushes into
 /// jobs (in the database, or in the spool while it cannot be reached) and moves them, with any jobs
 /// the hook had to leave in the spools, into the database; while the database cannot be reached,
-/// keeps trying (one such waiter per spool) until `give_up` passes. What goes wrong goes to `warn`
+/// keeps trying (one such waiter per spool) until `give_up` passes or the spool is gone. What goes wrong goes to `warn`
 /// (an outage once, not at every try).
 pub fn hand_over(
     local: &Local<'_>,
@@ -105,7 +105,8 @@ pub fn hand_over(
             }
         }
         worker::warn_of(&said, local.clock, warn);
-        if home || Instant::now() >= deadline {
+        // A spool removed with its repository holds nothing more to move.
+        if home || local.gone() || Instant::now() >= deadline {
             return Ok(());
         }
         backoff.wait();

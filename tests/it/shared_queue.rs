@@ -289,6 +289,40 @@ fn killed_workers_and_a_database_restart_lose_nothing() {
     assert_eq!(firsts, sorted);
 }
 
+/// The background deliverers running for the repository at `repo` (their command lines name it).
+fn deliverers_of(repo: &Path) -> usize {
+    let wanted = format!("--background\0--repo\0{}", repo.display());
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(&wanted))
+        .count()
+}
+
+#[test]
+fn a_deliverer_waiting_out_an_outage_ends_when_its_repository_is_removed() {
+    let Some((db, _receiver, g, server, work, _tmp)) = one_repository("") else {
+        return;
+    };
+    db.stop();
+    work.commit("while down");
+    push_main(&work, &g);
+    let repo = server.bare.clone();
+    wait_until("its deliverer", Duration::from_secs(10), || {
+        deliverers_of(&repo) == 1
+    });
+    // Past its first tries: it waits between them.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(deliverers_of(&repo), 1, "still waiting for the database");
+    std::fs::remove_dir_all(&repo).expect("remove the repository");
+    // At its next try it sees the spool gone, rather than waiting out max_age for a database
+    // that would take nothing of it.
+    wait_until("its deliverer to end", Duration::from_secs(20), || {
+        deliverers_of(&repo) == 0
+    });
+}
+
 #[test]
 fn pushes_while_the_database_is_down_wait_in_the_spool_and_arrive_after() {
     let Some((db, receiver, g, server, work, tmp)) = one_repository("") else {
