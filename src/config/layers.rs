@@ -71,7 +71,11 @@ impl Source {
                         Some(i) => i,
                         None => {
                             endpoints.push((sub.to_owned(), toml::Table::new()));
-                            endpoints.len() - 1
+                            // The endpoint as a whole: where its first entry was set.
+                            let i = endpoints.len() - 1;
+                            let whole = (format!("webhook.{sub}"), entry.from.clone());
+                            git_keys.insert(format!("endpoint.{i}"), whole);
+                            i
                         }
                     };
                     (
@@ -103,15 +107,6 @@ impl Source {
             .into_iter()
             .map(|(name, t)| (name.to_owned(), toml::Value::Table(t)))
             .collect();
-        for (i, (name, _)) in endpoints.iter().enumerate() {
-            // An endpoint as a whole: where (the first by name of) its keys were set.
-            let prefix = format!("endpoint.{i}.");
-            let from = git_keys
-                .iter()
-                .find(|(k, _)| k.starts_with(&prefix))
-                .map_or_else(|| config.path.clone(), |(_, (_, f))| f.clone());
-            git_keys.insert(format!("endpoint.{i}"), (format!("webhook.{name}"), from));
-        }
         root.insert(
             "endpoint".into(),
             toml::Value::Array(

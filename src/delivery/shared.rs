@@ -61,8 +61,8 @@ pub fn open_patiently(
 /// The background deliverer of a repository whose queue is a database: makes recorded pushes into
 /// jobs (in the database, or in the spool while it cannot be reached) and moves them, with any jobs
 /// the hook had to leave in the spools, into the database; while the database cannot be reached,
-/// keeps trying (one such waiter per spool) until `give_up` passes or the spool is gone. What goes wrong goes to `warn`
-/// (an outage once, not at every try).
+/// keeps trying (one such waiter per spool) until `give_up` passes or the spool is gone. What goes
+/// wrong goes to `warn` (an outage once, not at every try).
 pub fn hand_over(
     local: &Local<'_>,
     connect: &dyn Fn() -> Result<Postgres, QueueError>,
