@@ -52,6 +52,16 @@ fn one_queued() -> (Receiver, Server) {
     (receiver, server)
 }
 
+/// A repository in `async` mode (its pushes recorded for a background deliverer), and its receiver.
+fn in_async_mode() -> (Receiver, Server) {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "[delivery]\nmode = \"async\"\n\n[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    (receiver, server)
+}
+
 fn queue_dir(server: &Server) -> PathBuf {
     server.bare.join("webhook").join("queue")
 }
@@ -173,11 +183,7 @@ fn a_job_whose_next_time_is_absurd_is_sent_rather_than_kept_forever() {
 
 #[test]
 fn a_recorded_push_with_a_bad_line_is_named_as_a_record_and_set_aside() {
-    let receiver = Receiver::start().expect("receiver");
-    let server = Server::new(&format!(
-        "[delivery]\nmode = \"async\"\n\n[[endpoint]]\nurl = \"{}\"\n",
-        receiver.url("/hook")
-    ));
+    let (_receiver, server) = in_async_mode();
     std::fs::create_dir_all(server.bare.join("webhook").join("pushes")).expect("mkdir");
     let record = server
         .bare
@@ -210,11 +216,7 @@ fn a_recorded_push_with_a_bad_line_is_named_as_a_record_and_set_aside() {
 
 #[test]
 fn what_a_background_deliverer_sets_aside_is_said_in_the_spools_warnings() {
-    let receiver = Receiver::start().expect("receiver");
-    let server = Server::new(&format!(
-        "[delivery]\nmode = \"async\"\n\n[[endpoint]]\nurl = \"{}\"\n",
-        receiver.url("/hook")
-    ));
+    let (receiver, server) = in_async_mode();
     let spool = server.bare.join("webhook");
     std::fs::create_dir_all(spool.join("pushes")).expect("mkdir");
     let record = spool

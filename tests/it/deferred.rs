@@ -22,6 +22,15 @@ fn dry_run_request(out: &[u8]) -> (Value, Vec<String>) {
     (serde_json::from_str(body.trim()).expect("json body"), ids)
 }
 
+/// Now, in Unix milliseconds: a pinned time that is now's (a job from long ago would have expired).
+fn now_ms() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        .to_string()
+}
+
 #[test]
 fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_moved() {
     let receiver = Receiver::start().expect("receiver");
@@ -51,12 +60,8 @@ fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_move
     // A new branch with three commits of its own: its event lists what no other ref reached.
     work.git(&["checkout", "-q", "-b", "topic"]);
     let brought = work.commits(3, "topic");
-    // Pinned ids and time (the time is now's: a job from long ago would have expired).
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis()
-        .to_string();
+    // Pinned ids and time.
+    let now = now_ms();
     let seeded = [
         ("GIT_WEBHOOK_SEED", "11"),
         ("GIT_WEBHOOK_NOW", now.as_str()),
@@ -174,17 +179,8 @@ fn the_queued_count_leaves_out_what_skip_empty_skips() {
 
 #[test]
 fn a_push_with_a_pinned_clock_leaves_its_deliverer_on_real_time() {
-    // The receiver is down for its first answer; the retry is due a second later.
-    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let a = std::sync::Arc::clone(&answered);
-    let receiver = Receiver::start_with(move |_| Reply {
-        status: match a.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-            0 => 503,
-            _ => 200,
-        },
-        ..Reply::default()
-    })
-    .expect("receiver");
+    // The receiver is down for the first try; the retry is due a second later.
+    let (receiver, down) = down_until_cleared();
     let server = Server::new(&format!(
         "[delivery]\nretry_schedule = [\"1s\"]\nretry_jitter = 0.0\n\n[[endpoint]]\nurl = \"{}\"\n",
         receiver.url("/hook")
@@ -193,16 +189,14 @@ fn a_push_with_a_pinned_clock_leaves_its_deliverer_on_real_time() {
     work.commits(1, "a");
     // The push's time and ids are pinned (as tests pin them); the deliverer it starts makes its
     // job with them, and still sees the retry come due: its own clock runs.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis()
-        .to_string();
+    let now = now_ms();
     let said = work.push_env(
         &["origin", "main"],
         &[("GIT_WEBHOOK_SEED", "5"), ("GIT_WEBHOOK_NOW", now.as_str())],
     );
     assert!(said.contains("sending in the background"), "{said}");
+    receiver.wait_for(1, Duration::from_secs(20));
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
     let got = expect_requests(&receiver, 2);
     assert_eq!(got[0].body, got[1].body, "the same job, tried again");
 }
