@@ -24,6 +24,11 @@ use crate::config::Config;
 
 /// At most this many threads write one batch of jobs.
 const MAX_WRITERS: usize = 32;
+/// Job files are read this many at a time while claiming (what a pass holds in memory besides its
+/// claims), by up to [`MAX_READERS`] threads once a queue holds [`READ_IN_PARALLEL`].
+const READ_CHUNK: usize = 512;
+const MAX_READERS: usize = 4;
+const READ_IN_PARALLEL: usize = 64;
 const DIRS: [&str; 7] = [
     "queue", "inflight", "done", "dead", "tmp", "owners", "locks",
 ];
@@ -301,6 +306,53 @@ impl Spool {
         Ok(Some(Claim::new(job, Token::new(to.to_string_lossy()))))
     }
 
+    /// Reads job files in order, several threads at once when there are many: listing a long queue
+    /// is mostly reading it, and a pass waits for the listing before it sends.
+    fn read_all(paths: &[PathBuf]) -> Vec<Option<Result<(Job, u64), Damage>>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
+        if paths.len() < READ_IN_PARALLEL || threads < 2 {
+            return paths.iter().map(|p| Spool::read(p)).collect();
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = paths
+                .chunks(paths.len().div_ceil(threads))
+                .map(|share| {
+                    s.spawn(move || share.iter().map(|p| Spool::read(p)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
+    /// Offers the waiting job read from `path` to `pick`, and claims it if taken; sets it aside if
+    /// it is damaged.
+    fn pick_one(
+        &self,
+        path: &Path,
+        read: Option<Result<(Job, u64), Damage>>,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        owner: &Owner,
+        found: &mut Claimed,
+    ) -> Result<(), QueueError> {
+        match read {
+            None => {}
+            Some(Err(damage)) => found.set_aside.push(files::set_aside(path, &damage)),
+            Some(Ok((job, ino))) if pick(&job) => {
+                if let Some(claim) = self.take(path, (job, ino), owner, found)? {
+                    found.claims.push(claim);
+                }
+            }
+            Some(Ok(_)) => {}
+        }
+        Ok(())
+    }
+
     /// Removes the oldest waiting jobs beyond `max`; returns how many wait now, and those removed.
     /// Counts names only: a push must not read every queued job.
     fn make_room(&self, max: usize) -> Result<Enqueued, QueueError> {
@@ -340,16 +392,10 @@ impl Queue for Spool {
     fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
         let owner = self.owner()?;
         let mut found = Claimed::default();
-        for path in json_files(&self.dir("queue"))? {
-            match Spool::read(&path) {
-                None => {}
-                Some(Err(damage)) => found.set_aside.push(files::set_aside(&path, &damage)),
-                Some(Ok((job, ino))) if pick(&job) => {
-                    if let Some(claim) = self.take(&path, (job, ino), owner, &mut found)? {
-                        found.claims.push(claim);
-                    }
-                }
-                Some(Ok(_)) => {}
+        let queued = json_files(&self.dir("queue"))?;
+        for chunk in queued.chunks(READ_CHUNK) {
+            for (path, read) in chunk.iter().zip(Spool::read_all(chunk)) {
+                self.pick_one(path, read, pick, owner, &mut found)?;
             }
         }
         Ok(found)
@@ -514,6 +560,34 @@ mod tests {
             1,
             "found by event id too"
         );
+    }
+
+    #[test]
+    fn a_long_queue_is_read_in_parallel_and_offered_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), "a").unwrap();
+        let n = (READ_CHUNK + READ_IN_PARALLEL) as u128;
+        let jobs: Vec<Job> = (0..n).map(|i| job(i, 1000 + i as u64)).collect();
+        spool.enqueue(&jobs, None).unwrap();
+        let damaged = tmp.path().join("queue").join(jobs[7].file_name());
+        fs::write(&damaged, b"{\"schema\":1,").unwrap();
+        let mut offered = Vec::new();
+        let claimed = spool
+            .claim(&mut |j| {
+                offered.push(j.id());
+                j.created_ms % 2 == 0
+            })
+            .unwrap();
+        let expected: Vec<uuid::Uuid> = jobs
+            .iter()
+            .map(Job::id)
+            .filter(|id| *id != jobs[7].id())
+            .collect();
+        assert_eq!(offered, expected, "every job offered once, oldest first");
+        assert_eq!(claimed.claims.len(), jobs.len() / 2);
+        assert_eq!(claimed.set_aside.len(), 1);
+        assert_eq!(claimed.set_aside[0].place, damaged.display().to_string());
+        assert_eq!(spool.counts().unwrap().in_flight, jobs.len() / 2);
     }
 
     #[test]
