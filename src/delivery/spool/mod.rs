@@ -164,30 +164,7 @@ impl Spool {
         };
         // The fsyncs of several files overlap when made at once (the file system commits them
         // together): a bounded number of writers, each taking its share of the jobs.
-        let written: Vec<Result<(PathBuf, PathBuf), QueueError>> = match jobs {
-            [one] => vec![write(one)],
-            _ => std::thread::scope(|s| {
-                let share = jobs.len().div_ceil(MAX_WRITERS).max(1);
-                let handles: Vec<_> = jobs
-                    .chunks(share)
-                    .map(|chunk| {
-                        s.spawn(move || chunk.iter().map(|job| write(job)).collect::<Vec<_>>())
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            vec![Err(QueueError {
-                                what: "cannot write a job into",
-                                place: self.dir("tmp").display().to_string(),
-                                source: "writer thread panicked".into(),
-                            })]
-                        })
-                    })
-                    .collect()
-            }),
-        };
+        let written = in_shares(jobs, MAX_WRITERS, |job| write(job));
         let (mut moves, mut failed) = (Vec::new(), None);
         for w in written {
             match w {
@@ -310,24 +287,12 @@ impl Spool {
     /// is mostly reading it, and a pass waits for the listing before it sends.
     fn read_all(paths: &[PathBuf]) -> Vec<Option<Result<(Job, u64), Damage>>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
-        if paths.len() < READ_IN_PARALLEL || threads < 2 {
-            return paths.iter().map(|p| Spool::read(p)).collect();
-        }
-        std::thread::scope(|s| {
-            let handles: Vec<_> = paths
-                .chunks(paths.len().div_ceil(threads))
-                .map(|share| {
-                    s.spawn(move || share.iter().map(|p| Spool::read(p)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+        let shares = if paths.len() < READ_IN_PARALLEL {
+            1
+        } else {
+            threads
+        };
+        in_shares(paths, shares, |p| Spool::read(p))
     }
 
     /// Offers the waiting job read from `path` to `pick`, and claims it if taken; sets it aside if
@@ -371,6 +336,28 @@ impl Spool {
             evicted,
         })
     }
+}
+
+/// `f` over `items` on up to `shares` threads, each taking a run of them in turn; the results in
+/// the items' order. One share (or one item) runs here, without a thread.
+fn in_shares<T: Sync, R: Send>(items: &[T], shares: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if shares < 2 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(shares))
+            .map(|run| s.spawn(move || run.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 impl Queue for Spool {
