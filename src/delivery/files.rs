@@ -147,6 +147,15 @@ pub(super) enum Damage {
     Invalid(String),
 }
 
+impl Damage {
+    /// Whether it says nothing of the file: this process, or the system, is out of files or memory
+    /// for now (the file is fine, and must not be set aside).
+    pub(super) fn is_passing(&self) -> bool {
+        let passing = [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::EINTR];
+        matches!(self, Damage::Io(e) if e.raw_os_error().is_some_and(|n| passing.contains(&n)))
+    }
+}
+
 fn kind(meta: &fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt as _;
     let t = meta.file_type();
@@ -160,11 +169,34 @@ fn kind(meta: &fs::Metadata) -> &'static str {
     }
 }
 
+/// The inodes of the files some process holds an OS lock on (`flock`), as `/proc/locks` lists them;
+/// none where it cannot be read. What it tells is only counted, never acted on: the list is read a
+/// page at a time, and a lock let go of meanwhile can make it skip another, so it is read twice.
+pub(super) fn locked_inodes() -> std::collections::HashSet<u64> {
+    let mut text = fs::read_to_string("/proc/locks").unwrap_or_default();
+    text.push_str(&fs::read_to_string("/proc/locks").unwrap_or_default());
+    // `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF` (a waiter's line has `->` after the number).
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [_, "FLOCK", _, _, _, file, ..] => file.rsplit(':').next()?.parse().ok(),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// Reads `path` as a `T`: a regular file (opened without following a link and without blocking,
 /// and read only once its type says so), of bounded size, holding JSON of `T`'s version. Returns it
 /// with its inode, which tells whether the file at that path is still the one read (files are
 /// replaced, never changed in place, so the size it had when opened is all there is to read).
 pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
+    read_open(path).map(|(value, ino, _)| (value, ino))
+}
+
+/// [`read`], and the file still open (to lock it, say).
+pub(super) fn read_open<T: Versioned>(path: &Path) -> Result<(T, u64, File), Damage> {
     let opened = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
@@ -188,11 +220,12 @@ pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     // Bounded by the size: no further read to find the end.
-    file.take(meta.len())
+    (&file)
+        .take(meta.len())
         .read_to_end(&mut bytes)
         .map_err(Damage::Io)?;
     let value = parse::<T>(&bytes)?;
-    Ok((value, meta.ino()))
+    Ok((value, meta.ino(), file))
 }
 
 /// Parses `bytes` as a `T` of its version.

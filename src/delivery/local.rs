@@ -35,26 +35,38 @@ pub struct Local<'a> {
     pub events: &'a dyn Events,
 }
 
-/// Moves every job waiting in `from` into `into`, in one go; returns how many.
+/// The most turns [`move_jobs`] takes (each moves as many jobs as the spool claims at once).
+const MAX_TURNS: usize = 100_000;
+
+/// Moves every job waiting in `from` into `into`, as many at a time as `from` claims at once;
+/// returns how many.
 pub fn move_jobs(from: &Spool, into: &dyn Store) -> Result<usize, QueueError> {
-    let claims = super::queue::Queue::claim(from, &mut |_| true)?.claims;
-    if claims.is_empty() {
-        return Ok(0);
+    let mut total = 0;
+    for _ in 0..MAX_TURNS {
+        let claimed = super::queue::Queue::claim(from, &mut |_| true)?;
+        if claimed.claims.is_empty() {
+            break;
+        }
+        let jobs: Vec<Job> = claimed.claims.iter().map(|c| c.job.clone()).collect();
+        let moved = into.enqueue(&jobs, None);
+        let how = if moved.is_ok() {
+            Settle::Forget
+        } else {
+            Settle::Retry
+        };
+        let settled = claimed.claims.into_iter().map(|claim| Settled {
+            claim,
+            how,
+            record: None,
+        });
+        super::queue::Queue::settle(from, settled.collect())?;
+        moved?;
+        total += jobs.len();
+        if !claimed.more {
+            break;
+        }
     }
-    let jobs: Vec<Job> = claims.iter().map(|c| c.job.clone()).collect();
-    let moved = into.enqueue(&jobs, None);
-    let how = if moved.is_ok() {
-        Settle::Forget
-    } else {
-        Settle::Retry
-    };
-    let settled = claims.into_iter().map(|claim| Settled {
-        claim,
-        how,
-        record: None,
-    });
-    super::queue::Queue::settle(from, settled.collect())?;
-    moved.map(|_| jobs.len())
+    Ok(total)
 }
 
 impl<'a> Local<'a> {

@@ -49,20 +49,20 @@ impl Queue for Memory {
         })
     }
 
-    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
+    fn claim_each(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        take: &mut dyn FnMut(Claim),
+    ) -> Result<Claimed, QueueError> {
         let mut waiting = self.waiting.lock().map_err(poisoned)?;
         let (taken, left): (Vec<Job>, Vec<Job>) = waiting.drain(..).partition(|j| pick(j));
         *waiting = left;
-        Ok(Claimed {
-            claims: taken
-                .into_iter()
-                .map(|job| {
-                    let token = Token::new(job.id().to_string());
-                    Claim::new(job, token)
-                })
-                .collect(),
-            set_aside: Vec::new(),
-        })
+        drop(waiting);
+        for job in taken {
+            let token = Token::new(job.id().to_string());
+            take(Claim::new(job, token));
+        }
+        Ok(Claimed::default())
     }
 
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {

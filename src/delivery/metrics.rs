@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 use super::admin::Counts;
 use super::job::{Job, Outcome, Record};
-use super::queue::{Claimed, Enqueued, Queue, QueueError, Settle, Settled};
+use super::queue::{Claim, Claimed, Enqueued, Queue, QueueError, Settle, Settled};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RepoLabel {
@@ -192,8 +192,12 @@ impl Queue for Metered<'_> {
     fn enqueue(&self, jobs: &[Job], max: Option<usize>) -> Result<Enqueued, QueueError> {
         self.inner.enqueue(jobs, max)
     }
-    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
-        self.inner.claim(pick)
+    fn claim_each(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        take: &mut dyn FnMut(Claim),
+    ) -> Result<Claimed, QueueError> {
+        self.inner.claim_each(pick, take)
     }
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
         let now = SystemTime::now()

@@ -1,18 +1,19 @@
-//! One delivery pass: hold the lanes of the repository's endpoints, take back what workers gone
-//! left, claim what is due (ending the jobs too old, or whose push did not complete), then send to
-//! every endpoint in parallel, each endpoint's jobs in order ([`super::send`]).
+//! One delivery pass, in batches of what the queue claims at once: hold the lanes of the
+//! repository's endpoints, take back what workers gone left, claim what is due (ending the jobs too
+//! old, or whose push did not complete), each claim handed as it is made to its endpoint's sender,
+//! every endpoint sent to in parallel, each endpoint's jobs in order ([`super::send`]).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
-
-use rayon::prelude::*;
 
 use super::health::Health;
 use super::job::{Job, Outcome};
 use super::pace::{Lane, Probe};
-use super::queue::{Claim, Lanes, Queue, Settle};
+use super::queue::{Claim, Claimed, Lanes, Queue, QueueError, Settle};
 use super::retry::Policy;
 use super::send::{Sender, Settling};
 use super::summary::Summary;
@@ -53,22 +54,22 @@ fn pool(size: usize) -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// Runs `work` (which fans out with rayon's parallel iterators) in that pool, of `size` threads
-/// when this makes it; the passes of several repositories at once share its threads.
-fn in_pool<R: Send>(size: usize, work: impl FnOnce() -> R + Send) -> R {
+/// Runs `work` here, what it spawns in that pool, of `size` threads when this makes it (else in
+/// rayon's own); the passes of several repositories at once share its threads.
+fn in_pool<'s, R>(size: usize, work: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
     match pool(size.max(1)) {
-        Some(pool) => pool.install(work),
-        None => work(),
+        Some(pool) => pool.in_place_scope(work),
+        None => rayon::in_place_scope(work),
     }
 }
 
-/// The claims a pass sends, each endpoint's health as its lane was held with, and the lanes, held
-/// until the claims are settled.
-struct Due {
-    claims: Vec<Claim>,
-    health: HashMap<usize, Health>,
-    _lanes: Box<dyn Send>,
-}
+/// The most batches in one pass, each as many claims as the queue holds at once: a bound far beyond
+/// any queue's length.
+const MAX_BATCHES: usize = 100_000;
+
+/// Each configured endpoint's lane for a batch (`None`: another live worker holds it), and what
+/// holds them until the batch's claims are settled.
+type HeldLanes = (HashMap<usize, Option<Lane>>, Box<dyn Send>);
 
 /// What becomes of a job claimed: sent, or ended at once with this outcome and error.
 type Fate = Option<(Outcome, String)>;
@@ -155,11 +156,10 @@ impl Pass<'_> {
         Some(None)
     }
 
-    /// Holds the endpoints' lanes, takes back the claims of workers gone, then claims the jobs that
-    /// are due and those to end now (settled here); leaves the others. Each endpoint's jobs go out in
-    /// order, one worker at a time: a lane another live worker holds is left for it. Returns the
-    /// claims to send, and the lanes, held until they are settled.
-    fn claim_due(&self, s: Sender<'_>, summary: &mut Summary) -> Option<Due> {
+    /// Holds the endpoints' lanes and takes back the claims of workers gone; returns each configured
+    /// endpoint's lane (`None`: another live worker holds it) and the lanes' guard, held until the
+    /// batch's claims are settled.
+    fn hold_lanes(&self, s: Sender<'_>, summary: &mut Summary) -> Option<HeldLanes> {
         let now = self.clock.now_ms();
         let keys: Vec<(usize, String)> = self
             .config
@@ -192,99 +192,177 @@ impl Pass<'_> {
             };
             lanes.insert(*number, lane);
         }
-        let mut fates: HashMap<uuid::Uuid, Fate> = HashMap::new();
-        let claimed = self.queue.claim(&mut |job| {
-            let fate = self.decide(s, job, &mut lanes, summary);
-            if let Some(f) = &fate {
-                fates.insert(job.id(), f.clone());
-            }
-            fate.is_some()
-        });
-        let claimed = match claimed {
-            Ok(c) => c,
-            Err(e) => {
-                summary.trouble(&e);
-                return None;
-            }
-        };
-        summary
-            .notices
-            .extend(claimed.set_aside.into_iter().map(Notice::from));
-        let (mut due, mut ended) = (Vec::new(), Settling::new());
-        for mut c in claimed.claims {
-            match fates.remove(&c.job.id()).flatten() {
-                None => due.push(c),
-                Some((outcome, error)) => {
-                    let how = if outcome == Outcome::Dropped {
-                        summary.dropped += 1;
-                        Settle::Forget
-                    } else {
-                        c.job.last_error = Some(error.clone());
-                        summary.dead += 1;
-                        Settle::Dead
-                    };
-                    ended.done.push(s.ended(c, how, outcome, error));
-                }
-            }
-        }
-        ended.flush(s.queue, summary);
-        let health = lanes
-            .into_iter()
-            .filter_map(|(number, lane)| Some((number, lane?.health)))
-            .collect();
-        Some(Due {
-            claims: due,
-            health,
-            _lanes: held.guard,
-        })
+        Some((lanes, held.guard))
     }
 
-    /// One delivery pass over the queue.
+    /// One delivery pass over the queue: a batch of claims sent, then the next, for as long as the
+    /// queue stopped short of what is due.
     pub fn run(&self) -> Summary {
         let mut summary = Summary::default();
-        let sender = self.sender();
-        let Some(Due {
-            claims: due,
-            mut health,
-            _lanes,
-        }) = self.claim_due(sender, &mut summary)
-        else {
-            return summary;
-        };
-        // One group per endpoint, jobs in creation order (the queue lists them so), each with the
-        // endpoint's health.
-        let mut groups: Vec<(Option<usize>, Vec<Claim>)> = Vec::new();
-        for c in due {
-            let number = sender.endpoint(&c.job).map(|e| e.number);
-            match groups.iter_mut().find(|(n, _)| *n == number) {
-                Some((_, g)) => g.push(c),
-                None => groups.push((number, vec![c])),
+        let mut taken = HashSet::new();
+        for _ in 0..MAX_BATCHES {
+            if !self.batch(&mut taken, &mut summary) {
+                return summary;
             }
         }
-        let groups: Vec<(Vec<Claim>, Health)> = groups
-            .into_iter()
-            .map(|(number, g)| {
-                let h = number.and_then(|n| health.remove(&n));
-                (g, h.unwrap_or_default())
-            })
-            .collect();
-        // One endpoint (the usual push) needs no pool: its threads would only compete with the push.
-        let results = if groups.len() <= 1 {
-            groups
-                .into_iter()
-                .map(|(g, h)| sender.send_group(g, h))
-                .collect()
-        } else {
-            in_pool(self.config.delivery.max_parallel, || {
-                groups
-                    .into_par_iter()
-                    .map(|(g, h)| sender.send_group(g, h))
-                    .collect::<Vec<_>>()
-            })
+        summary.wait_for(self.clock.now_ms()); // Still more: the next pass goes on at once.
+        summary
+    }
+
+    /// One batch: lanes held, then the jobs that are due and those to end now claimed, but none this
+    /// pass claimed before (in `taken`); the others are left. Each endpoint's jobs go out in order,
+    /// one worker at a time: a lane another live worker holds is left for it. Each claim goes to its
+    /// endpoint's sender as it is made (one endpoint, the usual push, is sent to here, once claimed:
+    /// a pool's threads would only compete with the push). Returns whether more may be due.
+    fn batch(&self, taken: &mut HashSet<uuid::Uuid>, summary: &mut Summary) -> bool {
+        let s = self.sender();
+        let Some((mut lanes, _held)) = self.hold_lanes(s, summary) else {
+            return false;
         };
-        for r in results {
+        let health: HashMap<usize, Health> = (lanes.iter())
+            .filter_map(|(number, lane)| Some((*number, lane.as_ref()?.health.clone())))
+            .collect();
+        let fates: RefCell<HashMap<uuid::Uuid, Fate>> = RefCell::default();
+        let mut said = Summary::default();
+        let mut pick = |job: &Job| {
+            if taken.contains(&job.id()) {
+                return false; // Sent once in this pass already (and retried).
+            }
+            let fate = self.decide(s, job, &mut lanes, &mut said);
+            if let Some(f) = &fate {
+                fates.borrow_mut().insert(job.id(), f.clone());
+                taken.insert(job.id());
+            }
+            fate.is_some()
+        };
+        let mut router = Router {
+            s,
+            fates: &fates,
+            ended: Settling::new(),
+            summary: Summary::default(),
+        };
+        let (claimed, sent) = if self.config.endpoints.len() <= 1 {
+            self.send_here(&mut pick, &mut router, health)
+        } else {
+            self.send_in_pool(&mut pick, &mut router, health)
+        };
+        summary.add(said);
+        let more = match claimed {
+            Ok(claimed) => {
+                (summary.notices).extend(claimed.set_aside.into_iter().map(Notice::from));
+                claimed.more
+            }
+            Err(e) => {
+                summary.trouble(&e);
+                false
+            }
+        };
+        summary.add(router.summary);
+        for r in sent {
             summary.add(r);
         }
-        summary
+        more
+    }
+}
+
+/// What a batch's claim found, and what its senders did.
+type Sent = (Result<Claimed, QueueError>, Vec<Summary>);
+
+impl Pass<'_> {
+    /// Claims what `pick` takes, then sends it to the one endpoint here.
+    fn send_here(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        router: &mut Router<'_, '_>,
+        mut health: HashMap<usize, Health>,
+    ) -> Sent {
+        let (feed, group) = mpsc::channel();
+        let claimed = self.queue.claim_each(pick, &mut |c| {
+            if let Some(c) = router.route(c) {
+                let _ = feed.send(c);
+            }
+        });
+        router.finish();
+        drop(feed);
+        let h = health.drain().next().map(|(_, h)| h).unwrap_or_default();
+        (claimed, vec![router.s.send_group(group, h)])
+    }
+
+    /// Claims what `pick` takes, each claim handed to its endpoint's sender, started in the pool at
+    /// the endpoint's first claim, as it is made.
+    fn send_in_pool(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        router: &mut Router<'_, '_>,
+        mut health: HashMap<usize, Health>,
+    ) -> Sent {
+        let s = router.s;
+        let sent = Mutex::new(Vec::new());
+        let claimed = in_pool(self.config.delivery.max_parallel, |scope| {
+            let mut feeds: HashMap<Option<usize>, mpsc::Sender<Claim>> = HashMap::new();
+            let claimed = self.queue.claim_each(pick, &mut |c| {
+                let Some(c) = router.route(c) else { return };
+                let number = s.endpoint(&c.job).map(|e| e.number);
+                let nth = feeds.len();
+                let feed = feeds.entry(number).or_insert_with(|| {
+                    let (feed, group) = mpsc::channel();
+                    let h = number.and_then(|n| health.remove(&n)).unwrap_or_default();
+                    let sent = &sent;
+                    scope.spawn(move |_| {
+                        let summary = s.send_group(group, h);
+                        sent.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((nth, summary));
+                    });
+                    feed
+                });
+                // A sender gone (it panicked) leaves the claim to be dropped: the job waits on.
+                let _ = feed.send(c);
+            });
+            router.finish();
+            claimed
+        });
+        // In the order of the endpoints' first jobs, whichever finished first.
+        let mut sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
+        sent.sort_by_key(|(nth, _)| *nth);
+        (
+            claimed,
+            sent.into_iter().map(|(_, summary)| summary).collect(),
+        )
+    }
+}
+
+/// Where a batch's claims go as they are made: those to end now are ended (settled here, in
+/// batches); the others are handed on to be sent.
+struct Router<'a, 's> {
+    s: Sender<'s>,
+    fates: &'a RefCell<HashMap<uuid::Uuid, Fate>>,
+    ended: Settling,
+    summary: Summary,
+}
+
+impl Router<'_, '_> {
+    /// The claim to send, or `None` when it was ended.
+    fn route(&mut self, mut c: Claim) -> Option<Claim> {
+        let fate = self.fates.borrow_mut().remove(&c.job.id()).flatten();
+        let Some((outcome, error)) = fate else {
+            return Some(c);
+        };
+        let how = if outcome == Outcome::Dropped {
+            self.summary.dropped += 1;
+            Settle::Forget
+        } else {
+            c.job.last_error = Some(error.clone());
+            self.summary.dead += 1;
+            Settle::Dead
+        };
+        let ended = self.s.ended(c, how, outcome, error);
+        self.ended.add(ended, self.s.queue, &mut self.summary);
+        None
+    }
+
+    /// Settles what was ended and not handed over yet.
+    fn finish(&mut self) {
+        self.ended.flush(self.s.queue, &mut self.summary);
     }
 }

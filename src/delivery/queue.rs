@@ -42,11 +42,26 @@ impl Token {
 pub struct Claim {
     pub job: Job,
     token: Token,
+    /// The job's file, open and locked for as long as the claim lives (the spool's claims).
+    _held: Option<std::fs::File>,
 }
 
 impl Claim {
     pub(super) fn new(job: Job, token: Token) -> Claim {
-        Claim { job, token }
+        Claim {
+            job,
+            token,
+            _held: None,
+        }
+    }
+
+    /// A claim that is the lock on `file`: it ends when the claim is dropped, or its process dies.
+    pub(super) fn holding(job: Job, token: Token, file: std::fs::File) -> Claim {
+        Claim {
+            job,
+            token,
+            _held: Some(file),
+        }
     }
 
     pub(super) fn token(&self) -> &Token {
@@ -97,11 +112,14 @@ impl From<SetAside> for crate::notice::Notice {
     }
 }
 
-/// What a claim took, and what it found damaged on the way.
+/// What a claim took (when collected: see [`Queue::claim`]), and what it found damaged on the way.
 #[derive(Debug, Default)]
 pub struct Claimed {
     pub claims: Vec<Claim>,
     pub set_aside: Vec<SetAside>,
+    /// It stopped at as many claims as the queue holds at once: more may be waiting, to be claimed
+    /// once these are settled.
+    pub more: bool,
 }
 
 /// What an enqueue did: how many jobs wait now, and the oldest ones it pushed out to stay within
@@ -121,8 +139,21 @@ pub trait Queue: Sync {
     /// these are added.
     fn enqueue(&self, jobs: &[Job], max_waiting: Option<usize>) -> Result<Enqueued, QueueError>;
     /// Lists the waiting jobs (never tried, or waiting for a retry), oldest first, and claims those
-    /// `pick` takes, in that order; a job another worker took first is left out.
-    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError>;
+    /// `pick` takes, in that order, handing each to `take` as it is made (a queue that claims them
+    /// all in one go hands them over then); a job another worker took first is not claimed (and may
+    /// not be listed). A queue that holds only so many claims at once stops there, before offering
+    /// the next job, and says `more`.
+    fn claim_each(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        take: &mut dyn FnMut(Claim),
+    ) -> Result<Claimed, QueueError>;
+    /// [`Queue::claim_each`], the claims collected.
+    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
+        let mut claims = Vec::new();
+        let found = self.claim_each(pick, &mut |c| claims.push(c))?;
+        Ok(Claimed { claims, ..found })
+    }
     /// Ends claims, appending each one's record to the delivery log with it, all in one go where the
     /// queue can; the first failure is returned once every claim was tried.
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError>;

@@ -2,6 +2,7 @@
 //! (delivered, retried when, or dead), and the claims handed back to the queue in batches.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::health::{Health, Judged, Rule, Watch};
@@ -57,7 +58,7 @@ impl Settling {
     }
 
     /// Adds an ended claim; hands them all over when the batch is full or has waited long enough.
-    fn add(&mut self, settled: Settled, queue: &dyn Queue, summary: &mut Summary) {
+    pub(super) fn add(&mut self, settled: Settled, queue: &dyn Queue, summary: &mut Summary) {
         if self.done.is_empty() {
             self.since = Instant::now();
         }
@@ -73,6 +74,24 @@ impl Settling {
         }
         if let Err(e) = queue.settle(std::mem::take(&mut self.done)) {
             summary.trouble(&e);
+        }
+    }
+}
+
+/// The next claim of `group` (`None`: it ended); what was settled is handed over first if the next
+/// has to be waited for.
+fn next_claim(
+    group: &mpsc::Receiver<Claim>,
+    settling: &mut Settling,
+    queue: &dyn Queue,
+    summary: &mut Summary,
+) -> Option<Claim> {
+    match group.try_recv() {
+        Ok(claim) => Some(claim),
+        Err(mpsc::TryRecvError::Disconnected) => None,
+        Err(mpsc::TryRecvError::Empty) => {
+            settling.flush(queue, summary);
+            group.recv().ok()
         }
     }
 }
@@ -119,11 +138,17 @@ impl Sender<'_> {
         super::health::lane_key(self.repo, endpoint.number, &endpoint.queued_url())
     }
 
-    /// Sends one endpoint's claims, in order (the pass ended those of endpoints no longer
-    /// configured), judging the answers against the endpoint's `health` as its lane was held.
-    pub(super) fn send_group(&self, group: Vec<Claim>, health: Health) -> Summary {
+    /// Sends one endpoint's claims, in order, as they come from `group` until it ends (the pass
+    /// ended those of endpoints no longer configured), judging the answers against the endpoint's
+    /// `health` as its lane was held. What was settled is handed to the queue before waiting for
+    /// the next claim.
+    pub(super) fn send_group(&self, group: mpsc::Receiver<Claim>, health: Health) -> Summary {
         let mut summary = Summary::default();
-        let endpoint = self.endpoint(&group[0].job);
+        let mut settling = Settling::new();
+        let Some(first) = next_claim(&group, &mut settling, self.queue, &mut summary) else {
+            return summary;
+        };
+        let endpoint = self.endpoint(&first.job);
         let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
         let client = endpoint.map(|e| http::client(&e.tls, &self.config.destinations));
         let rule = Rule {
@@ -132,12 +157,14 @@ impl Sender<'_> {
         };
         let mut health = Watch::open(health, endpoint.is_some(), rule);
         let mut sent = Vec::new();
-        let mut settling = Settling::new();
         // How long the last request took: the next one is expected to take as long.
         let mut last_took = Duration::ZERO;
         // Set when the receiver said "too fast": the rest of the group waits until then, in order.
         let mut held_until: Option<u64> = None;
-        for mut claim in group {
+        let mut first = Some(first);
+        while let Some(mut claim) =
+            (first.take()).or_else(|| next_claim(&group, &mut settling, self.queue, &mut summary))
+        {
             if health.paused() || held_until.is_some() {
                 // The rest of the group waits: as it is, for the probe, when an answer before this
                 // one paused the endpoint; else until the receiver said it may be sent to again.

@@ -774,3 +774,48 @@ fn redelivered_dead_letters_leave_the_dead_letters_and_go_out_in_push_order() {
         );
     }
 }
+
+#[test]
+fn a_deliverer_that_may_open_few_files_sends_a_long_queue_a_share_at_a_time_in_order() {
+    // 10 pushes of 4 new branches each, for two endpoints: 80 jobs, for a deliverer whose open-file
+    // limit lets one listing claim only a few of them at a time (each claim holds its file open).
+    let receiver = Receiver::start().expect("receiver");
+    let endpoints: String = ["/a", "/b"]
+        .iter()
+        .map(|p| format!("[[endpoint]]\nurl = \"{}\"\n\n", receiver.url(p)))
+        .collect();
+    let server = Server::new(&format!("[delivery]\nmode = \"queue\"\n\n{endpoints}"));
+    let work = server.clone_work();
+    work.commit("base");
+    let branches: Vec<String> = (0..40).map(|i| format!("b{i:02}")).collect();
+    for four in branches.chunks(4) {
+        let refspecs: Vec<String> = four
+            .iter()
+            .map(|b| format!("HEAD:refs/heads/{b}"))
+            .collect();
+        let mut args = vec!["-q", "origin"];
+        args.extend(refspecs.iter().map(String::as_str));
+        work.push(&args);
+    }
+    let out = hermetic(std::process::Command::new("sh"), &server.bare)
+        .args(["-c", "ulimit -n 100 && exec \"$0\" \"$@\""])
+        .arg(bin())
+        .args(["deliver", "--now"])
+        .env("GIT_DIR", ".")
+        .output()
+        .expect("deliver");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("delivered 80, retrying 0, dead 0, dropped 0; queued now: 0 pending"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Vec<String> = branches.iter().map(|b| format!("refs/heads/{b}")).collect();
+    let got = receiver.requests();
+    for path in ["/a", "/b"] {
+        let refs: Vec<String> = (got.iter().filter(|r| r.path == path))
+            .map(|r| r.json()["ref"].as_str().expect("ref").to_owned())
+            .collect();
+        assert_eq!(refs, expected, "{path}: each once, in push order");
+    }
+}

@@ -1,5 +1,5 @@
-//! kill -9 at random points: database workers killed while they send (each endpoint's webhooks must
-//! still arrive in push order, none lost), and hooks killed while they write (the leftovers they
+//! kill -9 at random points: spool and database workers killed while they send (each endpoint's
+//! webhooks must still arrive in push order, none lost), and hooks killed while they write (the leftovers they
 //! leave are cleaned by the next deliverer). Bounded in kills and in time; the seed of the random
 //! points is printed, so a failure can be replayed with `GIT_WEBHOOK_TEST_SEED`.
 #![allow(clippy::disallowed_methods, clippy::print_stderr)]
@@ -66,37 +66,37 @@ fn inversions(order: &[String]) -> usize {
     n
 }
 
-#[test]
-fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
-    let Some(db) = Cluster::start() else { return };
-    let mut rng = rng();
-    // Receivers that take 50-500 ms per answer, so kills land mid-send.
-    let receiver = Receiver::start_with(|r| Reply {
+/// Receivers that take 50-500 ms per answer, so that kills land mid-send.
+fn slow_receiver() -> Receiver {
+    Receiver::start_with(|r| Reply {
         delay: Duration::from_millis(50 + (r.body.len() as u64 * 7919) % 450),
         ..Reply::default()
     })
-    .expect("receiver");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let global: PathBuf = tmp.path().join("server.toml");
-    std::fs::write(
-        &global,
-        format!(
-            "[delivery]\nqueue = \"{}\"\nmode = \"queue\"\nqueue_lease = \"1s\"\n",
-            db.url()
-        ),
-    )
-    .expect("server.toml");
-    let endpoints: String = ["/e1", "/e2", "/e3"]
+    .expect("receiver")
+}
+
+fn three_endpoints(receiver: &Receiver) -> String {
+    ["/e1", "/e2", "/e3"]
         .iter()
         .map(|p| format!("[[endpoint]]\nurl = \"{}\"\n\n", receiver.url(p)))
-        .collect();
-    let server = Server::new(&endpoints);
+        .collect()
+}
+
+/// Two workers at a time (`start` starts one); every 0.2-1.5 s one of them is killed and another
+/// started, while pushes of two new branches each come every 0.1-0.6 s, the webhooks named in push
+/// order. Then each of the three endpoints must have had every webhook, first in push order;
+/// `state` tells what is left when they do not come.
+fn killed_workers_keep_each_endpoints_order(
+    server: &Server,
+    receiver: &Receiver,
+    push_env: &[(&str, &str)],
+    start: &dyn Fn(usize) -> Child,
+    state: &dyn Fn() -> String,
+) {
+    let mut rng = rng();
     let work = server.clone_work();
     work.commit("base");
-    let gs = global.to_string_lossy().into_owned();
-    // Two workers at a time; every 0.2-1.5 s one of them is killed and another started, while
-    // pushes of two new branches each come every 0.1-0.6 s: the webhooks are named in push order.
-    let mut workers: Vec<Child> = (0..2).map(|n| worker(tmp.path(), &global, n)).collect();
+    let mut workers: Vec<Child> = (0..2).map(start).collect();
     let (pushes, kills) = (16, 12);
     let gaps: Vec<u64> = (0..pushes).map(|_| rng.gen_range(100..600)).collect();
     let pushed = pushes * 2;
@@ -108,7 +108,7 @@ fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
                     .collect();
                 let mut args = vec!["-q", "origin"];
                 args.extend(refspecs.iter().map(String::as_str));
-                work.push_env(&args, &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)]);
+                work.push_env(&args, push_env);
                 std::thread::sleep(Duration::from_millis(*gap));
             }
         });
@@ -116,7 +116,7 @@ fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
             std::thread::sleep(Duration::from_millis(rng.gen_range(200..1500)));
             let victim = rng.gen_range(0..workers.len());
             kill(workers.swap_remove(victim));
-            workers.push(worker(tmp.path(), &global, started));
+            workers.push(start(started));
         }
     });
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -126,9 +126,7 @@ fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
             Instant::now() < deadline,
             "not all delivered: {}\n{}",
             everything(&receiver.requests()),
-            db.sql(
-                "SELECT refname, endpoint, state, claimed_by FROM git_webhook.jobs ORDER BY seq"
-            )
+            state()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -150,7 +148,57 @@ fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
     }
 }
 
-/// Sets a file's modification time `ago` into the past.
+#[test]
+fn database_workers_killed_at_random_points_keep_each_endpoints_order() {
+    let Some(db) = Cluster::start() else { return };
+    let receiver = slow_receiver();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let global: PathBuf = tmp.path().join("server.toml");
+    std::fs::write(
+        &global,
+        format!(
+            "[delivery]\nqueue = \"{}\"\nmode = \"queue\"\nqueue_lease = \"1s\"\n",
+            db.url()
+        ),
+    )
+    .expect("server.toml");
+    let server = Server::new(&three_endpoints(&receiver));
+    let gs = global.to_string_lossy().into_owned();
+    killed_workers_keep_each_endpoints_order(
+        &server,
+        &receiver,
+        &[("GIT_WEBHOOK_GLOBAL_CONFIG", &gs)],
+        &|n| worker(tmp.path(), &global, n),
+        &|| {
+            db.sql("SELECT refname, endpoint, state, claimed_by FROM git_webhook.jobs ORDER BY seq")
+        },
+    );
+}
+
+#[test]
+fn spool_workers_killed_at_random_points_keep_each_endpoints_order() {
+    let receiver = slow_receiver();
+    let config = format!(
+        "[delivery]\nmode = \"queue\"\n\n{}",
+        three_endpoints(&receiver)
+    );
+    let server = Server::new(&config);
+    let start = |n: usize| {
+        let out = std::fs::File::create(server.bare.join(format!("worker{n}.log"))).expect("log");
+        hermetic(Command::new(bin()), &server.bare)
+            .args(["deliver", "--watch"])
+            .env("GIT_DIR", ".")
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start worker")
+    };
+    let queue = server.bare.join("webhook/queue");
+    killed_workers_keep_each_endpoints_order(&server, &receiver, &[], &start, &|| {
+        format!("{:?}", entries(&queue))
+    });
+}
+
 fn backdate(path: &Path, ago: Duration) {
     let file = std::fs::File::options()
         .write(true)

@@ -164,7 +164,11 @@ impl Queue for Postgres {
     /// Two statements: the waiting jobs of the repository, oldest first (through `jobs_queued`),
     /// then the claim of those picked, each as it was listed: a job changed since (requeued anew)
     /// or taken by another worker is left out, and no job is sent back over the wire a second time.
-    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
+    fn claim_each(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        take: &mut dyn FnMut(Claim),
+    ) -> Result<Claimed, QueueError> {
         let rows = self.run("cannot read jobs in", |c| {
             c.query(
                 &format!(
@@ -187,8 +191,8 @@ impl Queue for Postgres {
         let set_aside = self.set_aside(bad)?;
         if wanted.is_empty() {
             return Ok(Claimed {
-                claims: Vec::new(),
                 set_aside,
+                ..Claimed::default()
             });
         }
         self.db
@@ -215,15 +219,16 @@ impl Queue for Postgres {
             )
         })?;
         let taken: HashSet<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
-        let claims = wanted
-            .into_iter()
-            .filter(|(job, ..)| taken.contains(&job.id()))
-            .map(|(job, ..)| {
+        for (job, ..) in wanted {
+            if taken.contains(&job.id()) {
                 let token = Token::new(job.id().to_string());
-                Claim::new(job, token)
-            })
-            .collect();
-        Ok(Claimed { claims, set_aside })
+                take(Claim::new(job, token));
+            }
+        }
+        Ok(Claimed {
+            set_aside,
+            ..Claimed::default()
+        })
     }
 
     /// One statement for every claim: the jobs' new states (a job forgotten is deleted), and the

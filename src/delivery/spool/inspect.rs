@@ -16,12 +16,14 @@ use crate::delivery::queue::{Filter, Log, QueueError};
 const LOG_ROTATE_BYTES: u64 = 8 << 20;
 
 impl Spool {
-    /// How many jobs are where; a job file that cannot be read counts as damaged (the next
-    /// deliverer sets it aside).
+    /// How many jobs are where (one whose file a worker holds locked is in flight); a job file that
+    /// cannot be read counts as damaged (the next deliverer sets it aside).
     pub fn counts(&self) -> Result<Counts, QueueError> {
         let mut c = Counts::default();
+        let claimed = files::locked_inodes();
         for path in json_files(&self.dir("queue"))? {
             match Spool::read(&path) {
+                Some(Ok((_, ino))) if claimed.contains(&ino) => c.in_flight += 1,
                 Some(Ok((job, _))) => {
                     if job.attempts == 0 {
                         c.pending += 1;
@@ -37,8 +39,9 @@ impl Spool {
                 None => {}
             }
         }
+        // And the claims of an earlier version's workers, moved into `inflight/`.
         let inflight = self.dir("inflight");
-        c.in_flight = ctx("cannot list", &inflight, fs::read_dir(&inflight))?.count();
+        c.in_flight += ctx("cannot list", &inflight, fs::read_dir(&inflight))?.count();
         c.dead = json_files(&self.dir("dead"))?.len();
         c.recorded = crate::delivery::pushes::files(&self.root)?.len();
         c.paused = (crate::delivery::queue::Lanes::unhealthy(self)?.iter())

@@ -1,9 +1,10 @@
 //! The file spool, the default queue: jobs written with fsync and atomic renames under the repository,
-//! claimed by rename so that several workers never send one job twice, each claim backed by an OS file
-//! lock its worker holds while it lives, endpoint lanes as OS locks in `locks/`, and a log line for
-//! everything that happens to a job. Files that are not jobs (damaged, truncated, a FIFO) are set
+//! each claimed by an OS lock on its file that its worker holds until the job is settled (so that
+//! several workers never send one job twice, and a worker killed lets go of its claims as it dies),
+//! endpoint lanes as OS locks in `locks/`, and a log line for everything that happens to a job. Files that are not jobs (damaged, truncated, a FIFO) are set
 //! aside as `*.bad`, never read twice and never waited on.
 
+mod claim;
 mod inspect;
 mod lanes;
 mod spools;
@@ -13,30 +14,28 @@ pub use spools::Spools;
 
 use std::fs::{self, File, OpenOptions};
 use std::hash::{Hash as _, Hasher as _};
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::files::{self, ctx, fsync_dir, json_files, write_synced, Damage};
 use super::job::Job;
-use super::queue::{Claim, Claimed, Enqueued, Queue, QueueError, Settle, Settled, Token};
+use super::queue::{Claim, Claimed, Enqueued, Queue, QueueError, Settle, Settled};
 use crate::config::Config;
 
 /// At most this many threads write one batch of jobs.
 const MAX_WRITERS: usize = 32;
-/// Job files are read this many at a time while claiming (what a pass holds in memory besides its
-/// claims), by up to [`MAX_READERS`] threads once a queue holds [`READ_IN_PARALLEL`].
-const READ_CHUNK: usize = 512;
-const MAX_READERS: usize = 4;
-const READ_IN_PARALLEL: usize = 64;
+/// A spool is tidied at most this often by one process.
+const TIDY_EVERY: Duration = Duration::from_secs(60);
 const DIRS: [&str; 7] = [
     "queue", "inflight", "done", "dead", "tmp", "owners", "locks",
 ];
 
-/// This process as the owner of its claims: a name, and the lock file it holds while it runs.
+/// This process as a worker of the spool: the lock file it holds while it runs (what `workers`
+/// lists, and what tells whether a claim in `inflight/`, as earlier versions made them, is still
+/// its worker's).
 #[derive(Debug)]
 struct Owner {
-    name: String,
     path: PathBuf,
     _lock: File,
 }
@@ -57,6 +56,10 @@ pub struct Spool {
     /// Names this process's claims (`<pid>-<random>`), unique even when process ids are reused.
     owner_name: String,
     owner: OnceLock<Result<Owner, Arc<std::io::Error>>>,
+    /// When this process last tidied the spool: a deliverer's batches follow each other quickly.
+    tidied: Mutex<Option<Instant>>,
+    /// How many claims one listing makes, when not [`claims_at_once`] (for tests).
+    at_once: Option<usize>,
 }
 
 /// The latest creation time a job can have: the year 3000 (a later one is a damaged file).
@@ -119,6 +122,8 @@ impl Spool {
             root: root.to_path_buf(),
             owner_name: format!("{}-{unique}", std::process::id()),
             owner: OnceLock::new(),
+            tidied: Mutex::new(None),
+            at_once: None,
         }
     }
 
@@ -138,7 +143,6 @@ impl Spool {
                 let file = File::create(&path)?;
                 file.try_lock().map_err(std::io::Error::from)?;
                 Ok(Owner {
-                    name: self.owner_name.clone(),
                     path: path.clone(),
                     _lock: file,
                 })
@@ -195,7 +199,9 @@ impl Spool {
         ctx("cannot remove", path, fs::remove_file(path))
     }
 
-    /// Moves a claim's job where `how` says (its log record is written by the caller).
+    /// Moves a claim's job out of the queue, or replaces it there, as `how` says, while its file is
+    /// still locked (its log record is written by the caller). A job that cannot be written (a full
+    /// disk) stays in the queue as it was, to be tried again.
     fn settle_one(&self, claim: &Claim, how: Settle) -> Result<(), QueueError> {
         let held = Path::new(claim.token().as_str());
         let name = claim.job.file_name();
@@ -208,19 +214,17 @@ impl Spool {
                     fs::rename(held, &dest),
                 )
             }
-            Settle::Retry | Settle::Dead => {
-                // Both keep the job as it now is (schedule, attempts, last error), written in full.
-                let dir = if how == Settle::Retry {
-                    "queue"
-                } else {
-                    "dead"
-                };
-                if let Err(e) = self.write_durably(dir, &[&claim.job]) {
-                    // Not written (a full disk): the job goes back as it was, to be tried again,
-                    // rather than stay in flight for as long as this worker lives.
-                    let _ = fs::rename(held, self.dir("queue").join(&name));
-                    return Err(e);
+            Settle::Retry => {
+                // The job as it now is (schedule, attempts, last error), written in full over the
+                // one claimed (unless that had another name).
+                self.write_durably("queue", &[&claim.job])?;
+                if held != self.dir("queue").join(&name) {
+                    Spool::remove_claim(claim)?;
                 }
+                Ok(())
+            }
+            Settle::Dead => {
+                self.write_durably("dead", &[&claim.job])?;
                 Spool::remove_claim(claim)
             }
             Settle::Forget => Spool::remove_claim(claim),
@@ -245,88 +249,19 @@ impl Spool {
 
     /// Reads a job file; `None` when it is gone (another worker took it meanwhile).
     fn read(path: &Path) -> Option<Result<(Job, u64), Damage>> {
-        match files::read::<Job>(path) {
-            Err(Damage::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
-            read => Some(read),
-        }
+        Some(Spool::read_open(path)?.map(|(job, ino, _)| (job, ino)))
     }
 
-    /// Takes the waiting job at `path` (read as `job` from inode `ino`) for this worker: renamed into
-    /// `inflight/`. `Ok(None)`: another worker took it first.
-    fn take(
-        &self,
-        path: &Path,
-        (job, ino): (Job, u64),
-        owner: &Owner,
-        found: &mut Claimed,
-    ) -> Result<Option<Claim>, QueueError> {
-        let name = job.file_name();
-        let to = self.dir("inflight").join(format!("{name}.{}", owner.name));
-        match fs::rename(path, &to) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return ctx("cannot claim", path, Err(e)),
-        }
-        // The file taken is the one read, unless it was replaced in between: then it is read again.
-        let job = if fs::symlink_metadata(&to).is_ok_and(|m| m.ino() == ino) {
-            job
-        } else {
-            match Spool::read(&to) {
-                Some(Ok((job, _))) => job,
-                Some(Err(damage)) => {
-                    found.set_aside.push(files::set_aside(&to, &damage));
-                    return Ok(None);
-                }
-                None => return Ok(None),
-            }
-        };
-        Ok(Some(Claim::new(job, Token::new(to.to_string_lossy()))))
-    }
-
-    /// Reads job files in order, several threads at once when there are many: listing a long queue
-    /// is mostly reading it, and a pass waits for the listing before it sends.
-    fn read_all(paths: &[PathBuf]) -> Vec<Option<Result<(Job, u64), Damage>>> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
-        let shares = if paths.len() < READ_IN_PARALLEL {
-            1
-        } else {
-            threads
-        };
-        in_shares(paths, shares, |p| Spool::read(p))
-    }
-
-    /// Offers the waiting job read from `path` to `pick`, and claims it if taken; sets it aside if
-    /// it is damaged.
-    fn pick_one(
-        &self,
-        path: &Path,
-        read: Option<Result<(Job, u64), Damage>>,
-        pick: &mut dyn FnMut(&Job) -> bool,
-        owner: &Owner,
-        found: &mut Claimed,
-    ) -> Result<(), QueueError> {
-        match read {
-            None => {}
-            Some(Err(damage)) => found.set_aside.push(files::set_aside(path, &damage)),
-            Some(Ok((job, ino))) if pick(&job) => {
-                if let Some(claim) = self.take(path, (job, ino), owner, found)? {
-                    found.claims.push(claim);
-                }
-            }
-            Some(Ok(_)) => {}
-        }
-        Ok(())
-    }
-
-    /// Removes the oldest waiting jobs beyond `max`; returns how many wait now, and those removed.
-    /// Counts names only: a push must not read every queued job.
+    /// Removes the oldest waiting jobs beyond `max` (but none being sent: its file is locked);
+    /// returns how many wait now, and those removed. Counts names only: a push must not read every
+    /// queued job.
     fn make_room(&self, max: usize) -> Result<Enqueued, QueueError> {
         let queued = json_files(&self.dir("queue"))?;
         let over = queued.len().saturating_sub(max);
         let mut evicted = Vec::new();
         for path in queued.iter().take(over) {
-            if let Some(Ok((job, _))) = Spool::read(path) {
-                if fs::remove_file(path).is_ok() {
+            if let Some(Ok((job, _, file))) = Spool::read_open(path) {
+                if file.try_lock().is_ok() && fs::remove_file(path).is_ok() {
                     evicted.push(job);
                 }
             }
@@ -376,16 +311,12 @@ impl Queue for Spool {
         }
     }
 
-    fn claim(&self, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Claimed, QueueError> {
-        let owner = self.owner()?;
-        let mut found = Claimed::default();
-        let queued = json_files(&self.dir("queue"))?;
-        for chunk in queued.chunks(READ_CHUNK) {
-            for (path, read) in chunk.iter().zip(Spool::read_all(chunk)) {
-                self.pick_one(path, read, pick, owner, &mut found)?;
-            }
-        }
-        Ok(found)
+    fn claim_each(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        take: &mut dyn FnMut(Claim),
+    ) -> Result<Claimed, QueueError> {
+        self.claim_listed(pick, take)
     }
 
     /// The claims' records are logged (in one write), then their jobs moved.
@@ -423,7 +354,11 @@ impl Queue for Spool {
                 recovered += 1;
             }
         }
-        self.tidy();
+        let mut tidied = self.tidied.lock().unwrap_or_else(|e| e.into_inner());
+        if tidied.is_none_or(|t| t.elapsed() >= TIDY_EVERY) {
+            self.tidy();
+            *tidied = Some(Instant::now());
+        }
         Ok(recovered)
     }
 
@@ -437,6 +372,7 @@ impl Queue for Spool {
 
 #[cfg(test)]
 mod tests {
+    use super::claim::{READ_CHUNK, READ_IN_PARALLEL};
     use super::*;
     use crate::delivery::admin::Finished;
     use crate::delivery::job::{EndpointRef, Outcome, Record, SCHEMA};
@@ -486,6 +422,15 @@ mod tests {
         seen
     }
 
+    /// The jobs in flight, as the most of a few counts says (the tests running beside this one let
+    /// go of locks as it reads the system's list of them, which can make it skip one).
+    fn in_flight(spool: &Spool) -> usize {
+        (0..5)
+            .map(|_| spool.counts().unwrap().in_flight)
+            .max()
+            .unwrap()
+    }
+
     fn settled(claim: Claim, how: Settle) -> Settled {
         Settled {
             claim,
@@ -523,7 +468,7 @@ mod tests {
         );
         let claimed = take(&spool, &a).expect("first claim");
         assert!(take(&spool, &a).is_none(), "a job is claimed once");
-        assert_eq!(spool.counts().unwrap().in_flight, 1);
+        assert_eq!(in_flight(&spool), 1);
         spool
             .settle(vec![settled(claimed, Settle::Delivered)])
             .unwrap();
@@ -574,40 +519,85 @@ mod tests {
         assert_eq!(claimed.claims.len(), jobs.len() / 2);
         assert_eq!(claimed.set_aside.len(), 1);
         assert_eq!(claimed.set_aside[0].place, damaged.display().to_string());
-        assert_eq!(spool.counts().unwrap().in_flight, jobs.len() / 2);
+        assert_eq!(in_flight(&spool), jobs.len() / 2);
     }
 
     #[test]
-    fn claims_are_taken_back_when_their_workers_lock_is_free() {
+    fn a_listing_claims_so_many_at_once_and_says_more_wait() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(tmp.path(), "a").unwrap();
+        spool.at_once = Some(3);
+        let jobs: Vec<Job> = (0..7).map(|i| job(i, 1000 + i as u64)).collect();
+        spool.enqueue(&jobs, None).unwrap();
+        let mut sent = Vec::new();
+        for more in [true, true, false] {
+            let mut offered = 0;
+            let claimed = spool
+                .claim(&mut |_| {
+                    offered += 1;
+                    true
+                })
+                .unwrap();
+            assert_eq!(claimed.more, more);
+            assert_eq!(
+                offered,
+                claimed.claims.len(),
+                "none offered past the last claim"
+            );
+            sent.extend(claimed.claims.iter().map(|c| c.job.id()));
+            let done = claimed.claims.into_iter();
+            spool
+                .settle(done.map(|c| settled(c, Settle::Delivered)).collect())
+                .unwrap();
+        }
+        assert_eq!(sent, jobs.iter().map(Job::id).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_job_file_that_cannot_be_opened_for_want_of_files_is_not_set_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), "a").unwrap();
+        let j = job(1, 1000);
+        spool.enqueue(std::slice::from_ref(&j), None).unwrap();
+        let path = tmp.path().join("queue").join(j.file_name());
+        let out_of_files = Damage::Io(std::io::Error::from_raw_os_error(libc::EMFILE));
+        let mut found = Claimed::default();
+        let read = Spool::pick_one(&path, Some(Err(out_of_files)), &mut |_| true, &mut found);
+        let error = read.expect_err("a failed read, not damage");
+        assert_eq!(error.place, path.display().to_string());
+        assert!(found.set_aside.is_empty());
+        assert_eq!(waiting(&spool), [j], "still waiting, as it was");
+    }
+
+    #[test]
+    fn a_claim_ends_with_its_worker_and_older_claims_are_taken_back() {
         let tmp = tempfile::tempdir().unwrap();
         let worker = Spool::open(tmp.path(), "worker").unwrap();
         let other = Spool::open(tmp.path(), "other").unwrap();
         let (j, k) = (job(3, 1000), job(4, 2000));
         worker.enqueue(&[j.clone(), k.clone()], None).unwrap();
         let claimed = take(&worker, &j).unwrap();
-        assert_eq!(other.recover().unwrap(), 0, "a live worker's claim stays");
-        assert_eq!(worker.recover().unwrap(), 0, "a worker's own claims stay");
-        // The worker dies: its lock goes with it (what kill -9 does to an OS lock).
-        drop(worker);
-        std::mem::forget(claimed);
-        assert_eq!(other.recover().unwrap(), 1);
-        assert_eq!(waiting(&other), [j, k.clone()]);
         assert!(
-            fs::read_dir(tmp.path().join("owners")).unwrap().all(|e| !e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains("worker")),
-            "the dead worker's lock file is gone"
+            take(&other, &j).is_none(),
+            "a live worker's claim is its own"
         );
-        // A claim named the old way, by process id, has no lock at all: taken back too.
+        assert_eq!((other.counts().unwrap().pending, in_flight(&other)), (1, 1));
+        assert_eq!(worker.recover().unwrap(), 0);
+        // The worker dies: its lock goes with it (what kill -9 does to an OS lock).
+        drop(claimed);
+        assert_eq!(waiting(&other), [j.clone(), k.clone()], "back, in order");
+        let c = other.counts().unwrap();
+        assert_eq!((c.pending, c.in_flight), (2, 0));
+        // A claim as earlier versions made it, moved into `inflight/` and named by its worker's
+        // process id, has no lock at all: taken back.
         let old = tmp
             .path()
             .join("inflight")
             .join(format!("{}.{}", k.file_name(), u32::MAX - 1));
         fs::rename(tmp.path().join("queue").join(k.file_name()), &old).unwrap();
+        assert_eq!(in_flight(&other), 1);
         assert_eq!(other.recover().unwrap(), 1);
-        assert_eq!(other.counts().unwrap().pending, 2);
+        assert_eq!(waiting(&other), [j, k]);
     }
 
     #[test]

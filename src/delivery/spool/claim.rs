@@ -1,0 +1,144 @@
+//! How a spool claims: its queue listed in order, the job files read a chunk at a time (several
+//! threads at once for a long queue), and each job picked claimed by an OS lock on its file, held
+//! open until the claim is settled; as many claims at once as this process may hold files open.
+
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::{in_shares, Spool};
+use crate::delivery::files::{self, ctx, json_files, Damage};
+use crate::delivery::job::Job;
+use crate::delivery::queue::{Claim, Claimed, QueueError, Token};
+
+/// Job files are read this many at a time while claiming, or as many as a listing claims if fewer
+/// (what a pass holds open besides its claims), by up to [`MAX_READERS`] threads once a queue holds
+/// [`READ_IN_PARALLEL`].
+pub(super) const READ_CHUNK: usize = 512;
+const MAX_READERS: usize = 4;
+pub(super) const READ_IN_PARALLEL: usize = 64;
+/// The most claims one listing makes, however many files this process may open (see
+/// [`claims_at_once`]), and the fewest.
+const MAX_CLAIMS: usize = 16_384;
+const MIN_CLAIMS: usize = 16;
+/// A job file read: the job, its inode and the file, still open; or what is wrong with it.
+type Read = Result<(Job, u64, File), Damage>;
+
+/// How many claims one listing makes: each holds its job's file open until it is settled, so a
+/// third of the files this process may open, once that limit is raised as far as the system lets
+/// it (as servers do: 1024 by default, of a far higher hard limit), within
+/// [`MIN_CLAIMS`]..[`MAX_CLAIMS`].
+fn claims_at_once() -> usize {
+    static AT_ONCE: OnceLock<usize> = OnceLock::new();
+    *AT_ONCE.get_or_init(|| {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if let (Some(soft), Some(hard)) = (limit.current, limit.maximum) {
+            if soft < hard {
+                let raised = Rlimit {
+                    current: Some(hard),
+                    maximum: Some(hard),
+                };
+                let _ = setrlimit(Resource::Nofile, raised);
+            }
+        }
+        // A third each for the claims and for the files of a chunk being read (at most as many),
+        // and some for everything else (sockets, lanes).
+        let open = getrlimit(Resource::Nofile)
+            .current
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(128) / 3);
+        open.unwrap_or(MAX_CLAIMS).clamp(MIN_CLAIMS, MAX_CLAIMS)
+    })
+}
+
+impl Spool {
+    /// [`crate::delivery::queue::Queue::claim_each`] for a spool.
+    pub(super) fn claim_listed(
+        &self,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        take: &mut dyn FnMut(Claim),
+    ) -> Result<Claimed, QueueError> {
+        self.owner()?;
+        let mut found = Claimed::default();
+        let queued = json_files(&self.dir("queue"))?;
+        let (mut made, at_once) = (0, self.at_once.unwrap_or_else(claims_at_once));
+        for chunk in queued.chunks(READ_CHUNK.min(at_once)) {
+            found.more = made >= at_once;
+            if found.more {
+                break;
+            }
+            for (path, read) in chunk.iter().zip(Spool::read_all(chunk)) {
+                found.more = made >= at_once;
+                if found.more {
+                    return Ok(found);
+                }
+                if let Some(claim) = Spool::pick_one(path, read, pick, &mut found)? {
+                    made += 1;
+                    take(claim);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// [`Spool::read`], and the file still open.
+    pub(super) fn read_open(path: &Path) -> Option<Read> {
+        match files::read_open::<Job>(path) {
+            Err(Damage::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+            read => Some(read),
+        }
+    }
+
+    /// Takes the waiting job at `path`, read as `job` from `file` (inode `ino`), for this worker:
+    /// the file locked, and held open until the claim ends. `Ok(None)`: another worker holds it, or
+    /// settled it since it was read.
+    fn take(path: &Path, (job, ino, file): (Job, u64, File)) -> Result<Option<Claim>, QueueError> {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(fs::TryLockError::Error(e)) => return ctx("cannot lock", path, Err(e)),
+        }
+        // Locked: the queue must still name this very file, since a worker moves or replaces a job
+        // it settles before it lets go of it.
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.ino() == ino => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return ctx("cannot claim", path, Err(e)),
+        }
+        let token = Token::new(path.to_string_lossy());
+        Ok(Some(Claim::holding(job, token, file)))
+    }
+
+    /// Reads job files in order, several threads at once when there are many (listing a long queue
+    /// is mostly reading it), each left open to be locked if it is claimed.
+    fn read_all(paths: &[PathBuf]) -> Vec<Option<Read>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
+        let shares = if paths.len() < READ_IN_PARALLEL {
+            1
+        } else {
+            threads
+        };
+        in_shares(paths, shares, |p| Spool::read_open(p))
+    }
+
+    /// Offers the waiting job read from `path` to `pick`, and claims it if taken; sets it aside if
+    /// it is damaged.
+    pub(super) fn pick_one(
+        path: &Path,
+        read: Option<Read>,
+        pick: &mut dyn FnMut(&Job) -> bool,
+        found: &mut Claimed,
+    ) -> Result<Option<Claim>, QueueError> {
+        match read {
+            Some(Err(damage)) if damage.is_passing() => {
+                return ctx("cannot read", path, Err(std::io::Error::other(damage)))
+            }
+            Some(Err(damage)) => found.set_aside.push(files::set_aside(path, &damage)),
+            Some(Ok(read)) if pick(&read.0) => return Spool::take(path, read),
+            None | Some(Ok(_)) => {}
+        }
+        Ok(None)
+    }
+}
