@@ -89,11 +89,11 @@ impl Endpoint {
 
     /// The URL as the queue and the log keep it: without credentials, and only scheme and host when
     /// the URL is itself a credential (chat robots).
-    pub fn queued_url(&self) -> String {
+    pub fn queued_url(&self) -> &str {
         if self.format.url_is_secret() {
-            self.shown_url.clone()
+            &self.shown_url
         } else {
-            self.url.to_string()
+            self.url.as_str()
         }
     }
 

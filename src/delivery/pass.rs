@@ -8,14 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::health::Health;
 use super::job::{Job, Outcome};
 use super::pace::{Lane, Probe};
 use super::queue::{Claim, Claimed, Lanes, Queue, QueueError, Settle};
 use super::retry::Policy;
-use super::send::{Sender, Settling};
+use super::send::{Group, Sender, Settling};
 use super::summary::Summary;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -276,20 +276,20 @@ impl Pass<'_> {
         router: &mut Router<'_, '_>,
         mut health: HashMap<usize, Health>,
     ) -> Sent {
-        let (feed, group) = mpsc::channel();
-        let claimed = self.queue.claim_each(pick, &mut |c| {
-            if let Some(c) = router.route(c) {
-                let _ = feed.send(c);
-            }
-        });
+        let mut due = Vec::new();
+        let claimed = self
+            .queue
+            .claim_each(pick, &mut |c| due.extend(router.route(c)));
         router.finish();
+        let (feed, group) = mpsc::channel();
+        let _ = feed.send(due);
         drop(feed);
         let h = health.drain().next().map(|(_, h)| h).unwrap_or_default();
-        (claimed, vec![router.s.send_group(group, h)])
+        (claimed, vec![router.s.send_group(Group::new(group), h)])
     }
 
-    /// Claims what `pick` takes, each claim handed to its endpoint's sender, started in the pool at
-    /// the endpoint's first claim, as it is made.
+    /// Claims what `pick` takes, each claim handed to its endpoint's sender (started in the pool at
+    /// the endpoint's first claim) soon after it is made.
     fn send_in_pool(
         &self,
         pick: &mut dyn FnMut(&Job) -> bool,
@@ -299,13 +299,11 @@ impl Pass<'_> {
         let s = router.s;
         let sent = Mutex::new(Vec::new());
         let claimed = in_pool(self.config.delivery.max_parallel, |scope| {
-            let mut feeds: HashMap<Option<usize>, mpsc::Sender<Claim>> = HashMap::new();
+            let mut feeds = Feeds::default();
             let claimed = self.queue.claim_each(pick, &mut |c| {
                 let Some(c) = router.route(c) else { return };
                 let number = s.endpoint(&c.job).map(|e| e.number);
-                let nth = feeds.len();
-                let feed = feeds.entry(number).or_insert_with(|| {
-                    let (feed, group) = mpsc::channel();
+                feeds.hand(number, c, |nth, group| {
                     let h = number.and_then(|n| health.remove(&n)).unwrap_or_default();
                     let sent = &sent;
                     scope.spawn(move |_| {
@@ -314,12 +312,10 @@ impl Pass<'_> {
                             .unwrap_or_else(|e| e.into_inner())
                             .push((nth, summary));
                     });
-                    feed
                 });
-                // A sender gone (it panicked) leaves the claim to be dropped: the job waits on.
-                let _ = feed.send(c);
             });
             router.finish();
+            feeds.close();
             claimed
         });
         // In the order of the endpoints' first jobs, whichever finished first.
@@ -329,6 +325,57 @@ impl Pass<'_> {
             claimed,
             sent.into_iter().map(|(_, summary)| summary).collect(),
         )
+    }
+}
+
+/// How many claims go to a sender at once, and how long a claim waits to go with others: a sender
+/// woken for every claim would spend more on waking than on sending.
+const HANDOFF: usize = 16;
+const HANDOFF_WAIT: Duration = Duration::from_millis(1);
+
+/// A sender's channel, and the claims about to go down it.
+type Feed = (mpsc::Sender<Vec<Claim>>, Vec<Claim>);
+
+/// The senders of a batch, by endpoint, each with the claims it is about to be handed.
+#[derive(Default)]
+struct Feeds {
+    feeds: HashMap<Option<usize>, Feed>,
+    handed: Option<Instant>,
+}
+
+impl Feeds {
+    /// Hands `claim` to the sender of endpoint `number`, which `start` starts (the `nth` sender,
+    /// with its group) at the endpoint's first claim.
+    fn hand(&mut self, number: Option<usize>, claim: Claim, start: impl FnOnce(usize, Group)) {
+        let nth = self.feeds.len();
+        let (feed, waiting) = self.feeds.entry(number).or_insert_with(|| {
+            let (feed, group) = mpsc::channel();
+            start(nth, Group::new(group));
+            (feed, Vec::new())
+        });
+        waiting.push(claim);
+        if waiting.len() >= HANDOFF {
+            // A sender gone (it panicked) leaves the claims to be dropped: the jobs wait on.
+            let _ = feed.send(std::mem::take(waiting));
+        }
+        let handed = *self.handed.get_or_insert_with(Instant::now);
+        if handed.elapsed() >= HANDOFF_WAIT {
+            self.send_all();
+        }
+    }
+
+    fn send_all(&mut self) {
+        for (feed, waiting) in self.feeds.values_mut() {
+            if !waiting.is_empty() {
+                let _ = feed.send(std::mem::take(waiting));
+            }
+        }
+        self.handed = Some(Instant::now());
+    }
+
+    /// Hands over what is left, and tells each sender there is no more.
+    fn close(mut self) {
+        self.send_all();
     }
 }
 

@@ -131,7 +131,7 @@ pub fn plan(
                     endpoint: EndpointRef {
                         number: endpoint.number,
                         format: format.id().to_owned(),
-                        url: endpoint.queued_url(),
+                        url: endpoint.queued_url().to_owned(),
                     },
                     refname,
                     // One millisecond apart, so that file names keep this order: endpoints as

@@ -68,6 +68,11 @@ impl Settling {
         }
     }
 
+    /// How much longer the batch may wait (`None`: nothing waits).
+    fn left(&self) -> Option<Duration> {
+        (!self.done.is_empty()).then(|| SETTLE_WAIT.saturating_sub(self.since.elapsed()))
+    }
+
     pub(super) fn flush(&mut self, queue: &dyn Queue, summary: &mut Summary) {
         if self.done.is_empty() {
             return;
@@ -78,20 +83,44 @@ impl Settling {
     }
 }
 
-/// The next claim of `group` (`None`: it ended); what was settled is handed over first if the next
-/// has to be waited for.
-fn next_claim(
-    group: &mpsc::Receiver<Claim>,
-    settling: &mut Settling,
-    queue: &dyn Queue,
-    summary: &mut Summary,
-) -> Option<Claim> {
-    match group.try_recv() {
-        Ok(claim) => Some(claim),
-        Err(mpsc::TryRecvError::Disconnected) => None,
-        Err(mpsc::TryRecvError::Empty) => {
-            settling.flush(queue, summary);
-            group.recv().ok()
+/// One endpoint's claims as a pass hands them over, a few at a time, while it claims.
+pub(super) struct Group {
+    from: mpsc::Receiver<Vec<Claim>>,
+    batch: std::vec::IntoIter<Claim>,
+}
+
+impl Group {
+    pub(super) fn new(from: mpsc::Receiver<Vec<Claim>>) -> Group {
+        Group {
+            from,
+            batch: Vec::new().into_iter(),
+        }
+    }
+
+    /// The next claim (`None`: there are no more). What was settled is handed to the queue first
+    /// if the next claim is longer in coming than a settled claim waits.
+    fn next(
+        &mut self,
+        settling: &mut Settling,
+        queue: &dyn Queue,
+        summary: &mut Summary,
+    ) -> Option<Claim> {
+        // Ends when the pass stops handing claims over.
+        loop {
+            if let Some(claim) = self.batch.next() {
+                return Some(claim);
+            }
+            let waited = match settling.left() {
+                None => self.from.recv().ok(),
+                Some(left) => match self.from.recv_timeout(left) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        settling.flush(queue, summary);
+                        self.from.recv().ok()
+                    }
+                    received => received.ok(),
+                },
+            };
+            self.batch = waited?.into_iter();
         }
     }
 }
@@ -135,17 +164,16 @@ impl Sender<'_> {
 
     /// The key of an endpoint's lane (its lock and pacing record): this repository and the endpoint.
     pub(super) fn lane_key(&self, endpoint: &Endpoint) -> String {
-        super::health::lane_key(self.repo, endpoint.number, &endpoint.queued_url())
+        super::health::lane_key(self.repo, endpoint.number, endpoint.queued_url())
     }
 
     /// Sends one endpoint's claims, in order, as they come from `group` until it ends (the pass
     /// ended those of endpoints no longer configured), judging the answers against the endpoint's
-    /// `health` as its lane was held. What was settled is handed to the queue before waiting for
-    /// the next claim.
-    pub(super) fn send_group(&self, group: mpsc::Receiver<Claim>, health: Health) -> Summary {
+    /// `health` as its lane was held.
+    pub(super) fn send_group(&self, mut group: Group, health: Health) -> Summary {
         let mut summary = Summary::default();
         let mut settling = Settling::new();
-        let Some(first) = next_claim(&group, &mut settling, self.queue, &mut summary) else {
+        let Some(first) = group.next(&mut settling, self.queue, &mut summary) else {
             return summary;
         };
         let endpoint = self.endpoint(&first.job);
@@ -163,7 +191,7 @@ impl Sender<'_> {
         let mut held_until: Option<u64> = None;
         let mut first = Some(first);
         while let Some(mut claim) =
-            (first.take()).or_else(|| next_claim(&group, &mut settling, self.queue, &mut summary))
+            (first.take()).or_else(|| group.next(&mut settling, self.queue, &mut summary))
         {
             if health.paused() || held_until.is_some() {
                 // The rest of the group waits: as it is, for the probe, when an answer before this
