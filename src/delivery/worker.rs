@@ -49,7 +49,8 @@ pub fn deliver(
 ) {
     let mut backoff = Backoff::default();
     loop {
-        let mark = (w.mark)().ok();
+        // Only a watching deliverer waits for jobs added during its round.
+        let mark = (run == Run::Watch).then(|| (w.mark)().ok()).flatten();
         let summary = (w.round)();
         summary.write_notices(out);
         if run == Run::Once {

@@ -12,9 +12,9 @@ use crate::delivery::files::{self, ctx, json_files, Damage};
 use crate::delivery::job::Job;
 use crate::delivery::queue::{Claim, Claimed, QueueError, Token};
 
-/// Job files are read this many at a time while claiming, or as many as a listing claims if fewer
-/// (what a pass holds open besides its claims), by up to [`MAX_READERS`] threads once a queue holds
-/// [`READ_IN_PARALLEL`].
+/// Job files are read this many at a time while claiming (the first [`READ_IN_PARALLEL`] alone), or
+/// as many as a listing claims if fewer (what a pass holds open besides its claims), by up to
+/// [`MAX_READERS`] threads once a chunk holds [`READ_IN_PARALLEL`].
 pub(super) const READ_CHUNK: usize = 512;
 const MAX_READERS: usize = 4;
 pub(super) const READ_IN_PARALLEL: usize = 64;
@@ -63,7 +63,11 @@ impl Spool {
         let mut found = Claimed::default();
         let queued = json_files(&self.dir("queue"))?;
         let (mut made, at_once) = (0, self.at_once.unwrap_or_else(claims_at_once));
-        for chunk in queued.chunks(READ_CHUNK.min(at_once)) {
+        // A short first chunk: the first claims go out to be sent while the rest is read.
+        let first = queued.len().min(READ_IN_PARALLEL.min(at_once));
+        let (head, tail) = queued.split_at(first);
+        let chunks = std::iter::once(head).chain(tail.chunks(READ_CHUNK.min(at_once)));
+        for chunk in chunks {
             found.more = made >= at_once;
             if found.more {
                 break;
