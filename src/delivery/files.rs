@@ -175,7 +175,7 @@ fn kind(meta: &fs::Metadata) -> &'static str {
 pub(super) fn locked_inodes() -> std::collections::HashSet<u64> {
     let mut text = fs::read_to_string("/proc/locks").unwrap_or_default();
     text.push_str(&fs::read_to_string("/proc/locks").unwrap_or_default());
-    // `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF` (a waiter's line has `->` after the number).
+    // `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF` (a waiter's has `->` after the number).
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();

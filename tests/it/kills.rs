@@ -1,7 +1,7 @@
 //! kill -9 at random points: spool and database workers killed while they send (each endpoint's
-//! webhooks must still arrive in push order, none lost), and hooks killed while they write (the leftovers they
-//! leave are cleaned by the next deliverer). Bounded in kills and in time; the seed of the random
-//! points is printed, so a failure can be replayed with `GIT_WEBHOOK_TEST_SEED`.
+//! webhooks must still arrive in push order, none lost), and hooks killed while they write (the
+//! leftovers they leave are cleaned by the next deliverer). Bounded in kills and in time; the seed of
+//! the random points is printed, so a failure can be replayed with `GIT_WEBHOOK_TEST_SEED`.
 #![allow(clippy::disallowed_methods, clippy::print_stderr)]
 
 use std::collections::{HashMap, HashSet};

@@ -1,8 +1,9 @@
 //! The file spool, the default queue: jobs written with fsync and atomic renames under the repository,
 //! each claimed by an OS lock on its file that its worker holds until the job is settled (so that
 //! several workers never send one job twice, and a worker killed lets go of its claims as it dies),
-//! endpoint lanes as OS locks in `locks/`, and a log line for everything that happens to a job. Files that are not jobs (damaged, truncated, a FIFO) are set
-//! aside as `*.bad`, never read twice and never waited on.
+//! endpoint lanes as OS locks in `locks/`, and a log line for everything that happens to a job.
+//! Files that are not jobs (damaged, truncated, a FIFO) are set aside as `*.bad`, never read twice
+//! and never waited on.
 
 mod claim;
 mod inspect;
@@ -53,7 +54,8 @@ impl Drop for Owner {
 #[derive(Debug)]
 pub struct Spool {
     root: PathBuf,
-    /// Names this process's claims (`<pid>-<random>`), unique even when process ids are reused.
+    /// Names this process's temporary files and its lock in `owners/` (`<pid>-<random>`), unique
+    /// even when process ids are reused.
     owner_name: String,
     owner: OnceLock<Result<Owner, Arc<std::io::Error>>>,
     /// When this process last tidied the spool: a deliverer's batches follow each other quickly.
