@@ -60,7 +60,8 @@ pub struct Spool {
     owner: OnceLock<Result<Owner, Arc<std::io::Error>>>,
     /// When this process last tidied the spool: a deliverer's batches follow each other quickly.
     tidied: Mutex<Option<Instant>>,
-    /// How many claims one listing makes, when not [`claims_at_once`] (for tests).
+    /// How many claims one listing makes, when set (by tests): else as many as the files this
+    /// process may open allow.
     at_once: Option<usize>,
 }
 
