@@ -675,6 +675,12 @@ fn two_deliverers_send_one_endpoints_jobs_in_order_one_at_a_time() {
     work.push(&["origin", "main"]);
     let second = cmd(&server, &["deliver"], None);
     assert!(second.contains("delivered 0,"), "{second}");
+    // The first job is in flight (its file locked by the first deliverer), the second waits.
+    let status = cmd(&server, &["status"], None);
+    assert!(
+        status.contains("pending:   1\n") && status.contains("in flight: 1\n"),
+        "{status}"
+    );
     released.store(1, Ordering::SeqCst);
     let out = first.wait_with_output().expect("first deliverer");
     assert!(
