@@ -6,8 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::OnceLock;
-use std::sync::{mpsc, Mutex};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use super::handoff::{Fate, Feeds, Router};
@@ -279,11 +278,8 @@ impl Pass<'_> {
             .queue
             .claim_each(pick, &mut |c| due.extend(router.route(c)));
         router.finish();
-        let (feed, group) = mpsc::channel();
-        let _ = feed.send(due);
-        drop(feed);
         let h = health.drain().next().map(|(_, h)| h).unwrap_or_default();
-        (claimed, vec![router.s.send_group(Group::new(group), h)])
+        (claimed, vec![router.s.send_group(Group::of(due), h)])
     }
 
     /// Claims what `pick` takes, each claim handed to its endpoint's sender (started in the pool at

@@ -97,6 +97,14 @@ impl Group {
         }
     }
 
+    /// A group of these claims, all there is.
+    pub(super) fn of(claims: Vec<Claim>) -> Group {
+        Group {
+            from: mpsc::channel().1,
+            batch: claims.into_iter(),
+        }
+    }
+
     /// The next claim (`None`: there are no more). What was settled is handed to the queue first
     /// if the next claim is longer in coming than a settled claim waits.
     fn next(
