@@ -8,7 +8,7 @@ use git2::Oid;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::delivery::intake::Events;
+use crate::delivery::intake::{Events, Unreadable};
 use crate::delivery::pushes::RecordedPush;
 use crate::describe;
 use crate::env::HookEnv;
@@ -29,13 +29,15 @@ pub struct RepoEvents<'a> {
 
 impl Events for RepoEvents<'_> {
     /// The pusher's login and push options come from the record, not from whoever makes the
-    /// events later; what the other refs pointed at too, when the push created a branch.
+    /// events later; what the other refs pointed at too, when the push created a branch. A ref whose
+    /// objects are there but could not be read holds back the whole push (`Err`), so that it is
+    /// made later in full, in its place among the pushes.
     fn events(
         &self,
         push: &RecordedPush,
         clock: &Clock,
         say: &mut dyn FnMut(Notice),
-    ) -> Vec<PushEvent> {
+    ) -> Result<Vec<PushEvent>, Unreadable> {
         let (updates, bad) = push.ref_updates();
         for e in bad {
             say(Notice::BadLine(e.to_string()));
@@ -73,6 +75,13 @@ impl Events for RepoEvents<'_> {
             self.config.max_commits,
             &filters,
         );
+        if let Some(e) = walked
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .find(|e| e.is_passing())
+        {
+            return Err(Unreadable(chain(e)));
+        }
         for result in walked {
             match result {
                 Ok(mut change) => {
@@ -95,6 +104,6 @@ impl Events for RepoEvents<'_> {
                 Err(e) => say(Notice::RefSkipped(chain(&e))),
             }
         }
-        events
+        Ok(events)
     }
 }

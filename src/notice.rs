@@ -47,6 +47,13 @@ pub enum Notice {
     RepositoryUnusable(String),
     /// One ref of the push gives no webhook.
     RefSkipped(String),
+    /// The push's objects could not be read now: it is left to a deliverer, to be made later.
+    MadeLater(String),
+    /// A recorded push whose objects stayed unreadable longer than `max_age`: no webhooks.
+    PushGivenUp {
+        error: String,
+        max_age: std::time::Duration,
+    },
     /// A branch update has more new commits than path filters look at: endpoints with `paths` get it.
     PathsUnchecked { refname: String, max: usize },
     /// Dry-run printed this many requests.
@@ -138,6 +145,15 @@ impl fmt::Display for Notice {
             }
             Notice::RepositoryUnusable(e) => write!(f, "{p}: warning: {e}; nothing sent"),
             Notice::RefSkipped(e) => write!(f, "{p}: warning: {e}; no webhook for this ref"),
+            Notice::MadeLater(e) => write!(
+                f,
+                "{p}: warning: {e}; the push is kept, its webhooks made once it can be read"
+            ),
+            Notice::PushGivenUp { error, max_age } => write!(
+                f,
+                "{p}: warning: {error}; its push's webhooks could not be made within {}, given up",
+                humantime::format_duration(*max_age)
+            ),
             Notice::PathsUnchecked { refname, max } => write!(
                 f,
                 "{p}: {refname} brings more than {max} new commits, more than paths filters look at: endpoints with paths get it"

@@ -1,6 +1,7 @@
 //! The hooks: ref updates in, webhooks out. Never fails: every problem becomes one `remote:` line.
 //! Every push is recorded as it came; `async` mode leaves the record to the background
-//! deliverer, every other mode (and dry-run, and the `update` hook) runs the one intake at once.
+//! deliverer, every other mode (and dry-run, and the `update` hook) runs the one intake at once,
+//! and a post-receive push whose objects it cannot read is left to a deliverer too.
 
 use std::io::Read;
 
@@ -134,37 +135,31 @@ fn run(
     let dry_run = dry_run || env.dry_run;
     // In `async` mode, a post-receive hook leaves the push to the background deliverer, which
     // makes its events after the push has ended (the walk over a long push's commits takes time
-    // the pusher should not wait for): the record keeps what may change meanwhile, what the other
-    // refs pointed at.
-    if !dry_run && !wait_for_ref && config.delivery.mode == Mode::Async {
-        match found.repo.others_before(updates) {
-            Ok(others) => {
-                let before = others.as_deref().unwrap_or(&[]);
-                let asked = plan::Asked {
-                    brings_commits: &|u: &RefUpdate| found.repo.brings_commits(u, before),
-                    touches: &|u: &RefUpdate, f: &PathFilter| {
-                        let max = config.paths_max_commits;
-                        found.repo.touches(u, updates, before, f, max).sends()
-                    },
-                };
-                let count = plan::count(&config.endpoints, updates, &asked);
-                if count == 0 {
-                    return;
-                }
-                push.before = others.map(|o| o.iter().map(ToString::to_string).collect());
-                match submit::record(&push, count, &submit, &mut |n| ctx.say(n)) {
-                    Ok(()) => return,
-                    // Made here and now instead, with the hand-over's own fallbacks.
-                    Err(e) => ctx.say(Notice::NotRecorded(chain(&e))),
-                }
-            }
-            Err(e) => ctx.say(Notice::NotRecorded(chain(&e))),
-        }
+    // the pusher should not wait for).
+    let may_leave = !dry_run && !wait_for_ref;
+    if may_leave
+        && config.delivery.mode == Mode::Async
+        && leave(&found, updates, &mut push, &submit, false, ctx)
+    {
+        return;
     }
     let events = found.events(env);
-    let jobs = intake::jobs(&push, &events, &config.endpoints, wait_for_ref, &mut |n| {
+    let made = intake::jobs(&push, &events, &config.endpoints, wait_for_ref, &mut |n| {
         ctx.say(n);
     });
+    let jobs = match made {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            // Its objects are there but could not be read: a deliverer makes it once they can be.
+            if may_leave {
+                ctx.say(Notice::MadeLater(e.0.clone()));
+                if leave(&found, updates, &mut push, &submit, true, ctx) {
+                    return;
+                }
+            }
+            return ctx.say(Notice::RefSkipped(e.0));
+        }
+    };
     if jobs.is_empty() {
         return;
     }
@@ -185,4 +180,47 @@ fn run(
         });
     }
     submit::submit(jobs, &submit, &mut |n| ctx.say(n));
+}
+
+/// Leaves the push to a deliverer, which makes its events after the push has ended: the record
+/// keeps what may change meanwhile, what the other refs pointed at. `always`: recorded even when no
+/// webhook is counted for it (its objects could not be read, so neither can the count). Returns
+/// whether it is left (or has nothing to send); `false`, said why, when it must be made here.
+fn leave(
+    found: &Repository,
+    updates: &[RefUpdate],
+    push: &mut RecordedPush,
+    submit: &Submit<'_>,
+    always: bool,
+    ctx: &mut Context<'_>,
+) -> bool {
+    let config = found.config();
+    let others = match found.repo.others_before(updates) {
+        Ok(others) => others,
+        Err(e) => {
+            ctx.say(Notice::NotRecorded(chain(&e)));
+            return false;
+        }
+    };
+    let before = others.as_deref().unwrap_or(&[]);
+    let asked = plan::Asked {
+        brings_commits: &|u: &RefUpdate| found.repo.brings_commits(u, before),
+        touches: &|u: &RefUpdate, f: &PathFilter| {
+            let max = config.paths_max_commits;
+            found.repo.touches(u, updates, before, f, max).sends()
+        },
+    };
+    let count = plan::count(&config.endpoints, updates, &asked);
+    if count == 0 && !always {
+        return true;
+    }
+    push.before = others.map(|o| o.iter().map(ToString::to_string).collect());
+    match submit::record(push, count, submit, &mut |n| ctx.say(n)) {
+        Ok(()) => true,
+        // Made here and now instead, with the hand-over's own fallbacks.
+        Err(e) => {
+            ctx.say(Notice::NotRecorded(chain(&e)));
+            false
+        }
+    }
 }

@@ -27,6 +27,18 @@ pub enum RefError {
     },
 }
 
+impl RefError {
+    /// Whether the ref's objects are there and could not be read now (a failed read, a damaged
+    /// object): asked again later, its event may come. A missing object or ref gives none, ever.
+    pub fn is_passing(&self) -> bool {
+        match self {
+            RefError::Missing { .. } | RefError::NoRef { .. } => false,
+            RefError::Tips { .. } => true,
+            RefError::Git { source, .. } => source.source.code() != git2::ErrorCode::NotFound,
+        }
+    }
+}
+
 fn oid(
     update: &RefUpdate,
     what: &'static str,

@@ -200,3 +200,152 @@ fn a_push_with_a_pinned_clock_leaves_its_deliverer_on_real_time() {
     let got = expect_requests(&receiver, 2);
     assert_eq!(got[0].body, got[1].body, "the same job, tried again");
 }
+
+/// The spool a server's repository uses, as `status` names it.
+fn spool_of(server: &Server) -> std::path::PathBuf {
+    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    let spool = status
+        .lines()
+        .find_map(|l| l.strip_prefix("spool:"))
+        .expect("spool line");
+    std::path::PathBuf::from(spool.trim())
+}
+
+/// Damages the loose object `oid` (a failing disk, a file being restored from backup, leaves one
+/// that is there but cannot be read); returns what puts it back.
+fn damage(server: &Server, oid: &str) -> impl FnOnce() {
+    let object = server.bare.join("objects").join(&oid[..2]).join(&oid[2..]);
+    let aside = object.with_extension("aside");
+    std::fs::rename(&object, &aside).expect("a loose object");
+    std::fs::write(&object, b"not an object").expect("write");
+    move || std::fs::rename(&aside, &object).expect("put back")
+}
+
+#[test]
+fn a_recorded_push_whose_objects_cannot_be_read_yet_waits_for_them_and_is_not_lost() {
+    let receiver = Receiver::start().expect("receiver");
+    let server = Server::new(&format!(
+        "[[endpoint]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    let work = server.clone_work();
+    work.commits(1, "base");
+    work.push(&["origin", "main"]);
+    expect_requests(&receiver, 1);
+
+    // Deliverers wait for this lock to take recorded pushes: the next push stays recorded.
+    let pushes = spool_of(&server).join("pushes");
+    std::fs::create_dir_all(&pushes).expect("mkdir");
+    let lock = File::create(pushes.join(".lock")).expect("lock file");
+    lock.lock().expect("lock");
+    let pushed = work.commits(1, "next").remove(0);
+    assert!(work.push(&["origin", "main"]).contains("queued"));
+
+    let put_back = damage(&server, &pushed);
+    lock.unlock().expect("unlock");
+    drop(lock);
+
+    let tried = server.run_hook(&["deliver", "--now"], b"", &[]);
+    let said = String::from_utf8_lossy(&tried.stdout);
+    assert!(
+        said.contains("cannot make yet the webhooks of a push recorded for")
+            && said.contains(&format!("refs/heads/main: cannot walk from {pushed}")),
+        "{said}"
+    );
+    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    assert!(
+        status.contains("recorded:  1 push(es)"),
+        "kept for a later try: {status}"
+    );
+    assert_eq!(receiver.requests().len(), 1, "nothing sent of it meanwhile");
+
+    // Once it can be read, the next deliverer makes its webhook, as the push made it.
+    put_back();
+    let delivered = server.run_hook(&["deliver", "--now"], b"", &[]);
+    assert!(
+        delivered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&delivered.stderr)
+    );
+    let got = expect_requests(&receiver, 2);
+    let body = got[1].json();
+    assert_eq!(body["after"], pushed.as_str());
+    assert_eq!(body["total_commits_count"], 1);
+    assert_eq!(body["commits"][0]["id"], pushed.as_str());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.requests().len(), 2, "sent once");
+}
+
+/// A `sync` server whose hook is run by hand only (git runs no hook of that name), and the push of
+/// one commit whose object is damaged before the hook runs: what the hook said, the commit, and what
+/// puts its object back.
+fn damaged_push(receiver: &Receiver) -> (Server, String, String, impl FnOnce()) {
+    let server = Server::with_hook(
+        "by-hand/post-receive",
+        &format!(
+            "[delivery]\nmode = \"sync\"\n\n[[endpoint]]\nurl = \"{}\"\n",
+            receiver.url("/hook")
+        ),
+    );
+    let work = server.clone_work();
+    let pushed = work.commits(1, "base").remove(0);
+    server.receive(&work, "HEAD:refs/heads/main");
+    let put_back = damage(&server, &pushed);
+    let line = format!("{ZERO} {pushed} refs/heads/main\n");
+    let hook = server.run_hook(&["post-receive"], line.as_bytes(), &[]);
+    assert!(hook.status.success(), "a push never fails");
+    let said = String::from_utf8_lossy(&hook.stderr).into_owned();
+    (server, pushed, said, put_back)
+}
+
+#[test]
+fn a_hook_that_cannot_read_the_pushed_objects_leaves_the_push_to_a_deliverer() {
+    let receiver = Receiver::start().expect("receiver");
+    let (server, pushed, said, put_back) = damaged_push(&receiver);
+    assert!(
+        said.contains(&format!("refs/heads/main: cannot walk from {pushed}"))
+            && said.contains("the push is kept, its webhooks made once it can be read"),
+        "{said}"
+    );
+    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    assert!(status.contains("recorded:  1 push(es)"), "{status}");
+
+    put_back();
+    let delivered = server.run_hook(&["deliver", "--now"], b"", &[]);
+    assert!(
+        delivered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&delivered.stderr)
+    );
+    let got = expect_requests(&receiver, 1);
+    assert_eq!(got[0].json()["after"], pushed.as_str());
+    assert_eq!(got[0].json()["commits"][0]["id"], pushed.as_str());
+}
+
+#[test]
+fn a_push_whose_objects_stay_unreadable_past_max_age_is_given_up_and_said() {
+    let receiver = Receiver::start().expect("receiver");
+    let (server, pushed, _, put_back) = damaged_push(&receiver);
+    let later = std::time::SystemTime::now() + Duration::from_secs(8 * 24 * 3600);
+    let later = later
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        .to_string();
+    let tried = server.run_hook(
+        &["deliver", "--now"],
+        b"",
+        &[("GIT_WEBHOOK_NOW", later.as_str())],
+    );
+    let said = String::from_utf8_lossy(&tried.stdout);
+    assert!(
+        said.contains(&format!("refs/heads/main: cannot walk from {pushed}"))
+            && said.contains("its push's webhooks could not be made within 7days, given up"),
+        "{said}"
+    );
+    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    assert!(!status.contains("recorded:"), "{status}");
+    put_back();
+    let _ = server.run_hook(&["deliver", "--now"], b"", &[]);
+    assert!(receiver.requests().is_empty());
+}
