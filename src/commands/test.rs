@@ -92,7 +92,7 @@ pub fn run(
             }
             let wire = WireRequest::build(e, &job.template, ctx.clock, None);
             let client = http::client(&e.tls, &config.destinations).map_err(CommandError::user)?;
-            let a = http::send(&wire, e.timeout, &client, ctx.clock.now());
+            let a = http::send_blocking(&wire, e.timeout, &client, ctx.clock.now());
             // The vendor's verdict: a chat API's 200 may carry an error in its body.
             let (verdict, failure, _) = a.judged(Some(e.format));
             all_ok &= verdict == Verdict::Delivered;

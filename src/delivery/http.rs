@@ -126,9 +126,20 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("")
 }
 
+/// [`send`], on this thread's runtime, for a caller outside any runtime.
+pub fn send_blocking(
+    wire: &WireRequest,
+    timeout: Duration,
+    client: &Client,
+    now: std::time::SystemTime,
+) -> Attempted {
+    client.runtime.block_on(send(wire, timeout, client, now))
+}
+
 /// Sends one request, waiting at most `timeout` for its answer; `now` dates a `Retry-After` given as
-/// a time. What the answer says is kept without any secret the request carried.
-pub fn send(
+/// a time. What the answer says is kept without any secret the request carried. To be awaited on
+/// the runtime of this thread, which drives the client's connections.
+pub async fn send(
     wire: &WireRequest,
     timeout: Duration,
     client: &Client,
@@ -138,14 +149,14 @@ pub fn send(
         return Attempted::refused(refusal);
     }
     let redactor = Redactor::new(wire.secrets.iter().map(String::as_str));
-    let mut attempted = attempt(wire, timeout, client, now);
+    let mut attempted = attempt(wire, timeout, client, now).await;
     attempted.body = redactor.redact(&attempted.body);
     attempted.error = attempted.error.map(|e| redactor.redact(&e));
     attempted.location = attempted.location.map(|l| redactor.redact(&l));
     attempted
 }
 
-fn attempt(
+async fn attempt(
     wire: &WireRequest,
     timeout: Duration,
     client: &Client,
@@ -167,8 +178,7 @@ fn attempt(
         request = request.header(h.name.as_str(), h.value.as_str());
     }
     let started = Instant::now();
-    // On this thread's own runtime: no hand-over to another thread and back for each request.
-    let answered = client.runtime.block_on(async {
+    let answered = async {
         let mut response = request.send().await?;
         // Read a bounded part of the body: enough to quote an error, never an unbounded download.
         let mut body = Vec::new();
@@ -180,7 +190,8 @@ fn attempt(
         }
         body.truncate(MAX_RESPONSE_BYTES);
         Ok::<_, reqwest::Error>((response, body))
-    });
+    }
+    .await;
     match answered {
         Ok((response, body)) => {
             let status = response.status();
@@ -277,8 +288,15 @@ thread_local! {
     static CLIENTS: RefCell<HashMap<(Tls, Destinations), Client>> = RefCell::new(HashMap::new());
 }
 
+/// Lets go of this thread's clients and runtime (their connections close): before the thread ends,
+/// rather than in its thread-local destructors.
+pub(super) fn let_go() {
+    CLIENTS.with(|m| m.borrow_mut().clear());
+    RUNTIME.with(|r| r.borrow_mut().take());
+}
+
 /// This thread's runtime, made when first needed.
-fn runtime() -> Result<Rc<tokio::runtime::Runtime>, ClientError> {
+pub(super) fn runtime() -> Result<Rc<tokio::runtime::Runtime>, ClientError> {
     RUNTIME.with(|r| {
         if let Some(rt) = r.borrow().as_ref() {
             return Ok(Rc::clone(rt));

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod backoff;
 mod destination;
+mod feed;
 mod files;
 mod handoff;
 pub mod health;

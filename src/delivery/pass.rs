@@ -6,16 +6,16 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use super::handoff::{Fate, Feeds, Router};
+use super::feed::Group;
+use super::handoff::{Fate, Feeds, Router, Senders};
 use super::health::Health;
 use super::job::{Job, Outcome};
 use super::pace::{Lane, Probe};
 use super::queue::{Claimed, Lanes, Queue, QueueError};
 use super::retry::Policy;
-use super::send::{Group, Sender, Settling};
+use super::send::Sender;
 use super::summary::Summary;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -39,28 +39,6 @@ pub struct Pass<'a> {
     pub clock: &'a Clock,
     /// Send every queued job now, whatever its schedule (`deliver --now`).
     pub ignore_schedule: bool,
-}
-
-/// The pool that sends to endpoints in parallel, built once per process (its size: the first
-/// configuration's `max_parallel`).
-fn pool(size: usize) -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(size)
-            .build()
-            .ok()
-    })
-    .as_ref()
-}
-
-/// Runs `work` here, what it spawns in that pool, of `size` threads when this makes it (else in
-/// rayon's own); the passes of several repositories at once share its threads.
-fn in_pool<'s, R>(size: usize, work: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
-    match pool(size.max(1)) {
-        Some(pool) => pool.in_place_scope(work),
-        None => rayon::in_place_scope(work),
-    }
 }
 
 /// The most batches in one pass, each as many claims as the queue holds at once: a bound far beyond
@@ -232,17 +210,8 @@ impl Pass<'_> {
             }
             fate.is_some()
         };
-        let mut router = Router {
-            s,
-            fates: &fates,
-            ended: Settling::new(),
-            summary: Summary::default(),
-        };
-        let (claimed, sent) = if self.config.endpoints.len() <= 1 {
-            self.send_here(&mut pick, &mut router, health)
-        } else {
-            self.send_in_pool(&mut pick, &mut router, health)
-        };
+        let mut router = Router::new(s, &fates);
+        let (claimed, sent) = self.send(&mut pick, &mut router, health);
         summary.add(said);
         let more = match claimed {
             Ok(claimed) => {
@@ -263,61 +232,46 @@ impl Pass<'_> {
 }
 
 /// What a batch's claim found, and what its senders did.
-type Sent = (Result<Claimed, QueueError>, Vec<Summary>);
+type Done = (Result<Claimed, QueueError>, Vec<Summary>);
 
 impl Pass<'_> {
-    /// Claims what `pick` takes, then sends it to the one endpoint here.
-    fn send_here(
+    /// Claims what `pick` takes, each claim handed to its endpoint's sender (started at the
+    /// endpoint's first claim) soon after it is made; with one endpoint, the usual push, once all
+    /// are claimed: its sender would only compete with the claiming. What the senders end is
+    /// settled here, as it comes back, while the claiming goes on.
+    fn send(
         &self,
         pick: &mut dyn FnMut(&Job) -> bool,
         router: &mut Router<'_, '_>,
         mut health: HashMap<usize, Health>,
-    ) -> Sent {
-        let mut due = Vec::new();
-        let claimed = self
-            .queue
-            .claim_each(pick, &mut |c| due.extend(router.route(c)));
-        router.finish();
-        let h = health.drain().next().map(|(_, h)| h).unwrap_or_default();
-        (claimed, vec![router.s.send_group(Group::of(due), h)])
-    }
-
-    /// Claims what `pick` takes, each claim handed to its endpoint's sender (started in the pool at
-    /// the endpoint's first claim) soon after it is made.
-    fn send_in_pool(
-        &self,
-        pick: &mut dyn FnMut(&Job) -> bool,
-        router: &mut Router<'_, '_>,
-        mut health: HashMap<usize, Health>,
-    ) -> Sent {
+    ) -> Done {
         let s = router.s;
-        let sent = Mutex::new(Vec::new());
-        let claimed = in_pool(self.config.delivery.max_parallel, |scope| {
-            let mut feeds = Feeds::default();
-            let claimed = self.queue.claim_each(pick, &mut |c| {
-                let Some(c) = router.route(c) else { return };
-                let number = s.endpoint(&c.job).map(|e| e.number);
-                feeds.hand(number, c, |nth, group| {
-                    let h = number.and_then(|n| health.remove(&n)).unwrap_or_default();
-                    let sent = &sent;
-                    scope.spawn(move |_| {
-                        let summary = s.send_group(group, h);
-                        sent.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((nth, summary));
+        std::thread::scope(|scope| {
+            let mut senders = Senders::new(scope, s, router.settled_to());
+            let claimed = if self.config.endpoints.len() <= 1 {
+                let mut due = Vec::new();
+                let claimed = self
+                    .queue
+                    .claim_each(pick, &mut |c| due.extend(router.route(c)));
+                if !due.is_empty() {
+                    let h = health.drain().next().map(|(_, h)| h).unwrap_or_default();
+                    senders.start(0, Group::of(due), h);
+                }
+                claimed
+            } else {
+                let mut feeds = Feeds::default();
+                let claimed = self.queue.claim_each(pick, &mut |c| {
+                    let Some(c) = router.route(c) else { return };
+                    let number = s.endpoint(&c.job).map(|e| e.number);
+                    feeds.hand(number, c, |nth, group| {
+                        let h = number.and_then(|n| health.remove(&n)).unwrap_or_default();
+                        senders.start(nth, group, h);
                     });
                 });
-            });
-            router.finish();
-            feeds.close();
-            claimed
-        });
-        // In the order of the endpoints' first jobs, whichever finished first.
-        let mut sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
-        sent.sort_by_key(|(nth, _)| *nth);
-        (
-            claimed,
-            sent.into_iter().map(|(_, summary)| summary).collect(),
-        )
+                feeds.close();
+                claimed
+            };
+            (claimed, senders.finish(router))
+        })
     }
 }

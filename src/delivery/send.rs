@@ -1,10 +1,11 @@
 //! Sending one endpoint's claimed jobs, in order: the request of each, the verdict on its answer
-//! (delivered, retried when, or dead), and the claims handed back to the queue in batches.
+//! (delivered, retried when, or dead), and the claims handed back in batches, to be settled.
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::feed::{Group, Settling};
 use super::health::{Health, Judged, Rule, Watch};
 use super::http::{self, Attempted};
 use super::job::{Job, Outcome, Record};
@@ -28,109 +29,14 @@ pub(super) struct Sender<'a> {
     pub(super) repo: &'a Path,
 }
 
-/// About the longest a settled claim waits to be handed to the queue with the ones after it (so
-/// that a database takes them in one statement), and the most handed over at once. A worker killed
-/// meanwhile leaves these jobs to be sent again, once. Only quick answers are batched: before a
-/// request expected to take as long as the last one did, the batch goes if it would wait longer.
-const SETTLE_WAIT: Duration = Duration::from_millis(50);
-const SETTLE_BATCH: usize = 64;
-
-/// Claims ended and not yet handed to the queue.
-pub(super) struct Settling {
-    pub(super) done: Vec<Settled>,
-    since: Instant,
-}
-
-impl Settling {
-    pub(super) fn new() -> Settling {
-        Settling {
-            done: Vec::new(),
-            since: Instant::now(),
-        }
-    }
-
-    /// Hands the batch over now if waiting `next` more (the next request's expected time) would
-    /// keep it past [`SETTLE_WAIT`].
-    fn before(&mut self, next: Duration, queue: &dyn Queue, summary: &mut Summary) {
-        if self.since.elapsed() + next >= SETTLE_WAIT {
-            self.flush(queue, summary);
-        }
-    }
-
-    /// Adds an ended claim; hands them all over when the batch is full or has waited long enough.
-    pub(super) fn add(&mut self, settled: Settled, queue: &dyn Queue, summary: &mut Summary) {
-        if self.done.is_empty() {
-            self.since = Instant::now();
-        }
-        self.done.push(settled);
-        if self.done.len() >= SETTLE_BATCH || self.since.elapsed() >= SETTLE_WAIT {
-            self.flush(queue, summary);
-        }
-    }
-
-    /// How much longer the batch may wait (`None`: nothing waits).
-    fn left(&self) -> Option<Duration> {
-        (!self.done.is_empty()).then(|| SETTLE_WAIT.saturating_sub(self.since.elapsed()))
-    }
-
-    pub(super) fn flush(&mut self, queue: &dyn Queue, summary: &mut Summary) {
-        if self.done.is_empty() {
-            return;
-        }
-        if let Err(e) = queue.settle(std::mem::take(&mut self.done)) {
-            summary.trouble(&e);
-        }
-    }
-}
-
-/// One endpoint's claims as a pass hands them over, a few at a time, while it claims.
-pub(super) struct Group {
-    from: mpsc::Receiver<Vec<Claim>>,
-    batch: std::vec::IntoIter<Claim>,
-}
-
-impl Group {
-    pub(super) fn new(from: mpsc::Receiver<Vec<Claim>>) -> Group {
-        Group {
-            from,
-            batch: Vec::new().into_iter(),
-        }
-    }
-
-    /// A group of these claims, all there is.
-    pub(super) fn of(claims: Vec<Claim>) -> Group {
-        Group {
-            from: mpsc::channel().1,
-            batch: claims.into_iter(),
-        }
-    }
-
-    /// The next claim (`None`: there are no more). What was settled is handed to the queue first
-    /// if the next claim is longer in coming than a settled claim waits.
-    fn next(
-        &mut self,
-        settling: &mut Settling,
-        queue: &dyn Queue,
-        summary: &mut Summary,
-    ) -> Option<Claim> {
-        // Ends when the pass stops handing claims over.
-        loop {
-            if let Some(claim) = self.batch.next() {
-                return Some(claim);
-            }
-            let waited = match settling.left() {
-                None => self.from.recv().ok(),
-                Some(left) => match self.from.recv_timeout(left) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        settling.flush(queue, summary);
-                        self.from.recv().ok()
-                    }
-                    received => received.ok(),
-                },
-            };
-            self.batch = waited?.into_iter();
-        }
-    }
+/// What sending a group leaves for the pass's thread to keep in the endpoint's lane once its claims
+/// are settled: the endpoint's health, and when requests went (for its rate limit).
+pub(super) struct Sent {
+    pub(super) summary: Summary,
+    key: String,
+    health: Watch,
+    sent: Vec<u64>,
+    rate: Option<crate::format::Rate>,
 }
 
 impl Sender<'_> {
@@ -177,20 +83,31 @@ impl Sender<'_> {
 
     /// Sends one endpoint's claims, in order, as they come from `group` until it ends (the pass
     /// ended those of endpoints no longer configured), judging the answers against the endpoint's
-    /// `health` as its lane was held.
-    pub(super) fn send_group(&self, mut group: Group, health: Health) -> Summary {
+    /// `health` as its lane was held; the claims ended go back through `settled`.
+    pub(super) async fn send_group(
+        &self,
+        mut group: Group,
+        health: Health,
+        settled: mpsc::Sender<Vec<Settled>>,
+    ) -> Sent {
         let mut summary = Summary::default();
-        let mut settling = Settling::new();
-        let Some(first) = group.next(&mut settling, self.queue, &mut summary) else {
-            return summary;
-        };
-        let endpoint = self.endpoint(&first.job);
-        let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
-        let client = endpoint.map(|e| http::client(&e.tls, &self.config.destinations));
+        let mut settling = Settling::new(settled);
         let rule = Rule {
             after: self.config.delivery.pause_after,
             period: self.config.delivery.pause_period,
         };
+        let Some(first) = group.next(&mut settling).await else {
+            return Sent {
+                summary,
+                key: String::new(),
+                health: Watch::open(health, false, rule),
+                sent: Vec::new(),
+                rate: None,
+            };
+        };
+        let endpoint = self.endpoint(&first.job);
+        let key = endpoint.map(|e| self.lane_key(e)).unwrap_or_default();
+        let client = endpoint.map(|e| http::client(&e.tls, &self.config.destinations));
         let mut health = Watch::open(health, endpoint.is_some(), rule);
         let mut sent = Vec::new();
         // How long the last request took: the next one is expected to take as long.
@@ -198,9 +115,12 @@ impl Sender<'_> {
         // Set when the receiver said "too fast": the rest of the group waits until then, in order.
         let mut held_until: Option<u64> = None;
         let mut first = Some(first);
-        while let Some(mut claim) =
-            (first.take()).or_else(|| group.next(&mut settling, self.queue, &mut summary))
-        {
+        loop {
+            let next = match first.take() {
+                Some(claim) => Some(claim),
+                None => group.next(&mut settling).await,
+            };
+            let Some(mut claim) = next else { break };
             if health.paused() || held_until.is_some() {
                 // The rest of the group waits: as it is, for the probe, when an answer before this
                 // one paused the endpoint; else until the receiver said it may be sent to again.
@@ -213,7 +133,7 @@ impl Sender<'_> {
                     how: Settle::Retry,
                     record: None,
                 };
-                settling.add(waits, self.queue, &mut summary);
+                settling.add(waits);
                 continue;
             }
             claim.job.attempts += 1;
@@ -227,9 +147,9 @@ impl Sender<'_> {
             let attempted = match (endpoint, &client) {
                 (Some(e), Some(Ok(client))) => {
                     let wire = WireRequest::build(e, &claim.job.template, self.clock, Some(tried));
-                    settling.before(last_took, self.queue, &mut summary);
+                    settling.before(last_took);
                     sent.push(self.clock.now_ms());
-                    let attempted = http::send(&wire, e.timeout, client, self.clock.now());
+                    let attempted = http::send(&wire, e.timeout, client, self.clock.now()).await;
                     last_took = attempted.elapsed;
                     attempted
                 }
@@ -243,7 +163,7 @@ impl Sender<'_> {
                     claim.job.last_error = Some(error.clone());
                     summary.dead += 1;
                     let dead = self.ended(claim, Settle::Dead, Outcome::Dead, error);
-                    settling.add(dead, self.queue, &mut summary);
+                    settling.add(dead);
                     continue;
                 }
             };
@@ -259,11 +179,29 @@ impl Sender<'_> {
                     settled
                 }
             };
-            settling.add(settled, self.queue, &mut summary);
+            settling.add(settled);
         }
-        settling.flush(self.queue, &mut summary);
+        settling.flush();
+        Sent {
+            summary,
+            key,
+            health,
+            sent,
+            rate: endpoint.and_then(|e| e.chat.rate_limit),
+        }
+    }
+
+    /// Keeps in the endpoint's lane what sending its group left, once its claims are settled.
+    pub(super) fn keep(&self, sent: Sent) -> Summary {
+        let Sent {
+            mut summary,
+            key,
+            health,
+            sent,
+            rate,
+        } = sent;
         health.keep(self.lanes, &key, &mut summary);
-        if let Some(rate) = endpoint.and_then(|e| e.chat.rate_limit) {
+        if let Some(rate) = rate {
             if let Err(e) = pace::record(self.lanes, &key, &sent, rate) {
                 summary.trouble(&e);
             }

@@ -199,3 +199,44 @@ fn the_update_hook_and_the_post_receive_d_layout_send_too() {
         assert_eq!(body["total_commits_count"], 2, "{hook}");
     }
 }
+
+#[test]
+fn max_parallel_bounds_how_many_endpoints_are_sent_to_at_once() {
+    let arrived = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = arrived.clone();
+    let slow = Receiver::start_with(move |r| {
+        seen.lock()
+            .expect("lock")
+            .push((std::time::Instant::now(), r.path.clone()));
+        Reply {
+            delay: Duration::from_millis(150),
+            ..Reply::default()
+        }
+    })
+    .expect("receiver");
+    let endpoints: Vec<String> = ["/a", "/b", "/c"]
+        .iter()
+        .map(|p| endpoint(&slow.url(p), ""))
+        .collect();
+    let config = format!(
+        "[delivery]\nmode = \"sync\"\nmax_parallel = 1\n\n{}",
+        endpoints.concat()
+    );
+    let server = Server::new(&config);
+    let work = server.clone_work();
+    work.commits(1, "a");
+    let stderr = work.push(&["origin", "main"]);
+    assert_eq!(stderr.matches("200 OK").count(), 3, "{stderr}");
+    let mut arrived = arrived.lock().expect("lock").clone();
+    arrived.sort();
+    let paths: std::collections::BTreeSet<_> = arrived.iter().map(|(_, p)| p.clone()).collect();
+    assert_eq!(paths.len(), 3, "{arrived:?}");
+    // One at a time: each request came only once the one before it was answered.
+    for pair in arrived.windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(
+            gap >= Duration::from_millis(140),
+            "{gap:?} apart: {arrived:?}"
+        );
+    }
+}
