@@ -201,6 +201,69 @@ pub(super) fn read_open<T: Versioned>(path: &Path) -> Result<(T, u64, File), Dam
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
         .open(path);
+    read_opened(opened, path)
+}
+
+/// A directory held open, to open, look up and rename the files in it by name alone: each of those
+/// would otherwise walk the whole path again (a spool's queue is gone through thousands of times).
+pub(super) struct Dir {
+    fd: rustix::fd::OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    pub(super) fn open(path: &Path) -> Result<Dir, QueueError> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(std::io::Error::from);
+        Ok(Dir {
+            fd: ctx("cannot open", path, fd)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Whether `path` is in this directory: its name, if so.
+    pub(super) fn name_of<'p>(&self, path: &'p Path) -> Option<&'p std::ffi::OsStr> {
+        (path.parent() == Some(self.path.as_path()))
+            .then(|| path.file_name())
+            .flatten()
+    }
+
+    /// [`read_open`] of `path`, in this directory.
+    pub(super) fn read_open<T: Versioned>(&self, path: &Path) -> Result<(T, u64, File), Damage> {
+        use rustix::fs::{Mode, OFlags};
+        let Some(name) = self.name_of(path) else {
+            return read_open(path);
+        };
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
+        let opened = rustix::fs::openat(&self.fd, name, flags | OFlags::CLOEXEC, Mode::empty());
+        read_opened(opened.map(File::from).map_err(std::io::Error::from), path)
+    }
+
+    /// The inode of `path`, in this directory, without following a link.
+    pub(super) fn inode(&self, path: &Path) -> std::io::Result<u64> {
+        match self.name_of(path) {
+            Some(name) => {
+                let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
+                Ok(rustix::fs::statat(&self.fd, name, flags)?.st_ino)
+            }
+            None => fs::symlink_metadata(path).map(|m| m.ino()),
+        }
+    }
+
+    /// Renames `from`, in this directory, to `name` in `to`.
+    pub(super) fn rename(&self, from: &Path, to: &Dir, name: &str) -> std::io::Result<()> {
+        match self.name_of(from) {
+            Some(old) => Ok(rustix::fs::renameat(&self.fd, old, &to.fd, name)?),
+            None => fs::rename(from, to.path.join(name)),
+        }
+    }
+}
+
+fn read_opened<T: Versioned>(
+    opened: std::io::Result<File>,
+    path: &Path,
+) -> Result<(T, u64, File), Damage> {
     let file = match opened {
         Ok(file) => file,
         // A link (never followed) or a socket (never opened): said as what it is.

@@ -3,12 +3,11 @@
 //! open until the claim is settled; as many claims at once as this process may hold files open.
 
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::{in_shares, Spool};
-use crate::delivery::files::{self, ctx, json_files, Damage};
+use crate::delivery::files::{self, ctx, json_files, Damage, Dir};
 use crate::delivery::job::Job;
 use crate::delivery::queue::{Claim, Claimed, QueueError, Token};
 
@@ -52,6 +51,14 @@ fn claims_at_once() -> usize {
     })
 }
 
+/// A file read, unless it was gone (settled by another worker since it was listed).
+fn there(read: Read) -> Option<Read> {
+    match read {
+        Err(Damage::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        read => Some(read),
+    }
+}
+
 impl Spool {
     /// [`crate::delivery::queue::Queue::claim_each`] for a spool.
     pub(super) fn claim_listed(
@@ -62,6 +69,10 @@ impl Spool {
         self.owner()?;
         let mut found = Claimed::default();
         let queued = json_files(&self.dir("queue"))?;
+        if queued.is_empty() {
+            return Ok(found);
+        }
+        let dir = Dir::open(&self.dir("queue"))?;
         let (mut made, at_once) = (0, self.at_once.unwrap_or_else(claims_at_once));
         // A short first chunk: the first claims go out to be sent while the rest is read.
         let first = queued.len().min(READ_IN_PARALLEL.min(at_once));
@@ -72,12 +83,12 @@ impl Spool {
             if found.more {
                 break;
             }
-            for (path, read) in chunk.iter().zip(Spool::read_all(chunk)) {
+            for (path, read) in chunk.iter().zip(Spool::read_all(&dir, chunk)) {
                 found.more = made >= at_once;
                 if found.more {
                     return Ok(found);
                 }
-                if let Some(claim) = Spool::pick_one(path, read, pick, &mut found)? {
+                if let Some(claim) = Spool::pick_one(&dir, path, read, pick, &mut found)? {
                     made += 1;
                     take(claim);
                 }
@@ -88,16 +99,22 @@ impl Spool {
 
     /// [`Spool::read`], and the file still open.
     pub(super) fn read_open(path: &Path) -> Option<Read> {
-        match files::read_open::<Job>(path) {
-            Err(Damage::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
-            read => Some(read),
-        }
+        there(files::read_open::<Job>(path))
+    }
+
+    /// [`Spool::read_open`] of a file in `dir`.
+    fn read_open_in(dir: &Dir, path: &Path) -> Option<Read> {
+        there(dir.read_open::<Job>(path))
     }
 
     /// Takes the waiting job at `path`, read as `job` from `file` (inode `ino`), for this worker:
     /// the file locked, and held open until the claim ends. `Ok(None)`: another worker holds it, or
     /// settled it since it was read.
-    fn take(path: &Path, (job, ino, file): (Job, u64, File)) -> Result<Option<Claim>, QueueError> {
+    fn take(
+        dir: &Dir,
+        path: &Path,
+        (job, ino, file): (Job, u64, File),
+    ) -> Result<Option<Claim>, QueueError> {
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Ok(None),
@@ -105,8 +122,8 @@ impl Spool {
         }
         // Locked: the queue must still name this very file, since a worker moves or replaces a job
         // it settles before it lets go of it.
-        match fs::symlink_metadata(path) {
-            Ok(m) if m.ino() == ino => {}
+        match dir.inode(path) {
+            Ok(found) if found == ino => {}
             Ok(_) => return Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return ctx("cannot claim", path, Err(e)),
@@ -117,19 +134,20 @@ impl Spool {
 
     /// Reads job files in order, several threads at once when there are many (listing a long queue
     /// is mostly reading it), each left open to be locked if it is claimed.
-    fn read_all(paths: &[PathBuf]) -> Vec<Option<Read>> {
+    fn read_all(dir: &Dir, paths: &[PathBuf]) -> Vec<Option<Read>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
         let shares = if paths.len() < READ_IN_PARALLEL {
             1
         } else {
             threads
         };
-        in_shares(paths, shares, |p| Spool::read_open(p))
+        in_shares(paths, shares, |p| Spool::read_open_in(dir, p))
     }
 
     /// Offers the waiting job read from `path` to `pick`, and claims it if taken; sets it aside if
     /// it is damaged.
     pub(super) fn pick_one(
+        dir: &Dir,
         path: &Path,
         read: Option<Read>,
         pick: &mut dyn FnMut(&Job) -> bool,
@@ -140,7 +158,7 @@ impl Spool {
                 return ctx("cannot read", path, Err(std::io::Error::other(damage)))
             }
             Some(Err(damage)) => found.set_aside.push(files::set_aside(path, &damage)),
-            Some(Ok(read)) if pick(&read.0) => return Spool::take(path, read),
+            Some(Ok(read)) if pick(&read.0) => return Spool::take(dir, path, read),
             None | Some(Ok(_)) => {}
         }
         Ok(None)

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::files::{self, ctx, fsync_dir, json_files, write_synced, Damage};
+use super::files::{self, ctx, fsync_dir, json_files, write_synced, Damage, Dir};
 use super::job::Job;
 use super::queue::{Claim, Claimed, Enqueued, Queue, QueueError, Settle, Settled};
 use crate::config::Config;
@@ -205,17 +205,23 @@ impl Spool {
     /// Moves a claim's job out of the queue, or replaces it there, as `how` says, while its file is
     /// still locked (its log record is written by the caller). A job that cannot be written (a full
     /// disk) stays in the queue as it was, to be tried again.
-    fn settle_one(&self, claim: &Claim, how: Settle) -> Result<(), QueueError> {
+    /// `moves`: the queue and `done/` held open, to move delivered jobs by name.
+    fn settle_one(
+        &self,
+        claim: &Claim,
+        how: Settle,
+        moves: &Result<(Dir, Dir), QueueError>,
+    ) -> Result<(), QueueError> {
         let held = Path::new(claim.token().as_str());
         let name = claim.job.file_name();
         match how {
             Settle::Delivered => {
                 let dest = self.dir("done").join(&name);
-                ctx(
-                    "cannot move finished job to",
-                    &dest,
-                    fs::rename(held, &dest),
-                )
+                let moved = match moves {
+                    Ok((queue, done)) => queue.rename(held, done, &name),
+                    Err(_) => fs::rename(held, &dest),
+                };
+                ctx("cannot move finished job to", &dest, moved)
             }
             Settle::Retry => {
                 // The job as it now is (schedule, attempts, last error), written in full over the
@@ -325,8 +331,10 @@ impl Queue for Spool {
     /// The claims' records are logged (in one write), then their jobs moved.
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
         let mut first = self.append_all(done.iter().filter_map(|d| d.record.as_ref()));
+        let moves =
+            Dir::open(&self.dir("queue")).and_then(|q| Ok((q, Dir::open(&self.dir("done"))?)));
         for d in done {
-            let settled = self.settle_one(&d.claim, d.how);
+            let settled = self.settle_one(&d.claim, d.how, &moves);
             if first.is_ok() {
                 first = settled;
             }
@@ -565,7 +573,14 @@ mod tests {
         let path = tmp.path().join("queue").join(j.file_name());
         let out_of_files = Damage::Io(std::io::Error::from_raw_os_error(libc::EMFILE));
         let mut found = Claimed::default();
-        let read = Spool::pick_one(&path, Some(Err(out_of_files)), &mut |_| true, &mut found);
+        let dir = Dir::open(&tmp.path().join("queue")).unwrap();
+        let read = Spool::pick_one(
+            &dir,
+            &path,
+            Some(Err(out_of_files)),
+            &mut |_| true,
+            &mut found,
+        );
         let error = read.expect_err("a failed read, not damage");
         assert_eq!(error.place, path.display().to_string());
         assert!(found.set_aside.is_empty());
