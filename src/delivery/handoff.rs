@@ -135,10 +135,19 @@ impl<'a, 's> Router<'a, 's> {
         }
     }
 
-    fn settle_ready(&mut self) {
-        while let Ok(batch) = self.settled.try_recv() {
-            self.settle(batch);
+    /// Settles `first` and whatever else was handed back by now, in one go (one statement for a
+    /// database, whichever senders ended them).
+    fn settle_with_ready(&mut self, mut first: Vec<Settled>) {
+        while let Ok(more) = self.settled.try_recv() {
+            first.extend(more);
         }
+        if !first.is_empty() {
+            self.settle(first);
+        }
+    }
+
+    fn settle_ready(&mut self) {
+        self.settle_with_ready(Vec::new());
     }
 
     /// Settles what was ended here, then what the senders hand back until the last has ended
@@ -148,7 +157,7 @@ impl<'a, 's> Router<'a, 's> {
             settling.flush();
         }
         while let Ok(batch) = self.settled.recv() {
-            self.settle(batch);
+            self.settle_with_ready(batch);
         }
     }
 }
