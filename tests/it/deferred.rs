@@ -45,14 +45,8 @@ fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_move
     expect_requests(&receiver, 1);
 
     // Hold the lock deliverers take to turn recorded pushes into jobs: the next pushes stay recorded.
-    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
-    let spool = status
-        .lines()
-        .find_map(|l| l.strip_prefix("spool:"))
-        .expect("spool line")
-        .trim()
-        .to_owned();
-    let pushes = std::path::Path::new(&spool).join("pushes");
+    let spool = spool_of(&server);
+    let pushes = spool.join("pushes");
     std::fs::create_dir_all(&pushes).expect("mkdir");
     let lock = File::create(pushes.join(".lock")).expect("lock file");
     lock.lock().expect("lock");
@@ -73,7 +67,7 @@ fn a_recorded_push_makes_the_same_webhook_as_the_hook_would_even_after_refs_move
     );
     assert_eq!(
         server.run_hook(&["status"], b"", &[]).stdout,
-        format!("spool:     {spool}\nrecorded:  1 push(es), made into webhooks by the next deliverer\npending:   0\nretrying:  0\nin flight: 0\ndead:      0\n").into_bytes(),
+        format!("spool:     {}\nrecorded:  1 push(es), made into webhooks by the next deliverer\npending:   0\nretrying:  0\nin flight: 0\ndead:      0\n", spool.display()).into_bytes(),
     );
 
     // What the hook itself would have sent, asked while the refs are as the push left them.
@@ -201,9 +195,24 @@ fn a_push_with_a_pinned_clock_leaves_its_deliverer_on_real_time() {
     assert_eq!(got[0].body, got[1].body, "the same job, tried again");
 }
 
+/// What `status` says of the server's repository.
+fn status_of(server: &Server) -> String {
+    String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8")
+}
+
+/// `deliver --now` in the server's repository, which must succeed.
+fn deliver_now(server: &Server) {
+    let delivered = server.run_hook(&["deliver", "--now"], b"", &[]);
+    assert!(
+        delivered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&delivered.stderr)
+    );
+}
+
 /// The spool a server's repository uses, as `status` names it.
 fn spool_of(server: &Server) -> std::path::PathBuf {
-    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    let status = status_of(server);
     let spool = status
         .lines()
         .find_map(|l| l.strip_prefix("spool:"))
@@ -252,7 +261,7 @@ fn a_recorded_push_whose_objects_cannot_be_read_yet_waits_for_them_and_is_not_lo
             && said.contains(&format!("refs/heads/main: cannot walk from {pushed}")),
         "{said}"
     );
-    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    let status = status_of(&server);
     assert!(
         status.contains("recorded:  1 push(es)"),
         "kept for a later try: {status}"
@@ -261,12 +270,7 @@ fn a_recorded_push_whose_objects_cannot_be_read_yet_waits_for_them_and_is_not_lo
 
     // Once it can be read, the next deliverer makes its webhook, as the push made it.
     put_back();
-    let delivered = server.run_hook(&["deliver", "--now"], b"", &[]);
-    assert!(
-        delivered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&delivered.stderr)
-    );
+    deliver_now(&server);
     let got = expect_requests(&receiver, 2);
     let body = got[1].json();
     assert_eq!(body["after"], pushed.as_str());
@@ -307,16 +311,11 @@ fn a_hook_that_cannot_read_the_pushed_objects_leaves_the_push_to_a_deliverer() {
             && said.contains("the push is kept, its webhooks made once it can be read"),
         "{said}"
     );
-    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    let status = status_of(&server);
     assert!(status.contains("recorded:  1 push(es)"), "{status}");
 
     put_back();
-    let delivered = server.run_hook(&["deliver", "--now"], b"", &[]);
-    assert!(
-        delivered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&delivered.stderr)
-    );
+    deliver_now(&server);
     let got = expect_requests(&receiver, 1);
     assert_eq!(got[0].json()["after"], pushed.as_str());
     assert_eq!(got[0].json()["commits"][0]["id"], pushed.as_str());
@@ -343,7 +342,7 @@ fn a_push_whose_objects_stay_unreadable_past_max_age_is_given_up_and_said() {
             && said.contains("its push's webhooks could not be made within 7days, given up"),
         "{said}"
     );
-    let status = String::from_utf8(server.run_hook(&["status"], b"", &[]).stdout).expect("utf8");
+    let status = status_of(&server);
     assert!(!status.contains("recorded:"), "{status}");
     put_back();
     let _ = server.run_hook(&["deliver", "--now"], b"", &[]);
