@@ -18,7 +18,7 @@ const SETTLE_BATCH: usize = 64;
 /// Claims ended and not yet handed back, and where they go: the pass's thread, which settles them
 /// with the queue (a database's client is not called from the runtime that sends).
 pub(super) struct Settling {
-    pub(super) done: Vec<Settled>,
+    done: Vec<Settled>,
     since: Instant,
     to: mpsc::Sender<Vec<Settled>>,
 }

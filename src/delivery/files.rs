@@ -6,7 +6,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -197,12 +197,17 @@ pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
 
 /// [`read`], and the file still open (to lock it, say).
 pub(super) fn read_open<T: Versioned>(path: &Path) -> Result<(T, u64, File), Damage> {
-    let opened = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
-        .open(path);
-    read_opened(opened, path)
+    let opened = rustix::fs::open(path, READ_FLAGS, rustix::fs::Mode::empty());
+    read_opened(opened.map(File::from).map_err(std::io::Error::from), path)
 }
+
+/// How a file is opened to be read: never following a link, never blocking (on a fifo), never
+/// becoming the process's terminal.
+const READ_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::NONBLOCK)
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::NOCTTY)
+    .union(rustix::fs::OFlags::CLOEXEC);
 
 /// A directory held open, to open, look up and rename the files in it by name alone: each of those
 /// would otherwise walk the whole path again (a spool's queue is gone through thousands of times).
@@ -231,12 +236,10 @@ impl Dir {
 
     /// [`read_open`] of `path`, in this directory.
     pub(super) fn read_open<T: Versioned>(&self, path: &Path) -> Result<(T, u64, File), Damage> {
-        use rustix::fs::{Mode, OFlags};
         let Some(name) = self.name_of(path) else {
             return read_open(path);
         };
-        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
-        let opened = rustix::fs::openat(&self.fd, name, flags | OFlags::CLOEXEC, Mode::empty());
+        let opened = rustix::fs::openat(&self.fd, name, READ_FLAGS, rustix::fs::Mode::empty());
         read_opened(opened.map(File::from).map_err(std::io::Error::from), path)
     }
 
