@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cargo build --release --quiet
+bash packaging/build.sh --quiet # As shipped.
 bin=$PWD/target/release/git-webhook
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -34,7 +34,7 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   [ "$(id -u)" = 0 ] || { echo "bench/queue.sh needs nginx and wrk (apt-get install nginx wrk)" >&2; exit 1; }
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
 fi
-cargo build --release --quiet
+bash packaging/build.sh --quiet # As shipped.
 bin=$PWD/target/release/git-webhook
 pgbin=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | head -1)")
 tmp=$(mktemp -d /tmp/gwq.XXXXXX)

@@ -246,8 +246,12 @@ fn spawn_background(s: &Submit<'_>) -> std::io::Result<()> {
     if let Some(c) = s.config_path {
         cmd.arg("--config").arg(c);
     }
-    cmd.current_dir(s.git_dir)
-        .env_remove("GIT_OBJECT_DIRECTORY")
+    // The hook runs in the repository, its path made absolute; a directory to change to would
+    // cost a fork where a static build can otherwise spawn at once.
+    if s.git_dir.is_relative() {
+        cmd.current_dir(s.git_dir);
+    }
+    cmd.env_remove("GIT_OBJECT_DIRECTORY")
         .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
         .env_remove("GIT_QUARANTINE_PATH");
     for pin in crate::env::CLOCK_PINS {
