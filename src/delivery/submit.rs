@@ -246,8 +246,9 @@ fn spawn_background(s: &Submit<'_>) -> std::io::Result<()> {
     if let Some(c) = s.config_path {
         cmd.arg("--config").arg(c);
     }
-    // The hook runs in the repository, its path made absolute; a directory to change to would
-    // cost a fork where a static build can otherwise spawn at once.
+    // The child keeps this process's directory when the repository's path is absolute (as the
+    // hook makes it), so a relative --config means the same file to both: with a directory to
+    // change to, std under a static glibc forks (copying this process) instead of using vfork.
     if s.git_dir.is_relative() {
         cmd.current_dir(s.git_dir);
     }
