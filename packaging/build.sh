@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds target/release/git-webhook as it is shipped (the Debian package and the benchmarks use this).
+# Builds target/release/git-webhook as it is shipped (the Debian package and the benchmarks use
+# this).
 # On Linux with glibc it is linked statically, as a position-independent executable with packed
 # relative relocations: a hook then starts without loading a shared library or reading a large
 # relocation table, which is about half a millisecond of every push. Elsewhere, a plain
 # `cargo build --release`. Arguments go to cargo (`--quiet`, say).
 #
-#   bash packaging/build.sh          # then: install -m 755 target/release/git-webhook /usr/local/bin/
+#   bash packaging/build.sh && install -m 755 target/release/git-webhook /usr/local/bin/
 #
 # A static glibc still reads /etc/hosts and DNS for names and /etc/passwd for users; a host whose
 # /etc/nsswitch.conf relies on other modules (LDAP users, say) is better served by the dynamic

@@ -2,7 +2,8 @@
 # Builds the Debian package target/debian/git-webhook_<version>-1_<arch>.deb with cargo-deb
 # (`cargo install cargo-deb`): the binary as packaging/build.sh makes it, every manual page,
 # bash/zsh/fish completions, the systemd units in packaging/, and the example configuration and
-# docs under /usr/share/doc/git-webhook/. The package's metadata is in Cargo.toml ([package.metadata.deb]).
+# docs under /usr/share/doc/git-webhook/. The package's metadata is in Cargo.toml
+# ([package.metadata.deb]).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/build.sh

@@ -246,12 +246,8 @@ fn spawn_background(s: &Submit<'_>) -> std::io::Result<()> {
     if let Some(c) = s.config_path {
         cmd.arg("--config").arg(c);
     }
-    // The child keeps this process's directory when the repository's path is absolute (as the
-    // hook makes it), so a relative --config means the same file to both: with a directory to
-    // change to, std under a static glibc forks (copying this process) instead of using vfork.
-    if s.git_dir.is_relative() {
-        cmd.current_dir(s.git_dir);
-    }
+    // The child keeps this process's directory, so --repo and --config name the same files to
+    // both (and std under a static glibc spawns with vfork, where a directory change makes it fork).
     cmd.env_remove("GIT_OBJECT_DIRECTORY")
         .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
         .env_remove("GIT_QUARANTINE_PATH");
