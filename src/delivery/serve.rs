@@ -2,9 +2,10 @@
 //! due, up to `max_parallel` repositories at once, each in a thread of its own (a receiver that
 //! hangs for one holds up no other); woken by its source (the database's notifications, a hook's
 //! word to a spool tree), a round's end, the next job due, or a tick; across outages of the
-//! source, until the process is stopped. [`super::shared`] and [`super::tree`] are its sources.
+//! source, until the process is stopped. A round's end within a poll of the last listing goes on
+//! from that listing rather than asking the source again. [`super::shared`] and [`super::tree`] are its sources.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -45,6 +46,31 @@ enum Wake {
     Done(PathBuf, Option<Summary>),
 }
 
+/// The source's last listing, used again while rounds end within a poll of it: a database is not
+/// asked for every repository's waiting jobs at each round's end (a worker serving 64 repositories
+/// asked 64 times a second).
+struct Listing {
+    repos: Vec<(PathBuf, u64)>,
+    at_ms: u64,
+    /// Which listing it is: a round begun under this one saw all the listing saw.
+    number: u64,
+}
+
+impl Listing {
+    /// What a round begun under this listing found: its repository's entry becomes when its next
+    /// job is due, or goes when nothing waits there.
+    fn ended(&mut self, repo: &Path, next_due_ms: Option<u64>) {
+        match next_due_ms {
+            Some(due) => {
+                for entry in self.repos.iter_mut().filter(|(r, _)| r == repo) {
+                    entry.1 = due;
+                }
+            }
+            None => self.repos.retain(|(r, _)| r != repo),
+        }
+    }
+}
+
 /// Serves every repository `source` has work for, writing what happens to `out`.
 pub fn serve(
     source: &dyn Repos,
@@ -54,89 +80,140 @@ pub fn serve(
     out: &mut dyn Write,
 ) {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    let (poll_ms, tick_ms) = (ms(POLL), ms(TICK));
+    let poll_ms = ms(POLL);
     let (wake, woken) = mpsc::channel::<Wake>();
     std::thread::scope(|scope| {
         let listening = wake.clone();
         scope.spawn(move || source.listen(&|| listening.send(Wake::Added).is_ok()));
-        // Repositories being served, and those to leave alone until then (their last round found
-        // jobs it could not send yet: another worker's lane, a ref that has not moved).
-        let mut busy: HashSet<PathBuf> = HashSet::new();
+        // Repositories being served, each with the listing it was begun under, and those to leave
+        // alone until then (their last round found jobs it could not send yet: another worker's
+        // lane, a ref that has not moved).
+        let mut busy: HashMap<PathBuf, u64> = HashMap::new();
         let mut rest: HashMap<PathBuf, u64> = HashMap::new();
+        let mut listing: Option<Listing> = None;
+        // Listed anew unless only rounds' ends woke the loop, within a poll of the last listing.
+        let mut relist = true;
         let mut backoff = Backoff::default();
         let mut down = false;
         loop {
-            let repos = match source.waiting() {
-                Ok(r) => r,
-                Err(e) => {
-                    if !std::mem::replace(&mut down, true) {
-                        let _ = writeln!(
-                            out,
-                            "{}: {}; trying again",
-                            crate::notice::PREFIX,
-                            chain(&e)
-                        );
-                        let _ = out.flush();
-                    }
+            let now = clock.now_ms();
+            let fresh = listing
+                .as_ref()
+                .is_some_and(|l| !relist && now < l.at_ms + poll_ms);
+            if !fresh {
+                let Some(repos) = list(source, &mut down, out) else {
                     backoff.wait();
                     continue;
-                }
-            };
-            if std::mem::take(&mut down) {
-                let _ = writeln!(out, "{}: {}", crate::notice::PREFIX, source.back());
+                };
+                backoff.reset();
+                let number = listing.as_ref().map_or(0, |l| l.number + 1);
+                listing = Some(Listing {
+                    repos,
+                    at_ms: now,
+                    number,
+                });
             }
-            backoff.reset();
-            let now = clock.now_ms();
+            let Some(listed) = listing.as_ref() else {
+                continue;
+            };
             let mut next: Option<u64> = None;
-            for (repo, due) in repos {
-                let due = due.max(rest.get(&repo).copied().unwrap_or(0));
-                if busy.contains(&repo) || busy.len() >= max_parallel.max(1) {
+            for (repo, due) in &listed.repos {
+                let due = (*due).max(rest.get(repo).copied().unwrap_or(0));
+                if busy.contains_key(repo) || busy.len() >= max_parallel.max(1) {
                     continue; // Its round's end (or another's) wakes this loop.
                 }
                 if due > now {
                     next = Some(next.map_or(due, |n| n.min(due)));
                     continue;
                 }
-                busy.insert(repo.clone());
-                let done = wake.clone();
+                busy.insert(repo.clone(), listed.number);
+                let (repo, done) = (repo.clone(), wake.clone());
                 scope.spawn(move || {
                     let summary = round(&repo);
                     let _ = done.send(Wake::Done(repo, summary));
                 });
             }
             let _ = out.flush();
-            // Wait for new work, a round's end, the next due job, or a tick.
-            let wait = next.map_or(TICK, |n| {
+            // Wait for new work, a round's end, the next due job, or a tick; a listing used again
+            // is listed anew once a poll old.
+            let mut wait = next.map_or(TICK, |n| {
                 Duration::from_millis(n.saturating_sub(clock.now_ms())).clamp(POLL, TICK)
             });
+            if fresh {
+                let expires = (listed.at_ms + poll_ms).saturating_sub(clock.now_ms());
+                wait = wait.min(Duration::from_millis(expires));
+            }
             let first = woken.recv_timeout(wait).ok();
+            relist = first.is_none();
             for w in first
                 .into_iter()
                 .chain(std::iter::from_fn(|| woken.try_recv().ok()))
             {
                 let Wake::Done(repo, summary) = w else {
+                    relist = true;
                     continue;
                 };
-                busy.remove(&repo);
+                let begun = busy.remove(&repo);
                 source.done(&repo, summary.as_ref());
-                let now = clock.now_ms();
-                let Some(summary) = summary else {
-                    // This host cannot serve it (said once): looked at again after a tick.
-                    rest.insert(repo, now + tick_ms);
-                    continue;
-                };
-                summary.write_notices(out);
-                // Jobs it could not send yet, a round that got nothing done, or one the queue
-                // failed: looked at again after a poll (or a tick), not at once.
-                if summary.troubled {
-                    rest.insert(repo, now + tick_ms);
-                } else if summary.idle() || summary.next_due_ms.is_some_and(|d| d <= now + poll_ms)
-                {
-                    rest.insert(repo, now + poll_ms);
-                } else {
-                    rest.remove(&repo);
-                }
+                let l = listing.as_mut().filter(|l| Some(l.number) == begun);
+                ended(repo, summary, l, &mut rest, clock.now_ms(), out);
             }
         }
     });
+}
+
+/// What `source` has waiting, or `None` when it cannot tell: said once (`down`), and that it is
+/// back once it answers again.
+fn list(source: &dyn Repos, down: &mut bool, out: &mut dyn Write) -> Option<Vec<(PathBuf, u64)>> {
+    match source.waiting() {
+        Ok(repos) => {
+            if std::mem::take(down) {
+                let _ = writeln!(out, "{}: {}", crate::notice::PREFIX, source.back());
+            }
+            Some(repos)
+        }
+        Err(e) => {
+            if !std::mem::replace(down, true) {
+                let _ = writeln!(
+                    out,
+                    "{}: {}; trying again",
+                    crate::notice::PREFIX,
+                    chain(&e)
+                );
+                let _ = out.flush();
+            }
+            None
+        }
+    }
+}
+
+/// What a round's end (`summary`, of `repo`) means for when the loop looks at its repository again
+/// (`rest`), and for the listing it was begun under, if that is still the last (`listing`).
+fn ended(
+    repo: PathBuf,
+    summary: Option<Summary>,
+    listing: Option<&mut Listing>,
+    rest: &mut HashMap<PathBuf, u64>,
+    now: u64,
+    out: &mut dyn Write,
+) {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let Some(summary) = summary else {
+        // This host cannot serve it (said once): looked at again after a tick.
+        rest.insert(repo, now + ms(TICK));
+        return;
+    };
+    summary.write_notices(out);
+    if let Some(l) = listing.filter(|_| !summary.troubled) {
+        l.ended(&repo, summary.next_due_ms);
+    }
+    // Jobs it could not send yet, a round that got nothing done, or one the queue failed: looked
+    // at again after a poll (or a tick), not at once.
+    if summary.troubled {
+        rest.insert(repo, now + ms(TICK));
+    } else if summary.idle() || summary.next_due_ms.is_some_and(|d| d <= now + ms(POLL)) {
+        rest.insert(repo, now + ms(POLL));
+    } else {
+        rest.remove(&repo);
+    }
 }
