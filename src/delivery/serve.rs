@@ -3,7 +3,8 @@
 //! hangs for one holds up no other); woken by its source (the database's notifications, a hook's
 //! word to a spool tree), a round's end, the next job due, or a tick; across outages of the
 //! source, until the process is stopped. A round's end within a poll of the last listing goes on
-//! from that listing rather than asking the source again. [`super::shared`] and [`super::tree`] are its sources.
+//! from that listing rather than asking the source again. [`super::shared`] and [`super::tree`]
+//! are its sources.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -79,7 +80,6 @@ pub fn serve(
     clock: &Clock,
     out: &mut dyn Write,
 ) {
-    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let poll_ms = ms(POLL);
     let (wake, woken) = mpsc::channel::<Wake>();
     std::thread::scope(|scope| {
@@ -90,34 +90,32 @@ pub fn serve(
         // lane, a ref that has not moved).
         let mut busy: HashMap<PathBuf, u64> = HashMap::new();
         let mut rest: HashMap<PathBuf, u64> = HashMap::new();
-        let mut listing: Option<Listing> = None;
+        let mut listing = Listing {
+            repos: Vec::new(),
+            at_ms: 0,
+            number: 0,
+        };
         // Listed anew unless only rounds' ends woke the loop, within a poll of the last listing.
         let mut relist = true;
         let mut backoff = Backoff::default();
         let mut down = false;
         loop {
             let now = clock.now_ms();
-            let fresh = listing
-                .as_ref()
-                .is_some_and(|l| !relist && now < l.at_ms + poll_ms);
+            let fresh = !relist && now < listing.at_ms + poll_ms;
             if !fresh {
                 let Some(repos) = list(source, &mut down, out) else {
                     backoff.wait();
                     continue;
                 };
                 backoff.reset();
-                let number = listing.as_ref().map_or(0, |l| l.number + 1);
-                listing = Some(Listing {
+                listing = Listing {
                     repos,
                     at_ms: now,
-                    number,
-                });
+                    number: listing.number + 1,
+                };
             }
-            let Some(listed) = listing.as_ref() else {
-                continue;
-            };
             let mut next: Option<u64> = None;
-            for (repo, due) in &listed.repos {
+            for (repo, due) in &listing.repos {
                 let due = (*due).max(rest.get(repo).copied().unwrap_or(0));
                 if busy.contains_key(repo) || busy.len() >= max_parallel.max(1) {
                     continue; // Its round's end (or another's) wakes this loop.
@@ -126,7 +124,7 @@ pub fn serve(
                     next = Some(next.map_or(due, |n| n.min(due)));
                     continue;
                 }
-                busy.insert(repo.clone(), listed.number);
+                busy.insert(repo.clone(), listing.number);
                 let (repo, done) = (repo.clone(), wake.clone());
                 scope.spawn(move || {
                     let summary = round(&repo);
@@ -140,7 +138,7 @@ pub fn serve(
                 Duration::from_millis(n.saturating_sub(clock.now_ms())).clamp(POLL, TICK)
             });
             if fresh {
-                let expires = (listed.at_ms + poll_ms).saturating_sub(clock.now_ms());
+                let expires = (listing.at_ms + poll_ms).saturating_sub(clock.now_ms());
                 wait = wait.min(Duration::from_millis(expires));
             }
             let first = woken.recv_timeout(wait).ok();
@@ -155,11 +153,15 @@ pub fn serve(
                 };
                 let begun = busy.remove(&repo);
                 source.done(&repo, summary.as_ref());
-                let l = listing.as_mut().filter(|l| Some(l.number) == begun);
+                let l = (begun == Some(listing.number)).then_some(&mut listing);
                 ended(repo, summary, l, &mut rest, clock.now_ms(), out);
             }
         }
     });
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What `source` has waiting, or `None` when it cannot tell: said once (`down`), and that it is
@@ -197,7 +199,6 @@ fn ended(
     now: u64,
     out: &mut dyn Write,
 ) {
-    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let Some(summary) = summary else {
         // This host cannot serve it (said once): looked at again after a tick.
         rest.insert(repo, now + ms(TICK));
