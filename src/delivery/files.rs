@@ -197,8 +197,21 @@ pub(super) fn read<T: Versioned>(path: &Path) -> Result<(T, u64), Damage> {
 
 /// [`read`], and the file still open (to lock it, say).
 pub(super) fn read_open<T: Versioned>(path: &Path) -> Result<(T, u64, File), Damage> {
-    let opened = rustix::fs::open(path, READ_FLAGS, rustix::fs::Mode::empty());
-    read_opened(opened.map(File::from).map_err(std::io::Error::from), path)
+    let opened = without_atime(|flags| rustix::fs::open(path, flags, rustix::fs::Mode::empty()));
+    read_opened(opened, path)
+}
+
+/// Opens a file to be read with `open`, given the flags: without updating its access time when the
+/// file is ours (a job's first read would otherwise write its inode back, through the journal, on
+/// a filesystem mounted `relatime`), else as the flags say.
+fn without_atime(
+    open: impl Fn(rustix::fs::OFlags) -> rustix::io::Result<rustix::fd::OwnedFd>,
+) -> std::io::Result<File> {
+    let opened = match open(READ_FLAGS | rustix::fs::OFlags::NOATIME) {
+        Err(rustix::io::Errno::PERM) => open(READ_FLAGS),
+        opened => opened,
+    };
+    opened.map(File::from).map_err(std::io::Error::from)
 }
 
 /// How a file is opened to be read: never following a link, never blocking (on a fifo), never
@@ -239,8 +252,9 @@ impl Dir {
         let Some(name) = self.name_of(path) else {
             return read_open(path);
         };
-        let opened = rustix::fs::openat(&self.fd, name, READ_FLAGS, rustix::fs::Mode::empty());
-        read_opened(opened.map(File::from).map_err(std::io::Error::from), path)
+        let mode = rustix::fs::Mode::empty();
+        let opened = without_atime(|flags| rustix::fs::openat(&self.fd, name, flags, mode));
+        read_opened(opened, path)
     }
 
     /// The inode of `path`, in this directory, without following a link.
@@ -365,7 +379,7 @@ mod fuzz {
     use crate::delivery::pushes::RecordedPush;
     use proptest::prelude::*;
 
-    const JOB: &str = r#"{"schema":1,"delivery":{"event_id":"47efceb0-db88-4beb-bb74-a804bfc6ef2d","hook":{"id":7,"delivery_id":"78ce18ef-96d3-4497-bdd7-681d839bc08a"},"kind":"push","instance":"http://x","project_id":1,"body":"{}"},"endpoint":{"number":1,"format":"gitlab","url":"http://127.0.0.1:9/"},"refname":"refs/heads/main","created_ms":1,"next_ms":2,"attempts":0,"repo":"/srv/a.git"}"#;
+    pub(super) const JOB: &str = r#"{"schema":1,"delivery":{"event_id":"47efceb0-db88-4beb-bb74-a804bfc6ef2d","hook":{"id":7,"delivery_id":"78ce18ef-96d3-4497-bdd7-681d839bc08a"},"kind":"push","instance":"http://x","project_id":1,"body":"{}"},"endpoint":{"number":1,"format":"gitlab","url":"http://127.0.0.1:9/"},"refname":"refs/heads/main","created_ms":1,"next_ms":2,"attempts":0,"repo":"/srv/a.git"}"#;
     const PUSH: &str = r#"{"schema":1,"repo":"/srv/a.git","updates":["0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 refs/heads/main"],"before":["2222222222222222222222222222222222222222"],"head":"main","login":"alice","push_options":[],"at_ms":1,"seed":2}"#;
     const VALUES: &[&str] = &[
         "null",
@@ -422,5 +436,33 @@ mod fuzz {
     fn the_samples_are_valid() {
         assert!(parse::<Job>(JOB.as_bytes()).is_ok());
         assert!(parse::<RecordedPush>(PUSH.as_bytes()).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::job::Job;
+
+    /// Reading a job leaves its access time as it was: a first read would otherwise write the inode
+    /// back on a filesystem mounted `relatime` (the usual), for every job a pass claims.
+    #[test]
+    fn reading_a_job_leaves_its_access_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("job.json");
+        fs::write(&path, fuzz::JOB).unwrap();
+        let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let times = fs::FileTimes::new().set_accessed(long_ago);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_times(times)
+            .unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let (job, _, _) = dir.read_open::<Job>(&path).unwrap();
+        assert_eq!(job.refname, "refs/heads/main");
+        let (_, _) = read::<Job>(&path).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().accessed().unwrap(), long_ago);
     }
 }
