@@ -229,6 +229,12 @@ pub(super) struct Dir {
     path: PathBuf,
 }
 
+impl rustix::fd::AsFd for Dir {
+    fn as_fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl Dir {
     pub(super) fn open(path: &Path) -> Result<Dir, QueueError> {
         use rustix::fs::{Mode, OFlags};

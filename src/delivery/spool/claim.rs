@@ -21,6 +21,9 @@ pub(super) const READ_IN_PARALLEL: usize = 64;
 /// [`claims_at_once`]), and the fewest.
 const MAX_CLAIMS: usize = 16_384;
 const MIN_CLAIMS: usize = 16;
+/// How many files this process may open besides its claims and the chunk being read (sockets,
+/// lanes).
+const OTHER_FILES: usize = 128;
 /// A job file read: the job, its inode and the file, still open; or what is wrong with it.
 type Read = Result<(Job, u64, File), Damage>;
 
@@ -44,11 +47,28 @@ fn claims_at_once() -> usize {
         }
         // A third each for the claims and for the files of a chunk being read (at most as many),
         // and some for everything else (sockets, lanes).
-        let open = getrlimit(Resource::Nofile)
-            .current
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(128) / 3);
+        let open = getrlimit(Resource::Nofile).current.map(|n| {
+            usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(OTHER_FILES)
+                / 3
+        });
         open.unwrap_or(MAX_CLAIMS).clamp(MIN_CLAIMS, MAX_CLAIMS)
     })
+}
+
+/// Grows this process's table of open files to hold `n` (as far as its limit lets it), in one step
+/// before the files are opened: the kernel grows it by doubling when a file is opened past its end,
+/// and while other threads run (the readers, the senders) each growth waits until every CPU has
+/// passed a quiescent point, several milliseconds on a virtual machine; eight times on the way to
+/// 8,000 claims. Best effort: a table that cannot grow now grows as the files are opened.
+fn room_for(dir: &Dir, n: usize) {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let n = limit.map_or(n, |l| n.min(usize::try_from(l).unwrap_or(usize::MAX)));
+    if let Some(last) = n.checked_sub(1).and_then(|l| i32::try_from(l).ok()) {
+        // The lowest free number at `last` or above: the table holds `n` from now on.
+        let _ = rustix::io::fcntl_dupfd_cloexec(dir, last);
+    }
 }
 
 /// A file read, unless it was gone (settled by another worker since it was listed).
@@ -74,6 +94,8 @@ impl Spool {
         }
         let dir = Dir::open(&self.dir("queue"))?;
         let (mut made, at_once) = (0, self.at_once.unwrap_or_else(claims_at_once));
+        let claims = queued.len().min(at_once);
+        room_for(&dir, OTHER_FILES + claims + claims.min(READ_CHUNK));
         // A short first chunk: the first claims go out to be sent while the rest is read.
         let first = queued.len().min(READ_IN_PARALLEL.min(at_once));
         let (head, tail) = queued.split_at(first);
@@ -162,5 +184,31 @@ impl Spool {
             None | Some(Ok(_)) => {}
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of this process's table of open files, as the kernel says.
+    fn table_size() -> usize {
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+        line["FDSize:".len()..].trim().parse().unwrap()
+    }
+
+    #[test]
+    fn room_is_made_for_the_files_a_claim_holds_before_they_are_opened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let n = limit.map_or(8192, |l| usize::try_from(l).unwrap().min(8192));
+        room_for(&dir, n);
+        assert!(table_size() >= n, "{} < {n}", table_size());
+        // Nothing is left open for it.
+        assert!(!Path::new(&format!("/proc/self/fd/{}", n - 1)).exists());
+        // A limit beyond what may be opened is no error: the table grows as far as it may.
+        room_for(&dir, usize::MAX);
     }
 }
