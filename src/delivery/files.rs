@@ -468,7 +468,7 @@ mod tests {
         let dir = Dir::open(tmp.path()).unwrap();
         let (job, _, _) = dir.read_open::<Job>(&path).unwrap();
         assert_eq!(job.refname, "refs/heads/main");
-        let (_, _) = read::<Job>(&path).unwrap();
+        read::<Job>(&path).unwrap();
         assert_eq!(fs::metadata(&path).unwrap().accessed().unwrap(), long_ago);
     }
 }

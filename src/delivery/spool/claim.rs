@@ -60,8 +60,8 @@ fn claims_at_once() -> usize {
 /// Grows this process's table of open files to hold `n` (as far as its limit lets it), in one step
 /// before the files are opened: the kernel grows it by doubling when a file is opened past its end,
 /// and while other threads run (the readers, the senders) each growth waits until every CPU has
-/// passed a quiescent point, several milliseconds on a virtual machine; eight times on the way to
-/// 8,000 claims. Best effort: a table that cannot grow now grows as the files are opened.
+/// passed a quiescent point, several milliseconds on a virtual machine: seven times on the way from
+/// 64 files to 8,192. Best effort: a table that cannot grow now grows as the files are opened.
 fn room_for(dir: &Dir, n: usize) {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     let n = limit.map_or(n, |l| n.min(usize::try_from(l).unwrap_or(usize::MAX)));
