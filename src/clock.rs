@@ -7,6 +7,11 @@ use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use uuid::Uuid;
 
+/// `d` in whole milliseconds, as the queues keep times and delays (`u64::MAX` past it).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The source of "now" and of random ids for one run of the program.
 #[derive(Debug)]
 pub struct Clock {

@@ -123,11 +123,9 @@ fn filter_of(
     Filter {
         endpoint: select.endpoint.clone(),
         outcome,
-        since_ms: select.since.map(|d| {
-            ctx.clock
-                .now_ms()
-                .saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        }),
+        since_ms: select
+            .since
+            .map(|d| ctx.clock.now_ms().saturating_sub(crate::clock::millis(d))),
         repo: at.repo.as_ref().map(|r| {
             r.canonicalize()
                 .unwrap_or_else(|_| r.clone())

@@ -12,6 +12,7 @@ use super::http::Attempted;
 use super::queue::Lanes;
 use super::retry::Verdict;
 use super::summary::Summary;
+use crate::clock::millis;
 use crate::format::Format;
 use crate::notice::Notice;
 
@@ -62,10 +63,6 @@ pub struct Rule {
     pub period: Duration,
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl Health {
     /// Whether there is anything to keep: a lane that never failed has no record.
     pub fn is_clear(&self) -> bool {
@@ -89,12 +86,12 @@ impl Health {
         let since = *self.failing_since_ms.get_or_insert(now);
         self.last_error = Some(error.to_owned());
         let delay = match self.paused {
-            Some(p) => p.delay_ms.saturating_mul(2).min(ms(LONGEST_PROBE)),
+            Some(p) => p.delay_ms.saturating_mul(2).min(millis(LONGEST_PROBE)),
             None if rule.after > 0
                 && self.failures >= rule.after
-                && now.saturating_sub(since) >= ms(rule.period) =>
+                && now.saturating_sub(since) >= millis(rule.period) =>
             {
-                ms(FIRST_PROBE)
+                millis(FIRST_PROBE)
             }
             None => return false,
         };

@@ -67,7 +67,7 @@ impl Job {
     /// puts a job (`longest_wait`), which no job of ours does: such a job (a damaged time) is due now
     /// rather than never.
     pub fn due_ms(&self, now: u64, longest_wait: std::time::Duration) -> u64 {
-        let wait = u64::try_from(longest_wait.as_millis()).unwrap_or(u64::MAX);
+        let wait = crate::clock::millis(longest_wait);
         if self.next_ms > now.saturating_add(wait) {
             now
         } else {

@@ -202,7 +202,7 @@ impl Queue for Metered<'_> {
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            .map_or(0, crate::clock::millis);
         for d in &done {
             if d.how == Settle::Delivered {
                 let waited = now.saturating_sub(d.claim.job.created_ms);

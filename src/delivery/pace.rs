@@ -34,7 +34,7 @@ pub enum Probe {
 }
 
 fn window_ms(rate: Rate) -> u64 {
-    u64::try_from(rate.per.as_millis()).unwrap_or(u64::MAX)
+    crate::clock::millis(rate.per)
 }
 
 impl Lane {

@@ -14,7 +14,7 @@ use super::queue::{Claim, Lanes, Queue, Settle, Settled};
 use super::request::{Tried, WireRequest};
 use super::retry::{Policy, Verdict};
 use super::summary::Summary;
-use crate::clock::Clock;
+use crate::clock::{millis, Clock};
 use crate::config::{Config, Endpoint};
 use crate::notice::Notice;
 
@@ -222,7 +222,7 @@ impl Sender<'_> {
     ) -> Settled {
         let record = Record {
             status: attempted.status,
-            duration_ms: u64::try_from(attempted.elapsed.as_millis()).ok(),
+            duration_ms: Some(millis(attempted.elapsed)),
             error: Some(why.clone()),
             ..Record::of(&claim.job, self.clock.now_ms(), Outcome::Retry)
         };
@@ -275,8 +275,7 @@ impl Sender<'_> {
                 (Settle::Delivered, Outcome::Delivered)
             }
             (Verdict::Retryable { .. }, Some(delay)) => {
-                job.next_ms =
-                    self.clock.now_ms() + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                job.next_ms = self.clock.now_ms().saturating_add(millis(delay));
                 job.last_error = Some(text.clone());
                 held = too_fast.then_some(job.next_ms);
                 text.push_str(&format!(
@@ -302,7 +301,7 @@ impl Sender<'_> {
         };
         let record = Record {
             status: attempted.status,
-            duration_ms: u64::try_from(attempted.elapsed.as_millis()).ok(),
+            duration_ms: Some(millis(attempted.elapsed)),
             error: failure,
             next_ms: (how == Settle::Retry).then_some(job.next_ms),
             ..Record::of(job, self.clock.now_ms(), outcome)

@@ -16,7 +16,7 @@ use super::backoff::Backoff;
 use super::queue::QueueError;
 use super::summary::Summary;
 use super::worker::POLL;
-use crate::clock::Clock;
+use crate::clock::{millis, Clock};
 use crate::error::chain;
 
 /// How often the loop looks again with nothing to wake it.
@@ -80,7 +80,7 @@ pub fn serve(
     clock: &Clock,
     out: &mut dyn Write,
 ) {
-    let poll_ms = ms(POLL);
+    let poll_ms = millis(POLL);
     let (wake, woken) = mpsc::channel::<Wake>();
     std::thread::scope(|scope| {
         let listening = wake.clone();
@@ -160,10 +160,6 @@ pub fn serve(
     });
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 /// What `source` has waiting, or `None` when it cannot tell: said once (`down`), and that it is
 /// back once it answers again.
 fn list(source: &dyn Repos, down: &mut bool, out: &mut dyn Write) -> Option<Vec<(PathBuf, u64)>> {
@@ -201,7 +197,7 @@ fn ended(
 ) {
     let Some(summary) = summary else {
         // This host cannot serve it (said once): looked at again after a tick.
-        rest.insert(repo, now + ms(TICK));
+        rest.insert(repo, now + millis(TICK));
         return;
     };
     summary.write_notices(out);
@@ -211,9 +207,9 @@ fn ended(
     // Jobs it could not send yet, a round that got nothing done, or one the queue failed: looked
     // at again after a poll (or a tick), not at once.
     if summary.troubled {
-        rest.insert(repo, now + ms(TICK));
-    } else if summary.idle() || summary.next_due_ms.is_some_and(|d| d <= now + ms(POLL)) {
-        rest.insert(repo, now + ms(POLL));
+        rest.insert(repo, now + millis(TICK));
+    } else if summary.idle() || summary.next_due_ms.is_some_and(|d| d <= now + millis(POLL)) {
+        rest.insert(repo, now + millis(POLL));
     } else {
         rest.remove(&repo);
     }

@@ -71,7 +71,7 @@ impl Attempt {
 
     /// The attempt's time as Unix milliseconds.
     pub fn unix_millis(&self) -> u64 {
-        u64::try_from(self.since_epoch().as_millis()).unwrap_or(u64::MAX)
+        crate::clock::millis(self.since_epoch())
     }
 
     fn since_epoch(&self) -> Duration {

@@ -41,7 +41,7 @@ impl Postgres {
         if !once_per(&self.db.pruned, PRUNE_EVERY) {
             return Ok(());
         }
-        let keep = ms(u64::try_from(self.db.settings.retention.as_millis()).unwrap_or(u64::MAX));
+        let keep = ms(crate::clock::millis(self.db.settings.retention));
         self.run("cannot prune", |c| {
             c.execute(
                 &format!("DELETE FROM git_webhook.attempts WHERE time_ms < {NOW_MS} - $1"),

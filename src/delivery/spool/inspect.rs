@@ -63,7 +63,7 @@ impl Spool {
                     .and_then(|m| m.modified())
                     .ok()
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    .map_or(0, crate::clock::millis);
                 if let Some(Ok((job, _))) = Spool::read(&path) {
                     if filter.finished(&job, dead, at) {
                         found.push(Finished { job, dead });
