@@ -516,7 +516,7 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
     let out = run_bin(&server.bare, &["queue", "migrate"], b"", &envs);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("version 5 (this program's: 5), 0 job(s) queued"),
+        text.contains("version 6 (this program's: 6), 0 job(s) queued"),
         "{text}"
     );
     let out = run_bin(&server.bare, &["config", "check"], b"", &envs);
@@ -530,9 +530,9 @@ fn config_check_and_queue_migrate_describe_the_database_without_its_password() {
         text.contains("queue_password_env = \"QUEUE_PASSWORD\""),
         "{text}"
     );
-    assert!(text.contains("schema version 5, 0 job(s) queued"), "{text}");
+    assert!(text.contains("schema version 6, 0 job(s) queued"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
-    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "5");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "6");
     // A database that is not there: a problem that names it.
     std::fs::write(
         &g,
@@ -590,7 +590,7 @@ fn a_database_over_tls_is_trusted_through_queue_ca_file() {
     );
     let (ok, out, err) = cli(&server.bare, &g, &["config", "check"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("schema version 5, 0 job(s) queued"), "{out}");
+    assert!(out.contains("schema version 6, 0 job(s) queued"), "{out}");
     let work = server.clone_work();
     work.commit("over TLS");
     push_main(&work, &g);
@@ -783,7 +783,7 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
     assert!(ok && out.contains("delivered 1,"), "{out}{err}");
     let got = receiver.requests();
     assert_eq!(got.iter().map(after).collect::<Vec<_>>(), [sha]);
-    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "5");
+    assert_eq!(db.sql("SELECT version FROM git_webhook.meta"), "6");
     assert_eq!(
         db.sql(
             "SELECT string_agg(schema || ' ' || state, ', ' ORDER BY seq) FROM git_webhook.jobs"
@@ -801,6 +801,16 @@ fn a_version_2_queue_is_migrated_with_its_waiting_jobs_and_leaves_another_progra
     assert_eq!(
         db.sql("SELECT reloptions::text FROM pg_class WHERE oid = 'git_webhook.jobs'::regclass"),
         "{fillfactor=50}"
+    );
+    // Jobs are stored with lz4 where the server has it (pglz where it has not).
+    assert_eq!(
+        db.sql(
+            "SELECT attcompression = CASE WHEN EXISTS (SELECT 1 FROM pg_settings
+                 WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))
+               THEN 'l' ELSE '' END
+             FROM pg_attribute WHERE attrelid = 'git_webhook.jobs'::regclass AND attname = 'job'"
+        ),
+        "t"
     );
     let (_, status, _) = cli(&server.bare, &g, &["status"]);
     assert!(status.contains("damaged"), "{status}");

@@ -82,6 +82,22 @@ const MIGRATIONS: &[&str] = &[
     // on full pages each claimed job moved to another page with an entry in every index, and the
     // claims took more of the database's time than anything else a pass does.
     "ALTER TABLE git_webhook.jobs SET (fillfactor = 50);",
+    // 6: the stored job compressed with lz4 where the server has it (PostgreSQL 14 and later, when
+    // built with it), instead of pglz: a job of a small push is stored uncompressed, just short of
+    // the size at which PostgreSQL compresses, and its claim (naming the worker) takes it past, so
+    // every claim compressed its job, a tenth of the database's time in a drain; lz4 does it in a
+    // fraction of that, and reads it back faster. Jobs stored before keep their compression, and
+    // programs of every version read both.
+    "
+    DO $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM pg_settings
+                 WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        EXECUTE 'ALTER TABLE git_webhook.jobs ALTER COLUMN job SET COMPRESSION lz4';
+      END IF;
+    END
+    $$;
+    ",
 ];
 
 /// The version this program's queue code reads and writes.
