@@ -12,9 +12,10 @@ use super::health::Health;
 
 use super::job::{Job, Outcome, Record};
 
-/// A queue operation that failed, with where it failed (a path, or the database).
+/// A queue operation that failed, with where it failed (a path, or the database; empty: nowhere in
+/// particular).
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {place}")]
+#[error("{what}{}{place}", if place.is_empty() { "" } else { " " })]
 pub struct QueueError {
     pub what: &'static str,
     pub place: String,
@@ -261,5 +262,24 @@ impl Filter {
                     .ids
                     .iter()
                     .any(|p| id.starts_with(p.as_str()) || event.starts_with(p.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_says_where_it_failed_and_nothing_after_when_it_was_nowhere() {
+        let at = |place: &str| QueueError {
+            what: "cannot list",
+            place: place.to_owned(),
+            source: "gone".into(),
+        };
+        assert_eq!(
+            at("/srv/a.git/webhook/queue").to_string(),
+            "cannot list /srv/a.git/webhook/queue"
+        );
+        assert_eq!(at("").to_string(), "cannot list");
     }
 }
