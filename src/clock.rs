@@ -12,6 +12,11 @@ pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// `t` in milliseconds since the Unix epoch (0 before it).
+pub fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, millis)
+}
+
 /// The source of "now" and of random ids for one run of the program.
 #[derive(Debug)]
 pub struct Clock {
@@ -47,14 +52,6 @@ impl Clock {
             .fixed_offset()
     }
 
-    /// Milliseconds since the Unix epoch.
-    pub fn now_millis(&self) -> u128 {
-        self.now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0)
-    }
-
     /// A random number in [0, 1), for jitter.
     pub fn unit(&self) -> f64 {
         let mut rng = self
@@ -66,7 +63,7 @@ impl Clock {
 
     /// Milliseconds since the Unix epoch, as the spool keeps times.
     pub fn now_ms(&self) -> u64 {
-        u64::try_from(self.now_millis()).unwrap_or(u64::MAX)
+        epoch_ms(self.now())
     }
 
     /// A random number, to seed another clock's ids.
@@ -103,6 +100,6 @@ mod tests {
         assert_eq!(first, b.uuid());
         assert_ne!(first, a.uuid());
         assert_eq!(first.get_version_num(), 4);
-        assert_eq!(a.now_millis(), 1_700_000_000_000);
+        assert_eq!(a.now_ms(), 1_700_000_000_000);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -200,9 +200,7 @@ impl Queue for Metered<'_> {
         self.inner.claim_each(pick, take)
     }
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, crate::clock::millis);
+        let now = crate::clock::epoch_ms(SystemTime::now());
         for d in &done {
             if d.how == Settle::Delivered {
                 let waited = now.saturating_sub(d.claim.job.created_ms);

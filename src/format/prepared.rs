@@ -2,7 +2,7 @@
 //! the fresh id, time and secret settings a format prepares it with.
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use uuid::Uuid;
 
@@ -66,18 +66,12 @@ pub struct Attempt {
 impl Attempt {
     /// The attempt's time as Unix seconds, as signatures and timestamp headers carry it.
     pub fn unix_secs(&self) -> u64 {
-        self.since_epoch().as_secs()
+        self.unix_millis() / 1000
     }
 
     /// The attempt's time as Unix milliseconds.
     pub fn unix_millis(&self) -> u64 {
-        crate::clock::millis(self.since_epoch())
-    }
-
-    fn since_epoch(&self) -> Duration {
-        self.now
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
+        crate::clock::epoch_ms(self.now)
     }
 }
 

@@ -61,9 +61,7 @@ impl Spool {
             for path in json_files(&self.dir(dir))? {
                 let at = fs::symlink_metadata(&path)
                     .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, crate::clock::millis);
+                    .map_or(0, crate::clock::epoch_ms);
                 if let Some(Ok((job, _))) = Spool::read(&path) {
                     if filter.finished(&job, dead, at) {
                         found.push(Finished { job, dead });
