@@ -2,9 +2,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
 
 use super::destination;
 use super::redact::Redactor;
@@ -275,40 +276,98 @@ pub enum ClientError {
 
 /// An HTTP client, the destination policy it connects within, and the runtime it runs on: this
 /// thread's (a client's connections are driven by the runtime that made them, so each thread has
-/// its own clients).
+/// its own clients, handed on with the runtime when it ends).
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    runtime: Rc<tokio::runtime::Runtime>,
+    runtime: Arc<Runtime>,
     policy: Arc<Destinations>,
 }
 
+type Clients = HashMap<(Tls, Destinations), Client>;
+
 thread_local! {
-    static RUNTIME: RefCell<Option<Rc<tokio::runtime::Runtime>>> = const { RefCell::new(None) };
-    static CLIENTS: RefCell<HashMap<(Tls, Destinations), Client>> = RefCell::new(HashMap::new());
+    static RUNTIME: RefCell<Option<Arc<Runtime>>> = const { RefCell::new(None) };
+    static CLIENTS: RefCell<Clients> = RefCell::new(HashMap::new());
 }
 
-/// Lets go of this thread's clients and runtime (their connections close): before the thread ends,
-/// rather than in its thread-local destructors.
+/// A runtime a thread let go of, with the clients made on it and their idle connections, and when.
+struct Kept {
+    runtime: Arc<Runtime>,
+    clients: Clients,
+    at: Instant,
+}
+
+/// What threads that ended left, newest last, for the next threads to take up within [`IDLE`]: a
+/// worker starts a thread for each repository it serves, and each would otherwise build a runtime
+/// and connect to every receiver anew. At most [`KEPT_AT_MOST`].
+static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+const KEPT_AT_MOST: usize = 8;
+
+fn kept() -> std::sync::MutexGuard<'static, Vec<Kept>> {
+    KEPT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Lets go of this thread's clients and runtime before the thread ends, rather than in its
+/// thread-local destructors: kept, with their idle connections, for another thread to take up.
 pub(super) fn let_go() {
-    CLIENTS.with(|m| m.borrow_mut().clear());
-    RUNTIME.with(|r| r.borrow_mut().take());
+    let clients = CLIENTS.with(|m| std::mem::take(&mut *m.borrow_mut()));
+    let Some(runtime) = RUNTIME.with(|r| r.borrow_mut().take()) else {
+        return;
+    };
+    let gone = {
+        let mut kept = kept();
+        let now = Instant::now();
+        kept.push(Kept {
+            runtime,
+            clients,
+            at: now,
+        });
+        let mut gone = stale(&mut kept, now);
+        let over = kept.len().saturating_sub(KEPT_AT_MOST);
+        gone.extend(kept.drain(..over));
+        gone
+    };
+    drop(gone); // Their connections close, outside the lock.
 }
 
-/// This thread's runtime, made when first needed.
-pub(super) fn runtime() -> Result<Rc<tokio::runtime::Runtime>, ClientError> {
-    RUNTIME.with(|r| {
-        if let Some(rt) = r.borrow().as_ref() {
-            return Ok(Rc::clone(rt));
+/// Closes what threads left (a worker with nothing to do keeps no connection open).
+pub(super) fn forget_kept() {
+    let gone = std::mem::take(&mut *kept());
+    drop(gone);
+}
+
+/// Takes out what was kept longer than [`IDLE`]: its connections are no longer reused.
+fn stale(kept: &mut Vec<Kept>, now: Instant) -> Vec<Kept> {
+    let fresh = kept.partition_point(|k| now.duration_since(k.at) >= IDLE);
+    kept.drain(..fresh).collect()
+}
+
+/// This thread's runtime: one another thread left within [`IDLE`] (with its clients), else a new one.
+pub(super) fn runtime() -> Result<Arc<Runtime>, ClientError> {
+    if let Some(rt) = RUNTIME.with(|r| r.borrow().clone()) {
+        return Ok(rt);
+    }
+    let (taken, gone) = {
+        let mut kept = kept();
+        let gone = stale(&mut kept, Instant::now());
+        (kept.pop(), gone)
+    };
+    drop(gone);
+    let rt = match taken {
+        Some(k) => {
+            CLIENTS.with(|m| *m.borrow_mut() = k.clients);
+            k.runtime
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
-        let rt = Rc::new(rt);
-        *r.borrow_mut() = Some(Rc::clone(&rt));
-        Ok(rt)
-    })
+        None => Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ClientError::Build(e.to_string()))?,
+        ),
+    };
+    RUNTIME.with(|r| *r.borrow_mut() = Some(Arc::clone(&rt)));
+    Ok(rt)
 }
 
 /// The HTTP client for a TLS setting and destination policy, built once per thread and setting
@@ -316,6 +375,7 @@ pub(super) fn runtime() -> Result<Rc<tokio::runtime::Runtime>, ClientError> {
 /// `http(s)_proxy`/`no_proxy`, names resolved by the policy's resolver. Each request sets its
 /// endpoint's timeout.
 pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
+    let runtime = runtime()?;
     let key = (tls.clone(), policy.clone());
     if let Some(c) = CLIENTS.with(|m| m.borrow().get(&key).cloned()) {
         return Ok(c);
@@ -333,9 +393,91 @@ pub fn client(tls: &Tls, policy: &Destinations) -> Result<Client, ClientError> {
     let http = builder.build().map_err(|e| ClientError::Build(chain(&e)))?;
     let client = Client {
         http,
-        runtime: runtime()?,
+        runtime,
         policy,
     };
     CLIENTS.with(|m| m.borrow_mut().insert(key, client.clone()));
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A receiver on 127.0.0.1 that keeps connections open and answers 200 to each request: its
+    /// URL, and the count of connections it took.
+    fn keeping_connections() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&taken);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut reader = BufReader::new(&stream);
+                    for _ in 0..100 {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(v) = lower.strip_prefix("content-length:") {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                            line.clear();
+                        }
+                        let mut body = vec![0; length];
+                        if line.is_empty() || reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let _ =
+                            (&stream).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    }
+                });
+            }
+        });
+        (url, taken)
+    }
+
+    /// What a thread that sends one request and ends gets: the answer's status.
+    fn one_request_in_a_thread(url: &str) -> u16 {
+        let url = url.to_owned();
+        std::thread::spawn(move || {
+            let client = client(&Tls::default(), &Destinations::default()).expect("client");
+            let status = client.runtime.block_on(async {
+                let answer = client.http.post(url).body("{}").send().await.expect("sent");
+                let status = answer.status().as_u16();
+                answer.bytes().await.expect("body");
+                status
+            });
+            let_go();
+            status
+        })
+        .join()
+        .expect("thread")
+    }
+
+    #[test]
+    fn a_thread_takes_up_the_runtime_and_connection_one_that_ended_left() {
+        let (url, connections) = keeping_connections();
+        assert_eq!(one_request_in_a_thread(&url), 200);
+        assert_eq!(one_request_in_a_thread(&url), 200);
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "one connection for both"
+        );
+        // Once forgotten, the next thread connects anew; what is kept longer than IDLE goes.
+        forget_kept();
+        assert_eq!(one_request_in_a_thread(&url), 200);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(kept().len(), 1);
+        std::thread::sleep(IDLE);
+        assert_eq!(stale(&mut kept(), Instant::now()).len(), 1);
+        assert!(kept().is_empty());
+    }
 }

@@ -141,6 +141,10 @@ pub fn serve(
                 let expires = (listing.at_ms + poll_ms).saturating_sub(clock.now_ms());
                 wait = wait.min(Duration::from_millis(expires));
             }
+            if busy.is_empty() {
+                // Nothing is being sent: no idle connection is held open meanwhile.
+                super::http::forget_kept();
+            }
             let first = woken.recv_timeout(wait).ok();
             relist = first.is_none();
             for w in first

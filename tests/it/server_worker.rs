@@ -14,38 +14,11 @@ use crate::support::*;
 
 /// A repository below `dir` (`dir/<name>.git`) with the hook, sending to `url`, and its clone.
 fn repository(dir: &Path, name: &str, url: &str) -> Work {
-    let bare = dir.join(format!("{name}.git"));
-    git(
-        dir,
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            &bare.to_string_lossy(),
-        ],
+    let config = format!(
+        "[delivery]\nretry_schedule = [\"1s\", \"1s\", \"1s\"]\nretry_jitter = 0.0\n\n\
+         [[endpoint]]\nurl = \"{url}\"\n"
     );
-    std::os::unix::fs::symlink(bin(), bare.join("hooks").join("post-receive")).expect("hook");
-    std::fs::write(
-        bare.join("webhook.toml"),
-        format!(
-            "[delivery]\nretry_schedule = [\"1s\", \"1s\", \"1s\"]\nretry_jitter = 0.0\n\n\
-             [[endpoint]]\nurl = \"{url}\"\n"
-        ),
-    )
-    .expect("config");
-    let work = dir.join(format!("{name}.work"));
-    git(
-        dir,
-        &[
-            "clone",
-            "-q",
-            &bare.to_string_lossy(),
-            &work.to_string_lossy(),
-        ],
-    );
-    Work::at(work)
+    repository_below(dir, name, &config)
 }
 
 fn worker(dir: &Path, out: &str, args: &[&str]) -> Child {

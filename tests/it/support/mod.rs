@@ -57,6 +57,36 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A bare repository `dir/<name>.git` with the hook and `webhook.toml`, and its clone
+/// `dir/<name>.work`: one of many below a directory a worker serves.
+pub fn repository_below(dir: &Path, name: &str, config: &str) -> Work {
+    let bare = dir.join(format!("{name}.git"));
+    let work = dir.join(format!("{name}.work"));
+    git(
+        dir,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &bare.to_string_lossy(),
+        ],
+    );
+    std::os::unix::fs::symlink(bin(), bare.join("hooks").join("post-receive")).expect("hook");
+    std::fs::write(bare.join("webhook.toml"), config).expect("config");
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            &bare.to_string_lossy(),
+            &work.to_string_lossy(),
+        ],
+    );
+    Work::at(work)
+}
+
 /// A temporary "server": one bare repository (`<tmp>/srv/acme/demo.git`) with the hook installed.
 pub struct Server {
     pub tmp: tempfile::TempDir,
