@@ -188,9 +188,15 @@ impl Repo {
         let path = self.repo.path().join("config");
         let mut entries = Vec::new();
         if let Ok((config, files)) = self.git_config(env) {
-            if let Ok(mut all) = config.entries(Some("^webhook\\.")) {
+            // Every entry, the section's picked here: a pattern would have libgit2 compile a
+            // regular expression at each hook's start.
+            if let Ok(mut all) = config.entries(None) {
                 while let Some(Ok(entry)) = all.next() {
                     if let (Ok(name), Ok(value)) = (entry.name(), entry.value()) {
+                        // Section names come lowercased.
+                        if !name.starts_with("webhook.") {
+                            continue;
+                        }
                         let from = files.iter().find(|(level, _)| *level == entry.level());
                         entries.push(GitEntry {
                             name: name.to_owned(),
