@@ -75,6 +75,7 @@ pub(super) fn serve_database(
                 metered = Metered {
                     inner: scoped,
                     metrics: m,
+                    clock,
                 };
                 &metered
             }

@@ -180,6 +180,7 @@ impl<'a> Local<'a> {
             let metered = metrics.map(|metrics| Metered {
                 inner: queue,
                 metrics,
+                clock: self.clock,
             });
             Pass {
                 queue: match &metered {

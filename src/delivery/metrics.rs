@@ -6,7 +6,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use super::admin::Counts;
 use super::job::{Job, Outcome, Record};
 use super::queue::{Claim, Claimed, Enqueued, Queue, QueueError, Settle, Settled};
+use crate::clock::Clock;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RepoLabel {
@@ -156,6 +157,8 @@ pub fn serve(addr: SocketAddr, gauges: Gauges) -> std::io::Result<Metrics> {
 pub struct Metered<'a> {
     pub inner: &'a dyn Queue,
     pub metrics: &'a Metrics,
+    /// What a delivered job's time in the queue is measured by, as its making was.
+    pub clock: &'a Clock,
 }
 
 fn class(status: Option<u16>) -> String {
@@ -200,7 +203,7 @@ impl Queue for Metered<'_> {
         self.inner.claim_each(pick, take)
     }
     fn settle(&self, done: Vec<Settled>) -> Result<(), QueueError> {
-        let now = crate::clock::epoch_ms(SystemTime::now());
+        let now = self.clock.now_ms();
         for d in &done {
             if d.how == Settle::Delivered {
                 let waited = now.saturating_sub(d.claim.job.created_ms);

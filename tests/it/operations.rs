@@ -148,6 +148,11 @@ fn a_watching_worker_serves_counts_attempts_and_latencies_as_metrics() {
     let server = Server::new(&queued_config(&receiver));
     push_one(&server, "metered");
     let port = free_port();
+    // The worker's clock an hour ahead: a job's time in the queue is by the worker's clock.
+    let pushed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    let hour_later = (pushed + Duration::from_secs(3600)).as_millis().to_string();
     let mut worker: Child = hermetic(Command::new(bin()), &server.bare)
         .args([
             "deliver",
@@ -155,6 +160,7 @@ fn a_watching_worker_serves_counts_attempts_and_latencies_as_metrics() {
             "--metrics",
             &format!("127.0.0.1:{port}"),
         ])
+        .env("GIT_WEBHOOK_NOW", &hour_later)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -192,5 +198,14 @@ fn a_watching_worker_serves_counts_attempts_and_latencies_as_metrics() {
     assert!(
         text.trim_end().ends_with("# EOF"),
         "OpenMetrics text ends so"
+    );
+    let in_queue: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("git_webhook_time_in_queue_seconds_sum "))
+        .and_then(|v| v.parse().ok())
+        .expect("time in queue");
+    assert!(
+        (3600.0..=3610.0).contains(&in_queue),
+        "an hour by the worker's clock: {in_queue}"
     );
 }
