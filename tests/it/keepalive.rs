@@ -140,11 +140,13 @@ fn a_worker_sends_repository_after_repository_on_one_connection_and_closes_it_on
         }
         what.load(Ordering::SeqCst)
     };
-    assert_eq!(until(&counted.answered, 4), 4, "every repository's webhook");
+    let answered = until(&counted.answered, 4);
     // Then, with nothing left to send, the worker closes the connection it kept.
-    assert_eq!(until(&counted.closed, 1), 1, "closed by the idle worker");
+    let closed = until(&counted.closed, 1);
     let _ = worker.kill();
     let _ = worker.wait();
+    assert_eq!(answered, 4, "every repository's webhook");
+    assert_eq!(closed, 1, "closed by the idle worker");
     assert_eq!(
         counted.connections.load(Ordering::SeqCst),
         1,
