@@ -21,7 +21,7 @@ const QUOTED_RESPONSE_CHARS: usize = 200;
 
 /// How long an idle connection is kept for the next request to the same receiver: long enough for
 /// the next job of a queue being drained, shorter than any receiver's keep-alive.
-const IDLE: Duration = Duration::from_millis(500);
+pub(super) const IDLE: Duration = Duration::from_millis(500);
 
 /// How one attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]

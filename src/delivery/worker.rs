@@ -79,8 +79,12 @@ pub fn deliver(
 /// it could not be read), or `until` passes. Reading the mark is cheap; reading every waiting job
 /// four times a second is not.
 fn wait_for_work(w: Worker<'_>, mark: Option<u64>, summary: &Summary, until: Option<Instant>) {
-    loop {
+    for polls in 1u32.. {
         std::thread::sleep(POLL);
+        if POLL * polls >= super::http::IDLE {
+            // Waiting longer than a connection is reused: none is held open meanwhile.
+            super::http::forget_kept();
+        }
         let due = summary.next_due_ms.is_some_and(|d| d <= w.clock.now_ms());
         let moved = mark.is_none() || (w.mark)().ok() != mark;
         if due || moved || until.is_some_and(|u| Instant::now() >= u) {

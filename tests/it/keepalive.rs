@@ -69,7 +69,7 @@ fn closes_when_idle(idle: Duration) -> (u16, Arc<Counted>) {
 
 #[test]
 fn a_request_after_a_pause_does_not_go_on_a_connection_the_receiver_closed() {
-    let (port, counted) = closes_when_idle(Duration::from_millis(700));
+    let (port, counted) = closes_when_idle(Duration::from_millis(1_000));
     let answered = &counted.answered;
     let server = Server::new(&format!(
         "[delivery]\nmode = \"queue\"\n\n[[endpoint]]\nurl = \"http://127.0.0.1:{port}/hook\"\n"
@@ -91,7 +91,7 @@ fn a_request_after_a_pause_does_not_go_on_a_connection_the_receiver_closed() {
         }
         assert_eq!(answered.load(Ordering::SeqCst), i, "push {i} delivered");
         // Longer than the receiver keeps an idle connection.
-        std::thread::sleep(Duration::from_millis(1_200));
+        std::thread::sleep(Duration::from_millis(1_500));
     }
     let _ = worker.kill();
     let mut said = String::new();
@@ -105,6 +105,8 @@ fn a_request_after_a_pause_does_not_go_on_a_connection_the_receiver_closed() {
         !said.contains("FAILED"),
         "every push delivered on its first attempt: {said}"
     );
+    // Each connection was closed by the waiting worker, before the receiver would have.
+    assert_eq!(counted.closed.load(Ordering::SeqCst), 3);
 }
 
 #[test]
