@@ -73,11 +73,11 @@ pub(super) fn round_once(found: &Repository, ctx: &mut Context<'_>) -> Result<()
     Ok(())
 }
 
-/// How many jobs wait in a repository's spools.
+/// How many jobs wait in a repository's spools' queues.
 fn spool_counts(local: &Local<'_>) -> Result<Counts, QueueError> {
     let mut c = Counts::default();
     for spool in local.spools() {
-        c.add(&spool.counts()?);
+        c.add(&spool.waiting()?);
     }
     Ok(c)
 }

@@ -19,6 +19,24 @@ impl Spool {
     /// How many jobs are where (one whose file a worker holds locked is in flight); a job file that
     /// cannot be read counts as damaged (the next deliverer sets it aside).
     pub fn counts(&self) -> Result<Counts, QueueError> {
+        let mut c = self.waiting()?;
+        // And the claims of an earlier version's workers, moved into `inflight/`.
+        let inflight = self.dir("inflight");
+        c.in_flight += ctx("cannot list", &inflight, fs::read_dir(&inflight))?.count();
+        c.dead = json_files(&self.dir("dead"))?.len();
+        c.recorded = crate::delivery::pushes::files(&self.root)?.len();
+        c.paused = (crate::delivery::queue::Lanes::unhealthy(self)?.iter())
+            .filter(|(_, h)| h.paused.is_some())
+            .count();
+        for dir in ["queue", "inflight", "done", "dead", "pushes"] {
+            c.damaged += files::count(&self.root.join(dir), "bad")?;
+        }
+        Ok(c)
+    }
+
+    /// The jobs in `queue/` alone (pending, retrying, in flight, and those that cannot be read):
+    /// what a round's end says waits, without listing the finished jobs.
+    pub fn waiting(&self) -> Result<Counts, QueueError> {
         let mut c = Counts::default();
         let claimed = files::locked_inodes();
         for path in json_files(&self.dir("queue"))? {
@@ -38,17 +56,6 @@ impl Spool {
                 Some(Err(_)) => c.damaged += 1,
                 None => {}
             }
-        }
-        // And the claims of an earlier version's workers, moved into `inflight/`.
-        let inflight = self.dir("inflight");
-        c.in_flight += ctx("cannot list", &inflight, fs::read_dir(&inflight))?.count();
-        c.dead = json_files(&self.dir("dead"))?.len();
-        c.recorded = crate::delivery::pushes::files(&self.root)?.len();
-        c.paused = (crate::delivery::queue::Lanes::unhealthy(self)?.iter())
-            .filter(|(_, h)| h.paused.is_some())
-            .count();
-        for dir in ["queue", "inflight", "done", "dead", "pushes"] {
-            c.damaged += files::count(&self.root.join(dir), "bad")?;
         }
         Ok(c)
     }
