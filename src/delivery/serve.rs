@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
 use super::queue::QueueError;
 use super::summary::Summary;
-use super::worker::POLL;
+use super::worker::{POLL, YIELD_TO_PUSH};
 use crate::clock::{millis, Clock};
 use crate::error::chain;
 
@@ -84,7 +84,18 @@ pub fn serve(
     let (wake, woken) = mpsc::channel::<Wake>();
     std::thread::scope(|scope| {
         let listening = wake.clone();
-        scope.spawn(move || source.listen(&|| listening.send(Wake::Added).is_ok()));
+        scope.spawn(move || {
+            // What tells of new work after a quiet spell is mostly a push still under way: it ends
+            // first (on a small machine the two compete for the CPU). Within a burst no word waits.
+            let last = std::cell::Cell::new(None::<Instant>);
+            source.listen(&|| {
+                if last.get().is_none_or(|t| t.elapsed() >= YIELD_TO_PUSH) {
+                    std::thread::sleep(YIELD_TO_PUSH);
+                }
+                last.set(Some(Instant::now()));
+                listening.send(Wake::Added).is_ok()
+            });
+        });
         // Repositories being served, each with the listing it was begun under, and those to leave
         // alone until then (their last round found jobs it could not send yet: another worker's
         // lane, a ref that has not moved).

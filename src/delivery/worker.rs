@@ -14,7 +14,8 @@ use crate::config::Delivery;
 use crate::error::chain;
 use crate::notice::Notice;
 
-/// How long a background deliverer waits before its first round, so the push that started it ends first.
+/// How long a background deliverer waits before its first round, and a worker after a hook told it
+/// of a push, so that the push ends first.
 pub const YIELD_TO_PUSH: Duration = Duration::from_millis(20);
 
 /// How often a watching or background deliverer looks for new or due jobs.
