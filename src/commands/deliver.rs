@@ -84,6 +84,11 @@ fn spool_counts(local: &Local<'_>) -> Result<Counts, QueueError> {
 
 /// `git webhook deliver [--now] [--watch [--metrics ADDR]]`.
 pub fn run(at: &RepoArgs, how: How, ctx: &mut Context<'_>) -> Result<(), CommandError> {
+    if how.background {
+        // Let the push that started it end first, before even the repository is opened: on a small
+        // machine the two compete for the CPU.
+        std::thread::sleep(crate::delivery::worker::YIELD_TO_PUSH);
+    }
     let scope = scope(at, ctx)?;
     let database = scope.config().delivery.queue.database().cloned();
     if let (Some(db), true) = (&database, how.watch) {

@@ -69,7 +69,6 @@ pub fn hand_over(
     give_up: Duration,
     warn: &dyn Fn(&str),
 ) -> Result<(), QueueError> {
-    std::thread::sleep(worker::YIELD_TO_PUSH);
     let lock = local.primary.waiter_lock()?;
     if lock.try_lock().is_err() {
         return Ok(()); // Another deliverer of this spool is at it; it takes these too.

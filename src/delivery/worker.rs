@@ -14,7 +14,7 @@ use crate::config::Delivery;
 use crate::error::chain;
 use crate::notice::Notice;
 
-/// How long a background deliverer waits before its first round, and a worker after a hook told it
+/// How long a background deliverer waits before it starts, and a worker after a hook told it
 /// of a push, so that the push ends first.
 pub const YIELD_TO_PUSH: Duration = Duration::from_millis(20);
 
@@ -119,8 +119,6 @@ pub fn background(w: Worker<'_>, settings: &Delivery, lock: &std::fs::File, warn
         warn_of(&summary.notices, w.clock, warn);
         summary
     };
-    // Let the push that started us finish first: on a small machine the two compete for the CPU.
-    std::thread::sleep(YIELD_TO_PUSH);
     let mut summary = round();
     if lock.try_lock().is_err() {
         return; // Another deliverer is waiting; it picks up what is left.
