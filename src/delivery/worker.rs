@@ -80,9 +80,10 @@ pub fn deliver(
 /// it could not be read), or `until` passes. Reading the mark is cheap; reading every waiting job
 /// four times a second is not.
 fn wait_for_work(w: Worker<'_>, mark: Option<u64>, summary: &Summary, until: Option<Instant>) {
-    for polls in 1u32.. {
+    let waiting = Instant::now();
+    loop {
         std::thread::sleep(POLL);
-        if POLL * polls >= super::http::IDLE {
+        if waiting.elapsed() >= super::http::IDLE {
             // Waiting longer than a connection is reused: none is held open meanwhile.
             super::http::forget_kept();
         }
