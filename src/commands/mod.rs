@@ -38,9 +38,11 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Writes a notice as one line on stderr; a closed pipe is never fatal.
+    /// Writes a notice as one line on stderr, in a single write: git passes a hook's stderr on to
+    /// the pusher as it comes, and a line written in pieces wakes it for each piece (and can be
+    /// interleaved with what another process writes there). A closed pipe is never fatal.
     pub fn say(&mut self, notice: Notice) {
-        let _ = writeln!(self.err, "{notice}");
+        let _ = self.err.write_all(format!("{notice}\n").as_bytes());
     }
 }
 
@@ -221,5 +223,50 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, ctx: &mut Context<'_>) -> Result<(), 
         }
         Command::Demo { format } => demo::run(ctx.out, ctx.env, &format)
             .map_err(|e| CommandError::user(format!("demo failed: {}", chain(&e)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each write it is given, as given.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_notice_is_said_in_one_write() {
+        let env = HookEnv::default();
+        let clock = Clock::new(Some(0), Some(1));
+        let (mut out, mut err) = (Writes::default(), Writes::default());
+        let mut ctx = Context {
+            env: &env,
+            clock: &clock,
+            out: &mut out,
+            err: &mut err,
+        };
+        ctx.say(Notice::Queued {
+            count: 3,
+            mode: crate::config::Mode::Async,
+        });
+        let text =
+            "git-webhook: 3 webhook(s) queued, sending in the background (`git webhook status`)\n";
+        let writes: Vec<String> = err
+            .0
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into())
+            .collect();
+        assert_eq!(writes, [text]);
+        assert!(out.0.is_empty());
     }
 }
