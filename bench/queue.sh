@@ -12,7 +12,9 @@
 #               with few cores the instant receiver leaves them no CPU to share), and what that
 #               receiver takes from wrk over 8 and 32 connections; and one worker once more with
 #               the table analyzed when its jobs were all delivered (autovacuum's view of a queue
-#               between bursts, in which few jobs wait), at about the same rate;
+#               between bursts, in which few jobs wait), at about the same rate; and the CPU each
+#               job took from the deliverer, the database and the receiver, against what the
+#               machine's cores give per job at the spool's rate;
 #   ceiling     what the machine itself does: wrk (8 connections, the same 1.6 KB body, 2 s) against
 #               the same instant receiver, nginx answering `return 200` on 127.0.0.1, in each round
 #               just before the spool's drain; the spool's share of it round by round, the median
@@ -158,20 +160,38 @@ sql "CREATE TEMP TABLE seed AS SELECT * FROM git_webhook.jobs ORDER BY seq LIMIT
 # Planned with statistics that know the jobs, as a queue in use has them (autovacuum's analyze).
 sql "ANALYZE git_webhook.jobs" >/dev/null
 queued() { sql "SELECT count(*) FROM git_webhook.jobs WHERE state = 'queued'"; }
+# CPU time: what the live processes PID... used so far (user and system, in clock ticks), and the
+# processes of the database and of the instant receiver. A drain leaves its figures in $tmp/cpu:
+# the deliverers', the database's and the receiver's CPU in ticks.
+ticks() {
+  local p s=0 st
+  for p in "$@"; do
+    st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    read -r -a st <<<"${st##*) }"
+    s=$((s + st[11] + st[12]))
+  done
+  echo "$s"
+}
+family() { [ -s "$1" ] && { head -1 "$1"; pgrep -P "$(head -1 "$1")"; } || true; }
+db_ticks() { ticks $(family "$tmp/data/postmaster.pid"); }
+receiver_ticks() { ticks $(family "$tmp/nginx.pid"); }
 drain_db() { # drain_db WORKERS: jobs per second, from the start to the last job's settling
-  local pids=() start last
+  local pids=() start last p0 r0 w
   # Every job waiting again, then the versions the drain before left removed, as autovacuum does in
   # a queue in use: the jobs lie as many to a page as when they were added, not on pages the
   # rewrite filled (the table's statistics stay what they were).
   sql "UPDATE git_webhook.jobs SET state = 'queued', attempts = 0, claimed_by = NULL, finished_ms = NULL,
          job = jsonb_set(job, '{attempts}', '0')" >/dev/null
   sql "VACUUM git_webhook.jobs" >/dev/null
+  p0=$(db_ticks) r0=$(receiver_ticks)
   start=$(date +%s%3N)
   for _ in $(seq "$1"); do
     GIT_DIR="$tmp/db.git" "$bin" deliver --watch --repo "$tmp/db.git" >/dev/null 2>&1 &
     pids+=($!)
   done
   for _ in $(seq 1200); do [ "$(queued)" = 0 ] && break; sleep 0.25; done
+  w=$(ticks "${pids[@]}")
+  echo "$w $(($(db_ticks) - p0)) $(($(receiver_ticks) - r0))" >"$tmp/cpu"
   last=$(sql "SELECT max(finished_ms) FROM git_webhook.jobs")
   kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
   echo $(( total * 1000 / (last - start) ))
@@ -194,12 +214,16 @@ for n in range(per):
         json.dump(j, open(os.path.join(stash, "%013d-%s.json" % (j["created_ms"], u)), "w"))
 PY
 drain_spool() { # jobs per second of one `deliver --now` over the spool
-  local start end
+  local start end r0 TIMEFORMAT='%3U %3S' took
   find "$tmp/spool.git/webhook/queue" "$tmp/spool.git/webhook/done" -name '*.json' -delete
   cp "$tmp/stash/"*.json "$tmp/spool.git/webhook/queue/"
+  r0=$(receiver_ticks)
   start=$(date +%s%N)
-  GIT_DIR="$tmp/spool.git" "$bin" deliver --now --repo "$tmp/spool.git" >/dev/null
+  { time GIT_DIR="$tmp/spool.git" "$bin" deliver --now --repo "$tmp/spool.git" >/dev/null 2>&4; } 4>&2 2>"$tmp/took"
   end=$(date +%s%N)
+  read -r -a took <"$tmp/took"
+  # As ticks, like the others: seconds with three decimals, times the ticks in a second.
+  echo "$(( (10#${took[0]/./} + 10#${took[1]/./}) * $(getconf CLK_TCK) / 1000 )) 0 $(($(receiver_ticks) - r0))" >"$tmp/cpu"
   [ -z "$(ls -A "$tmp/spool.git/webhook/queue")" ] || echo "the spool pass left jobs queued" >&2
   echo $(( $(ls "$tmp/stash" | wc -l) * 1000000000 / (end - start) ))
 }
@@ -208,13 +232,18 @@ drain_spool() { # jobs per second of one `deliver --now` over the spool
 # just before the spool's drain, and the spool's share of it.
 max() { echo $(( $1 > $2 ? $1 : $2 )); }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-rs=0 r1=0 r2=0 r4=0 ceilings=() shares=()
+rs=0 r1=0 r2=0 r4=0 ceilings=() shares=() spool_cpu=() db_cpu=()
 for _ in $(seq "$rounds"); do
   c=$(rate 8 2)
   s=$(drain_spool)
+  read -r -a cpu <"$tmp/cpu"
+  spool_cpu+=("${cpu[*]}")
   ceilings+=("$c") shares+=("$(( s * 100 / c ))")
   rs=$(max "$rs" "$s")
-  r1=$(max "$r1" "$(drain_db 1)"); r2=$(max "$r2" "$(drain_db 2)"); r4=$(max "$r4" "$(drain_db 4)")
+  d=$(drain_db 1)
+  read -r -a cpu <"$tmp/cpu"
+  db_cpu+=("${cpu[*]}")
+  r1=$(max "$r1" "$d"); r2=$(max "$r2" "$(drain_db 2)"); r4=$(max "$r4" "$(drain_db 4)")
 done
 c0=$(median "${ceilings[@]}")
 # Once more, one worker, the table analyzed now that its jobs are all delivered, as autovacuum
@@ -249,6 +278,17 @@ plan() { # plan TEXT: the first plan logged for the statement starting with TEXT
 printf 'drain rate (%s jobs, 8 endpoints, jobs/s, best of %s): spool, one pass %s; database, 1 worker %s, 2 workers %s, 4 workers %s\n' \
   "$total" "$rounds" "$rs" "$r1" "$r2" "$r4"
 printf '  database vs spool with one worker: %s%%\n' $(( r1 * 100 / rs ))
+per_job() { # per_job JOBS COLUMN ROUND...: the median over the rounds of a $tmp/cpu column, µs per job
+  local n=$1 c=$2 r v
+  shift 2
+  median $(for r in "$@"; do read -r -a v <<<"$r"; echo $((v[c] * 1000000 / $(getconf CLK_TCK) / n)); done)
+}
+sj=$(ls "$tmp/stash" | wc -l)
+sw=$(per_job "$sj" 0 "${spool_cpu[@]}") sr=$(per_job "$sj" 2 "${spool_cpu[@]}")
+dw=$(per_job "$total" 0 "${db_cpu[@]}") dp=$(per_job "$total" 1 "${db_cpu[@]}") dr=$(per_job "$total" 2 "${db_cpu[@]}")
+printf '  CPU per job (µs, median of the rounds): spool: deliverer %s + receiver %s = %s; database, 1 worker: worker %s + PostgreSQL %s + receiver %s = %s\n' \
+  "$sw" "$sr" $((sw + sr)) "$dw" "$dp" "$dr" $((dw + dp + dr))
+printf '  at the spool'"'"'s best rate, this machine'"'"'s %s cores give %s µs of CPU per job\n' "$(nproc)" $(($(nproc) * 1000000 / rs))
 printf '  database, 1 worker, the table analyzed when all its jobs were delivered: %s (%s%% of the above)\n' \
   "$rf" $(( rf * 100 / r1 ))
 printf '  with a receiver taking 5 ms per answer: database, 1 worker %s, 2 workers %s (%s.%02dx), 4 workers %s (%s.%02dx)\n' \
