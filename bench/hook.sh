@@ -222,7 +222,9 @@ echo "3-commit dry-run / rev-list: $(awk -v a="$(median_ms "${d[@]}")" -v b="$(m
 # background deliverer), into one with the hook whose pushes a running worker is told of
 # (`deliver --watch --all`, as git-webhook-worker.service runs it), into one whose post-receive is
 # `true` (what git itself spends on running any hook), and into one without, in turns, each time on
-# top of the last.
+# top of the last. Each push waits until what the one before it started has ended (the background
+# deliverer after its 20 ms, or the worker's round): the turns keep one order, so the push after the
+# hook's would otherwise nearly always meet its deliverer.
 with=$tmp/with.git served=$tmp/served/served.git empty=$tmp/empty.git without=$tmp/without.git
 for t in "$with" "$served" "$empty" "$without"; do
   git init -q --bare "$t"
@@ -245,8 +247,8 @@ for i in $(seq "$pushes"); do
   for k in 0 1 2 3; do
     t=${kinds[$(( (i + k) % 4 ))]}
     took[$t]+=" $(time_us git -C "$tmp/server.git" push -q "$tmp/$t.git" "$tip:refs/heads/$branch")"
+    sleep 0.15 # One refused attempt, after 20 ms.
   done
-  sleep 0.3 # The background deliverer (one refused attempt) ends before the next push.
 done
 # shellcheck disable=SC2086 # the lists of times are split on purpose
 pw=$(median_ms ${took[with]}) ps=$(median_ms ${took[served/served]}) pe=$(median_ms ${took[empty]}) po=$(median_ms ${took[without]})
