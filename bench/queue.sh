@@ -172,6 +172,7 @@ ticks() {
   done
   echo "$s"
 }
+tck=$(getconf CLK_TCK)
 family() { [ -s "$1" ] && { head -1 "$1"; pgrep -P "$(head -1 "$1")"; } || true; }
 db_ticks() { ticks $(family "$tmp/data/postmaster.pid"); }
 receiver_ticks() { ticks $(family "$tmp/nginx.pid"); }
@@ -213,6 +214,7 @@ for n in range(per):
         j["delivery"] = dict(j["delivery"], hook=dict(j["delivery"]["hook"], delivery_id=u))
         json.dump(j, open(os.path.join(stash, "%013d-%s.json" % (j["created_ms"], u)), "w"))
 PY
+stashed=$(ls "$tmp/stash" | wc -l)
 drain_spool() { # jobs per second of one `deliver --now` over the spool
   local start end r0 TIMEFORMAT='%3U %3S' took
   find "$tmp/spool.git/webhook/queue" "$tmp/spool.git/webhook/done" -name '*.json' -delete
@@ -223,9 +225,9 @@ drain_spool() { # jobs per second of one `deliver --now` over the spool
   end=$(date +%s%N)
   read -r -a took <"$tmp/took"
   # As ticks, like the others: seconds with three decimals, times the ticks in a second.
-  echo "$(( (10#${took[0]/./} + 10#${took[1]/./}) * $(getconf CLK_TCK) / 1000 )) 0 $(($(receiver_ticks) - r0))" >"$tmp/cpu"
+  echo "$(( (10#${took[0]/./} + 10#${took[1]/./}) * tck / 1000 )) 0 $(($(receiver_ticks) - r0))" >"$tmp/cpu"
   [ -z "$(ls -A "$tmp/spool.git/webhook/queue")" ] || echo "the spool pass left jobs queued" >&2
-  echo $(( $(ls "$tmp/stash" | wc -l) * 1000000000 / (end - start) ))
+  echo $((stashed * 1000000000 / (end - start)))
 }
 
 # The best of ROUNDS, the spool and each number of workers taking turns; in each round the ceiling
@@ -281,10 +283,9 @@ printf '  database vs spool with one worker: %s%%\n' $(( r1 * 100 / rs ))
 per_job() { # per_job JOBS COLUMN ROUND...: the median over the rounds of a $tmp/cpu column, µs per job
   local n=$1 c=$2 r v
   shift 2
-  median $(for r in "$@"; do read -r -a v <<<"$r"; echo $((v[c] * 1000000 / $(getconf CLK_TCK) / n)); done)
+  median $(for r in "$@"; do read -r -a v <<<"$r"; echo $((v[c] * 1000000 / tck / n)); done)
 }
-sj=$(ls "$tmp/stash" | wc -l)
-sw=$(per_job "$sj" 0 "${spool_cpu[@]}") sr=$(per_job "$sj" 2 "${spool_cpu[@]}")
+sw=$(per_job "$stashed" 0 "${spool_cpu[@]}") sr=$(per_job "$stashed" 2 "${spool_cpu[@]}")
 dw=$(per_job "$total" 0 "${db_cpu[@]}") dp=$(per_job "$total" 1 "${db_cpu[@]}") dr=$(per_job "$total" 2 "${db_cpu[@]}")
 printf '  CPU per job (µs, median of the rounds): spool: deliverer %s + receiver %s = %s; database, 1 worker: worker %s + PostgreSQL %s + receiver %s = %s\n' \
   "$sw" "$sr" $((sw + sr)) "$dw" "$dp" "$dr" $((dw + dp + dr))
